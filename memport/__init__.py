@@ -1,0 +1,24 @@
+"""memport: read, validate, inspect and write the memory exports of AI agents.
+
+    >>> import memport
+    >>> bundle = memport.read("examples/kagura")        # doctest: +SKIP
+    >>> bundle.memories.head()                           # doctest: +SKIP
+    >>> memport.validate("examples/kagura").valid        # doctest: +SKIP
+"""
+
+from .api import inspect, read, validate, write
+from .bundle import Bundle, Records
+from .errors import (BundleNotFoundError, ConversionError, MalformedInputError, MemportError, NotABundleError,
+                     OutputExistsError, UnsupportedVersionError)
+from .formats import Detection, detect
+from .model import (BundleMeta, Chunk, Document, Embedding, EmbeddingModel, Memory, Node, PendingMemory, Relation,
+                    Timestamp)
+from .problems import Problem, Report
+
+__all__ = [
+    "Bundle", "BundleMeta", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
+    "EmbeddingModel", "MalformedInputError", "Memory", "MemportError", "Node", "NotABundleError", "OutputExistsError",
+    "PendingMemory", "Problem", "Records", "Relation", "Report", "Timestamp", "UnsupportedVersionError", "detect",
+    "inspect", "read", "validate", "write",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""The public functions: detect, read, write, validate, inspect.
+
+Each takes a path (str or Path), finds the format by itself, and raises only memport exceptions
+(:mod:`memport.errors`), whose ``str()`` names the file, the line or record, and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .bundle import Bundle
+from .errors import ConversionError
+from .formats import Detection, detect, plugin
+from .model import KINDS
+from .problems import Report
+
+
+def read(path: str | Path, *, local_tz: str = "UTC") -> Bundle:
+    """Read a bundle of any supported format into memory.
+
+    ``local_tz`` is the IANA zone of the machine that wrote naive *local* times (Kagura's
+    ``exported_at``, graph times and updated rows); it defaults to UTC because the bundle does
+    not record it.
+    """
+    detection = detect(path)
+    return plugin(detection.format).read(Path(path), detection, local_tz)
+
+
+def write(bundle: Bundle, path: str | Path, *, to: str | None = None, overwrite: bool = False,
+          exported_at: str | None = None) -> Path | None:
+    """Write ``bundle`` in its own format (or ``to``, which must be the same format for now).
+
+    The output appears atomically. If ``path`` exists, ``overwrite=True`` is required and the old
+    data is kept beside it as ``<name>.bak-<UTC time>``, whose path is returned.
+    ``exported_at`` replaces the export time in the bundle header (native text of the format).
+    """
+    target = to or bundle.format
+    if target != bundle.format:
+        raise ConversionError(f"writing a {bundle.format} bundle as {target} needs a conversion (memport.convert), not a write")
+    return plugin(target).write(bundle, Path(path), overwrite=overwrite, exported_at=exported_at)
+
+
+def validate(path: str | Path) -> Report:
+    """Check a bundle against its format version's JSON Schemas and cross-record rules.
+
+    Reports every problem (not only the first) with file, line or record, JSON path, a stable
+    code and a severity. Streams JSONL files, so memory stays flat on large bundles.
+    """
+    detection = detect(path)
+    problems = plugin(detection.format).validate(Path(path), detection)
+    problems.sort(key=lambda p: (p.file or "", p.line if p.line is not None else -1,
+                                 p.record if p.record is not None else -1, p.path or "", p.code))
+    return Report(detection.format, detection.version, str(path), problems)
+
+
+def inspect(path: str | Path) -> dict[str, Any]:
+    """Format, version, evidence and record counts, without loading the bundle (the shape of
+    ``memport inspect --json``)."""
+    detection: Detection = detect(path)
+    found = plugin(detection.format).count(Path(path), detection)
+    return {
+        "format": detection.format,
+        "version": detection.version,
+        "counts": {kind: int(found.get(kind, 0)) for kind in KINDS},
+        "evidence": detection.evidence,
+    }

@@ -1,0 +1,81 @@
+"""Format plugins: one module per memory system, each with the same small surface.
+
+A plugin has a ``name``, a list of ``versions`` it has schemas for, and five functions:
+
+* ``sniff(path) -> Detection | None``: cheap look at the path; None when it is not this format;
+* ``read(path, detection, local_tz) -> Bundle``: the whole bundle, lossless;
+* ``write(bundle, path, *, overwrite, exported_at) -> Path | None``: native bytes, atomically;
+  returns the backup of what was overwritten, if anything;
+* ``validate(path, detection) -> list[Problem]``: every problem, streaming where the format allows;
+* ``count(path, detection) -> dict[str, int]``: record counts, streaming.
+
+Adding a format or a version touches one module here and one folder under ``schemas/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..errors import BundleNotFoundError, Location, NotABundleError, UnsupportedVersionError
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What a path is, and why memport thinks so."""
+
+    format: str
+    version: str
+    evidence: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": self.format, "version": self.version, "evidence": list(self.evidence)}
+
+
+class FormatPlugin(Protocol):
+    name: str
+    versions: tuple[str, ...]
+    looks_for: str
+
+    def sniff(self, path: Path) -> Detection | None: ...
+
+
+def plugins() -> list[Any]:
+    from . import kagura
+
+    return [kagura.PLUGIN]  # TEMP
+
+
+def plugin(name: str) -> Any:
+    for p in plugins():
+        if p.name == name:
+            return p
+    known = ", ".join(p.name for p in plugins())
+    raise NotABundleError(f"unknown format {name!r}; known formats: {known}")
+
+
+def detect(path: str | Path) -> Detection:
+    """Say which format and version ``path`` holds, with the evidence used.
+
+    Raises :class:`NotABundleError` naming what was looked for when nothing matches, and
+    :class:`UnsupportedVersionError` naming the supported versions when the format is known but
+    its version is not.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BundleNotFoundError("no such file or directory", Location(str(path)))
+    for p in plugins():
+        found = p.sniff(path)
+        if found is None:
+            continue
+        if found.version not in p.versions:
+            raise UnsupportedVersionError(
+                f"{p.name} version {found.version!r} is not supported; supported: {', '.join(p.versions)}",
+                Location(str(path)),
+            )
+        return found
+    looked = "; ".join(f"{p.name}: {p.looks_for}" for p in plugins())
+    kind = "directory" if path.is_dir() else "file"
+    raise NotABundleError(f"this {kind} is not a memory bundle memport knows. Looked for {looked}", Location(str(path)))

@@ -1,0 +1,392 @@
+"""Kagura AI 1.0: a directory of memories.jsonl, graph.jsonl and metadata.json.
+
+Reference: shared/formats/kagura.md (kagura-ai 4.3.1, ``MemoryExporter``/``MemoryImporter``).
+Every file may be missing or empty; metadata.json is written last and is missing after an
+exporter crash; the importer never reads it. Lines are ``json.dumps`` with Python's defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from ..bundle import Bundle, Records
+from ..errors import Location, MalformedInputError, NotABundleError
+from ..jsonio import BOM, atomic_output, dumps_python, parse_document, read_document, write_synced
+from ..model import BundleMeta, Codec, Field, Memory, Node, Relation, Timestamp, Unfit, raw_timestamp, text
+from ..problems import Problem
+from ..schemas import SchemaSet, schema_set
+from ..timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, parse_text, zone
+from . import Detection
+from ._jsonl import scan
+
+NAME = "kagura"
+VERSIONS = ("1.0",)
+MEMORIES, GRAPH, METADATA = "memories.jsonl", "graph.jsonl", "metadata.json"
+FILES = (MEMORIES, GRAPH, METADATA)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    tz: tzinfo
+
+
+def _timestamp(naive: str):
+    def decode(raw: Any, ctx: _Context) -> Timestamp:
+        if not isinstance(raw, str):
+            raise Unfit
+        utc, dialect = parse_text(raw, naive=naive, local_tz=ctx.tz)
+        return Timestamp.model_construct(raw=raw, utc=utc, dialect=dialect)
+
+    return decode
+
+
+_local = _timestamp(KAGURA_LOCAL_ISO)
+_sqlite = _timestamp(SQLITE_UTC)
+
+WORKING_LAYOUT = ("type", "scope", "key", "value", "user_id", "agent_name", "exported_at")
+PERSISTENT_LAYOUT = ("type", "scope", "key", "value", "user_id", "agent_name", "created_at", "updated_at", "metadata", "exported_at")
+NODE_LAYOUT = ("type", "id", "node_type", "data", "exported_at")
+EDGE_LAYOUT = ("type", "src", "dst", "rel_type", "weight", "data", "exported_at")
+METADATA_LAYOUT = ("exported_at", "user_id", "agent_name", "stats", "format_version")
+
+MEMORY = Codec(Memory, NAME, [
+    Field("type", None, const="memory"),
+    Field("scope", "scope", text),
+    Field("key", "key"),
+    Field("value", "content"),
+    Field("user_id", "user_id", text),
+    Field("agent_name", "agent_name", text),
+    Field("created_at", "created_at", _sqlite, raw_timestamp),
+    Field("updated_at", "updated_at", _sqlite, raw_timestamp),
+    Field("metadata", "metadata"),
+    Field("exported_at", "exported_at", _local, raw_timestamp),
+], lambda m: WORKING_LAYOUT if m.scope == "working" else PERSISTENT_LAYOUT)
+
+NODE = Codec(Node, NAME, [
+    Field("type", None, const="node"),
+    Field("id", "id"),
+    Field("node_type", "type", text),
+    Field("data", "data"),
+    Field("exported_at", "exported_at", _local, raw_timestamp),
+], lambda _: NODE_LAYOUT)
+
+EDGE = Codec(Relation, NAME, [
+    Field("type", None, const="edge"),
+    Field("src", "source"),
+    Field("dst", "target"),
+    Field("rel_type", "type", text),
+    Field("weight", "weight"),
+    Field("data", "data"),
+    Field("exported_at", "exported_at", _local, raw_timestamp),
+], lambda _: EDGE_LAYOUT)
+
+COLUMNS = {
+    "memories": ["scope", "key", "content", "user_id", "agent_name", "metadata", "created_at", "updated_at", "exported_at"],
+    "relations": ["kind", "source", "target", "type", "weight", "data", "exported_at"],
+    "nodes": ["id", "type", "data", "exported_at"],
+}
+
+
+class KaguraFormat:
+    name = NAME
+    versions = VERSIONS
+    looks_for = "a directory with memories.jsonl, graph.jsonl or metadata.json"
+
+    def sniff(self, path: Path) -> Detection | None:
+        if path.is_file():
+            if path.name in FILES:
+                raise NotABundleError(
+                    f"this is one file of a Kagura bundle; pass the bundle directory ({path.parent}) instead",
+                    Location(str(path)),
+                )
+            return None
+        if not path.is_dir():
+            return None
+        present = [name for name in FILES if (path / name).exists()]
+        if not present:
+            return None
+        for name in present:
+            if not (path / name).is_file():
+                raise MalformedInputError(f"{name} is not a regular file", Location(str(path / name)))
+        evidence = [f"{name} present" for name in present]
+        version = "1.0"
+        if METADATA in present:
+            try:
+                header = read_document(path / METADATA).value
+            except MalformedInputError:
+                evidence.append("metadata.json unreadable; assuming format_version 1.0")
+            else:
+                found = header.get("format_version") if isinstance(header, dict) else None
+                if found is None:
+                    evidence.append("metadata.json has no format_version; assuming 1.0")
+                else:
+                    version = str(found)
+                    evidence.append(f"metadata.json format_version {found!r}")
+        else:
+            evidence.append("no metadata.json (the exporter writes it last; a crashed export lacks it); assuming 1.0")
+        return Detection(NAME, version, evidence)
+
+    # reading -----------------------------------------------------------------------------
+
+    def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
+        ctx = _Context(zone(local_tz))
+        records = Records()
+        files = [name for name in FILES if (path / name).is_file()]
+        if MEMORIES in files:
+            for rec in scan(path / MEMORIES, None, ascii_expected=True):
+                records.memories.append(MEMORY.decode(_object(rec.value, path / MEMORIES, rec.line), ctx))
+        if GRAPH in files:
+            for rec in scan(path / GRAPH, None, ascii_expected=True):
+                obj = _object(rec.value, path / GRAPH, rec.line)
+                if obj.get("type") == "edge":
+                    records.relations.append(EDGE.decode(obj, ctx, kind="edge"))
+                else:
+                    # nodes, and records of unknown type (kept verbatim so nothing is lost)
+                    records.nodes.append(NODE.decode(obj, ctx))
+        header = None
+        if METADATA in files:
+            header = read_document(path / METADATA).value
+            if not isinstance(header, dict):
+                raise MalformedInputError("expected a JSON object", Location(str(path / METADATA)))
+        meta = BundleMeta(format=NAME, version=detection.version, local_tz=local_tz, header=header, files=files)
+        if header is not None:
+            exported = header.get("exported_at")
+            meta.exported_at = _local(exported, ctx) if isinstance(exported, str) else None
+            meta.user_id = header.get("user_id") if isinstance(header.get("user_id"), str) else None
+            meta.agent_name = header.get("agent_name") if isinstance(header.get("agent_name"), str) else None
+            stats = header.get("stats")
+            meta.declared_counts = dict(stats) if isinstance(stats, dict) else {}
+        return Bundle(meta, records, path=str(path), columns=COLUMNS)
+
+    def count(self, path: Path, detection: Detection) -> dict[str, int]:
+        counts = {"memories": 0, "relations": 0, "nodes": 0}
+        if (path / MEMORIES).is_file():
+            counts["memories"] = sum(1 for _ in scan(path / MEMORIES, None, ascii_expected=True))
+        if (path / GRAPH).is_file():
+            for rec in scan(path / GRAPH, None, ascii_expected=True):
+                is_edge = isinstance(rec.value, dict) and rec.value.get("type") == "edge"
+                counts["relations" if is_edge else "nodes"] += 1
+        return counts
+
+    # writing -----------------------------------------------------------------------------
+
+    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: str | None = None) -> Path | None:
+        meta = bundle.meta
+        same = meta.format == NAME
+        edges = [r for r in bundle.records.relations if r.kind == "edge"]
+        if same and meta.files is not None:
+            files = meta.files
+        else:
+            files = [MEMORIES] + ([GRAPH] if bundle.records.nodes or edges else []) + [METADATA]
+        with atomic_output(path, directory=True, overwrite=overwrite) as out:
+            if MEMORIES in files:
+                _write_lines(out.tmp / MEMORIES, (MEMORY.encode(m) for m in bundle.records.memories))
+            if GRAPH in files:
+                lines = [NODE.encode(n) for n in bundle.records.nodes] + [EDGE.encode(e) for e in edges]
+                _write_lines(out.tmp / GRAPH, lines)
+            if METADATA in files:
+                header = dict(meta.header) if same and meta.header is not None else self._fresh_header(bundle, edges)
+                if exported_at is not None:
+                    header["exported_at"] = exported_at
+                # json.dump(metadata, f, indent=2): no final newline
+                write_synced(out.tmp / METADATA, dumps_python(header, indent=2).encode("ascii"))
+        return out.backup
+
+    def _fresh_header(self, bundle: Bundle, edges: list[Relation]) -> dict[str, Any]:
+        meta = bundle.meta
+        exported = meta.exported_at.raw if meta.exported_at is not None and isinstance(meta.exported_at.raw, str) else None
+        return {
+            "exported_at": exported,
+            "user_id": meta.user_id,
+            "agent_name": meta.agent_name,
+            "stats": {"memories": len(bundle.records.memories), "graph_nodes": len(bundle.records.nodes), "graph_edges": len(edges)},
+            "format_version": "1.0",
+        }
+
+    # validating --------------------------------------------------------------------------
+
+    def validate(self, path: Path, detection: Detection) -> list[Problem]:
+        schemas = schema_set(NAME, detection.version)
+        problems: list[Problem] = []
+        counts = {"memories": 0, "graph_nodes": 0, "graph_edges": 0}
+        if (path / MEMORIES).is_file():
+            counts["memories"] = _validate_memories(path / MEMORIES, schemas, problems)
+        if (path / GRAPH).is_file():
+            counts["graph_nodes"], counts["graph_edges"] = _validate_graph(path / GRAPH, schemas, problems)
+        if (path / METADATA).is_file():
+            _validate_metadata(path / METADATA, schemas, counts, problems)
+        else:
+            problems.append(Problem("kagura.bundle.no-metadata", "warning",
+                                    "no metadata.json: Kagura's exporter writes it last, so this export may have crashed part-way", str(path)))
+        return problems
+
+
+PLUGIN = KaguraFormat()
+
+
+def _object(value: Any, file: Path, line: int) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(str(file), line=line))
+    return value
+
+
+def _write_lines(file: Path, records: Any) -> None:
+    with open(file, "w", encoding="ascii", newline="\n") as f:
+        for record in records:
+            f.write(dumps_python(record))
+            f.write("\n")
+
+
+# validation helpers ----------------------------------------------------------------------
+
+
+def _tag(value: Any) -> Any:
+    """A hashable identity that follows Python's equality as Kagura sees it: 42 != "42", 1 == 1.0,
+    but True is not the number 1 (a JSON boolean is never meant as a number)."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, (int, float)):
+        return ("n", value)
+    if isinstance(value, str):
+        return ("s", value)
+    return None  # unhashable: the schema reports it
+
+
+def _memory_identity(obj: Any) -> Any:
+    if not isinstance(obj, dict):
+        return None
+    scope = obj.get("scope")
+    key = obj.get("key")
+    if scope == "working":
+        tag = _tag(key)
+        return None if tag is None else ("w", tag)
+    if scope == "persistent" and _tag(key) is not None:
+        # persistent keys are TEXT: 5 and "5" are the same row; the upsert key is (key, user, agent)
+        user, agent = obj.get("user_id"), obj.get("agent_name")
+        if isinstance(user, (str, type(None))) and isinstance(agent, (str, type(None))):
+            return ("p", str(key), user, agent)
+    return None
+
+
+def _validate_memories(file: Path, schemas: SchemaSet, problems: list[Problem]) -> int:
+    name = str(file)
+    is_valid = schemas.fast("memory").is_valid
+    seen: set[int] = set()
+    repeated: set[int] = set()
+    count = 0
+    for rec in scan(file, problems, ascii_expected=True):
+        obj = rec.value
+        count += 1
+        if rec.exact or not is_valid(obj):
+            problems.extend(schemas.problems("memory", obj, exact=rec.exact, file=name, line=rec.line))
+        identity = _memory_identity(obj)
+        if identity is not None:
+            h = hash(identity)
+            if h in seen:
+                repeated.add(h)
+            else:
+                seen.add(h)
+    if repeated:
+        # rare: a second pass names both lines of each duplicate
+        first: dict[Any, int] = {}
+        for rec in scan(file, [], ascii_expected=True):
+            identity = _memory_identity(rec.value)
+            if identity is None or hash(identity) not in repeated:
+                continue
+            if identity in first:
+                problems.append(Problem(
+                    "kagura.memory.duplicate", "error",
+                    f"same {'key' if identity[0] == 'w' else 'key, user_id and agent_name'} as line {first[identity]}: "
+                    "on import the later record replaces the earlier one", name, rec.line, None, "$.key"))
+            else:
+                first[identity] = rec.line
+    return count
+
+
+def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> tuple[int, int]:
+    name = str(file)
+    is_valid = schemas.fast("graph").is_valid
+    nodes: dict[Any, int] = {}
+    early: list[tuple[int, str, Any, Any]] = []  # edges naming a node not (yet) defined
+    pairs: dict[tuple[Any, Any], int] = {}
+    n_nodes = n_edges = 0
+    for rec in scan(file, problems, ascii_expected=True):
+        obj = rec.value
+        if rec.exact or not is_valid(obj):
+            problems.extend(schemas.problems("graph", obj, exact=rec.exact, file=name, line=rec.line))
+        if not isinstance(obj, dict):
+            continue
+        kind = obj.get("type")
+        if kind == "node":
+            n_nodes += 1
+            tag = _tag(obj.get("id"))
+            if tag is None:
+                continue
+            if tag in nodes:
+                problems.append(Problem("kagura.node.duplicate", "warning",
+                                        f"node id {obj.get('id')!r} already defined on line {nodes[tag]}: Kagura merges the attributes and the later node_type wins",
+                                        name, rec.line, None, "$.id"))
+            else:
+                nodes[tag] = rec.line
+        elif kind == "edge":
+            n_edges += 1
+            src, dst = _tag(obj.get("src")), _tag(obj.get("dst"))
+            for end, tag, raw in (("src", src, obj.get("src")), ("dst", dst, obj.get("dst"))):
+                if tag is not None and tag not in nodes:
+                    early.append((rec.line, end, tag, raw))
+            if src is not None and dst is not None:
+                if (src, dst) in pairs:
+                    problems.append(Problem("kagura.edge.duplicate", "error",
+                                            f"a second edge {obj.get('src')!r} -> {obj.get('dst')!r} (first on line {pairs[(src, dst)]}): the graph keeps one edge per ordered pair, so the earlier one is lost",
+                                            name, rec.line, None, "$"))
+                else:
+                    pairs[(src, dst)] = rec.line
+    for line, end, tag, raw in early:
+        if tag in nodes:
+            problems.append(Problem("kagura.edge.before-node", "error",
+                                    f"{end} {raw!r} is defined only later (line {nodes[tag]}); Kagura's importer aborts on an edge before its nodes",
+                                    name, line, None, f"$.{end}"))
+        else:
+            kind_hint = ' (a node with the other JSON type exists: ids are type-sensitive)' if _other_type_exists(tag, nodes) else ''
+            problems.append(Problem("kagura.edge.dangling", "error",
+                                    f"{end} {raw!r} names no node in graph.jsonl{kind_hint}; Kagura's importer aborts on it",
+                                    name, line, None, f"$.{end}"))
+    return n_nodes, n_edges
+
+
+def _other_type_exists(tag: Any, nodes: dict[Any, int]) -> bool:
+    kind, value = tag
+    if kind == "s":
+        try:
+            return ("n", int(value)) in nodes or ("n", float(value)) in nodes
+        except ValueError:
+            return False
+    return ("s", str(value)) in nodes
+
+
+def _validate_metadata(file: Path, schemas: SchemaSet, counts: dict[str, int], problems: list[Problem]) -> None:
+    name = str(file)
+    data = file.read_bytes()
+    if data.startswith(BOM):
+        problems.append(Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM)", name, 1))
+        data = data[len(BOM):]
+    try:
+        header = parse_document(data, name).value
+    except MalformedInputError as err:
+        problems.append(Problem("json.malformed", "error", err.message, name, err.location.line))
+        return
+    problems.extend(schemas.problems("metadata", header, file=name))
+    if data.endswith(b"\n"):
+        problems.append(Problem("file.final-newline", "warning", "ends with a newline; Kagura's json.dump writes none", name))
+    stats = header.get("stats") if isinstance(header, dict) else None
+    if isinstance(stats, dict):
+        for key, actual in counts.items():
+            declared = stats.get(key)
+            if isinstance(declared, int) and declared != actual:
+                hint = " (a stale graph.jsonl from an earlier export?)" if key != "memories" and declared == 0 else ""
+                problems.append(Problem("kagura.metadata.stats-mismatch", "warning",
+                                        f"stats.{key} says {declared} but the bundle has {actual}{hint}; Kagura never checks it",
+                                        name, None, None, f"$.stats.{key}"))

@@ -1,0 +1,302 @@
+"""JSON in and out, exactly as the memory systems write it.
+
+Reading: orjson is the fast path, but it refuses what Python's ``json`` module writes by default
+(bare ``NaN``/``Infinity``, lone surrogate escapes) and silently turns integers beyond 2**64 into
+floats. Such input goes through the standard library instead, which keeps every value as written.
+
+Writing: two dialects.
+* :func:`dumps_python` is ``json.dumps`` with its defaults (Kagura, Tribal): ASCII escapes,
+  surrogate pairs, ``", "``/``": "`` separators, bare NaN tokens.
+* :func:`dumps_js` reproduces ``JSON.stringify(value, null, 2)`` (Doclea): raw UTF-8, lone
+  surrogates escaped as ``\\udxxx``, integral numbers without a fraction, JS exponent notation.
+
+Every file write is atomic: a temporary sibling, flushed and fsynced, then renamed over the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from decimal import Decimal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import Location, MalformedInputError, OutputExistsError
+
+BOM = b"\xef\xbb\xbf"
+# orjson reads integers up to 2**64 exactly and larger ones as floats; any run of 20 digits
+# could be such an integer, so those lines go to the exact parser.
+_LONG_DIGITS = re.compile(rb"\d{20}")
+# Lines above this size are refused before parsing: a single JSONL record this large is a broken
+# file, not data (the exporters write one memory per line).
+MAX_LINE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Parsed:
+    """A parsed JSON value and whether it needed the exact (standard library) parser."""
+
+    value: Any
+    exact: bool
+
+
+def _decode_error(data: bytes, where: Location, err: Exception) -> MalformedInputError:
+    """Turn any parser failure into one readable error with line/column (never a traceback)."""
+    if isinstance(err, RecursionError):
+        return MalformedInputError("JSON is nested too deeply to read (over ~1000 levels)", where)
+    if isinstance(err, UnicodeDecodeError):
+        return MalformedInputError(
+            f"bytes are not valid UTF-8 at byte {err.start}: {data[err.start:err.start + 4]!r}", where
+        )
+    if isinstance(err, json.JSONDecodeError):
+        line = where.line if where.line is not None else err.lineno
+        if where.line is None and err.lineno:
+            loc = Location(where.file, line=err.lineno, record=where.record, path=where.path)
+        else:
+            loc = where
+        truncated = err.pos >= len(err.doc.rstrip())
+        hint = " (the file looks truncated)" if truncated else ""
+        return MalformedInputError(f"malformed JSON: {err.msg} at column {err.colno}{hint}", loc)
+    return MalformedInputError(f"malformed JSON: {err}", where)
+
+
+def loads(data: bytes, where: Location = Location()) -> Parsed:
+    """Parse one JSON document from bytes, fast where safe and exact always."""
+    if not _LONG_DIGITS.search(data):
+        try:
+            return Parsed(orjson.loads(data), False)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        text = data.decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise MalformedInputError("starts with a UTF-8 byte order mark (BOM)", where)
+        return Parsed(json.loads(text), True)
+    except MalformedInputError:
+        raise
+    except (ValueError, RecursionError) as err:
+        raise _decode_error(data, where, err) from None
+
+
+def loads_exact(data: bytes, where: Location = Location()) -> Any:
+    """Parse with the standard library only (used where orjson's float rounding must not matter)."""
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as err:
+        raise _decode_error(data, where, err) from None
+
+
+@dataclass(slots=True)
+class Line:
+    """One physical line of a JSONL file: its 1-based number and bytes without the line end."""
+
+    number: int
+    data: bytes
+    crlf: bool
+
+
+def iter_lines(path: Path) -> Iterator[Line]:
+    """Stream the lines of a file in binary; the file is never loaded whole."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise MalformedInputError(
+                    f"line is {len(raw) // (1024 * 1024)} MiB, over the {MAX_LINE_BYTES // (1024 * 1024)} MiB limit for one record",
+                    Location(str(path), line=number),
+                )
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+                crlf = raw.endswith(b"\r")
+                if crlf:
+                    raw = raw[:-1]
+            else:
+                crlf = False
+            yield Line(number, raw, crlf)
+
+
+def read_document(path: Path) -> Parsed:
+    """Read and parse a whole single-document JSON file (Tribal, Doclea, Kagura's metadata.json)."""
+    return parse_document(path.read_bytes(), str(path))
+
+
+def parse_document(data: bytes, name: str) -> Parsed:
+    """Parse the bytes of a single-document JSON file, refusing a BOM and an empty file clearly."""
+    where = Location(name)
+    if data.startswith(BOM):
+        raise MalformedInputError("starts with a UTF-8 byte order mark (BOM); the native importers reject it", where)
+    if not data.strip():
+        raise MalformedInputError("file is empty; expected a JSON object", where)
+    return loads(data, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def dumps_python(value: Any, *, indent: int | None = None) -> str:
+    """``json.dumps`` with Python's defaults: what Kagura and Tribal write."""
+    return json.dumps(value, indent=indent)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# With indent=2 every number stands alone on its line, optionally after a key; only numbers in
+# exponent form are formatted differently by JavaScript, so only those lines are rewritten.
+_EXPONENT_LINE = re.compile(r'^(\s*(?:"(?:[^"\\]|\\.)*": )?)(-?[0-9.]+e[-+][0-9]+)(,?)$', re.MULTILINE)
+
+
+def _js_integral(value: Any) -> Any:
+    """Floats that JavaScript prints without a fraction become ints (1.0 -> 1, -0.0 -> 0)."""
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e21:
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {k: _js_integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_js_integral(v) for v in value]
+    return value
+
+
+def js_number(text: str) -> str:
+    """Format a Python float repr the way JavaScript's Number.prototype.toString does.
+
+    Both print the shortest digits that round-trip; they differ only in where they switch to
+    exponent notation (JS: below 1e-6 and from 1e21) and how they write the exponent.
+    """
+    sign, digits, exponent = Decimal(text).as_tuple()
+    digits_text = "".join(map(str, digits)).rstrip("0") or "0"
+    # value = 0.<digits> * 10**n
+    n = len(digits) + exponent
+    k = len(digits_text)
+    prefix = "-" if sign else ""
+    if k <= n <= 21:
+        return prefix + digits_text + "0" * (n - k)
+    if 0 < n <= 21:
+        return prefix + digits_text[:n] + "." + digits_text[n:]
+    if -6 < n <= 0:
+        return prefix + "0." + "0" * (-n) + digits_text
+    e = n - 1
+    mantissa = digits_text[0] + ("." + digits_text[1:] if k > 1 else "")
+    return f"{prefix}{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def dumps_js(value: Any) -> str:
+    """``JSON.stringify(value, null, 2)``: what Doclea writes (no trailing newline)."""
+    text = json.dumps(_js_integral(value), ensure_ascii=False, indent=2, allow_nan=True)
+    if "NaN" in text or "Infinity" in text:
+        text = _non_finite_to_null(value)
+    text = _EXPONENT_LINE.sub(lambda m: m.group(1) + js_number(m.group(2)) + m.group(3), text)
+    # A str decoded from JSON holds a surrogate only when it was a lone one (pairs are combined);
+    # JavaScript escapes those as \udxxx.
+    return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+
+
+def _non_finite_to_null(value: Any) -> str:
+    """JSON.stringify writes null for NaN and Infinity."""
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(_js_integral(clean(value)), ensure_ascii=False, indent=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Atomic writes
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so that readers see either the old or the new content, never a part."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class Output:
+    """A pending output: write into ``tmp``; on success it replaces ``path``.
+
+    ``backup`` is where the data previously at ``path`` was moved, when there was any.
+    """
+
+    path: Path
+    tmp: Path
+    backup: Path | None = None
+
+
+def backup_name(path: Path, now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
+    candidate = path.with_name(f"{path.name}.bak-{stamp}")
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}.bak-{stamp}-{n}")
+    return candidate
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, *, directory: bool, overwrite: bool = False) -> Iterator[Output]:
+    """Stage an output file or directory next to ``path`` and put it in place only on success.
+
+    A failure (or interruption) removes the staged output and leaves ``path`` as it was. When
+    ``path`` exists, ``overwrite`` must be true; the old data is then kept as a timestamped backup
+    beside it (``<name>.bak-YYYYmmddTHHMMSS``) rather than deleted.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise OutputExistsError(
+            "already exists; choose another output or allow overwriting (the old data is kept as a backup)",
+            Location(str(path)),
+        )
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+    out = Output(path, tmp)
+    try:
+        yield out
+        if path.exists():
+            out.backup = backup_name(path)
+            os.replace(path, out.backup)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+
+
+def write_synced(path: Path, data: bytes) -> None:
+    """Write bytes and fsync them (inside a staged output)."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())

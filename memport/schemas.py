@@ -1,0 +1,207 @@
+"""The JSON Schema files, and two engines that validate against them with identical results.
+
+Schemas live in ``schemas/<format>/<version>/*.schema.json`` (Draft 2020-12, each with an ``$id``).
+A schema node may carry an ``x-memport`` annotation, ``{"code", "severity", "message"}``, that
+applies to every keyword of that node: the stable problem code, ``error`` or ``warning``, and
+what was expected. Without one, the code is ``<x-memport-kind of the file>.<keyword>`` and the
+severity ``error``. Rules that differ in severity on the same value are split with ``allOf``.
+
+Engines:
+
+* ``fast``: jsonschema-rs, used on the hot path;
+* ``reference``: python-jsonschema, used for values jsonschema-rs cannot represent faithfully
+  (NaN and Infinity become null there, lone surrogates are not valid Rust strings), and as the
+  reference the test-suite compares the fast engine against.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import jsonschema_rs
+import referencing
+
+from .problems import Problem, json_path, quote
+
+SCHEMA_BASE = "https://memport.dev/schemas/"
+
+
+def schemas_root() -> Path:
+    """The schema folder: inside the installed package, else the checkout's top-level ``schemas/``."""
+    packaged = resources.files("memport") / "schemas"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+def supported_versions(fmt: str) -> list[str]:
+    folder = schemas_root() / fmt
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+@dataclass(frozen=True, slots=True)
+class RawError:
+    """One schema violation, engine-neutral."""
+
+    instance_path: tuple[Any, ...]
+    keyword: str
+    node: dict[str, Any]
+    instance: Any
+    missing: str | None  # for "required": the missing property
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    code: str
+    severity: str
+    message: str
+    instance_path: tuple[Any, ...]
+
+
+_REQUIRED = re.compile(r"""^['"](.*)['"] is a required property$""")
+
+
+class SchemaSet:
+    """All schema files of one format version, with validators built on demand."""
+
+    def __init__(self, fmt: str, version: str):
+        self.format = fmt
+        self.version = version
+        self.folder = schemas_root() / fmt / version
+        if not self.folder.is_dir():
+            raise FileNotFoundError(self.folder)
+        self.documents: dict[str, dict[str, Any]] = {}
+        for file in sorted(self.folder.glob("*.schema.json")):
+            doc = json.loads(file.read_text(encoding="utf-8"))
+            self.documents[doc["$id"]] = doc
+        self._by_name = {uri.rsplit("/", 1)[-1].removesuffix(".schema.json"): uri for uri in self.documents}
+
+    def uri(self, name: str) -> str:
+        return self._by_name[name]
+
+    @cached_property
+    def _rs_registry(self) -> jsonschema_rs.Registry:
+        return jsonschema_rs.Registry(list(self.documents.items()))
+
+    @cached_property
+    def _py_registry(self) -> referencing.Registry:
+        return referencing.Registry().with_resources(
+            (uri, referencing.Resource.from_contents(doc)) for uri, doc in self.documents.items()
+        )
+
+    @lru_cache(maxsize=None)
+    def fast(self, name: str) -> jsonschema_rs.Validator:
+        return jsonschema_rs.validator_for(self.documents[self.uri(name)], registry=self._rs_registry)
+
+    @lru_cache(maxsize=None)
+    def reference(self, name: str) -> jsonschema.Draft202012Validator:
+        return jsonschema.Draft202012Validator(self.documents[self.uri(name)], registry=self._py_registry)
+
+    def _node(self, location: str) -> dict[str, Any]:
+        uri, _, pointer = location.partition("#")
+        node: Any = self.documents[uri]
+        for part in pointer.split("/")[1:]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        return node
+
+    def raw_errors(self, name: str, instance: Any, *, engine: str = "fast") -> Iterator[RawError]:
+        """Every violation of schema ``name`` by ``instance``."""
+        if engine == "fast":
+            for err in self.fast(name).iter_errors(instance):
+                location, _, keyword = err.absolute_keyword_location.rpartition("/")
+                missing = getattr(err.kind, "property", None) if keyword == "required" else None
+                yield RawError(tuple(err.instance_path), keyword, self._node(location), err.instance, missing)
+        else:
+            for err in self.reference(name).iter_errors(instance):
+                missing = None
+                if err.validator == "required":
+                    m = _REQUIRED.match(err.message)
+                    missing = m.group(1) if m else None
+                yield RawError(tuple(err.absolute_path), str(err.validator), err.schema, err.instance, missing)
+
+    def classify(self, name: str, raw: RawError) -> Classified:
+        note = raw.node.get("x-memport", {})
+        kind = self.documents[self.uri(name)].get("x-memport-kind", f"{self.format}.{name}")
+        code = note.get("code", f"{kind}.{raw.keyword}")
+        return Classified(code, note.get("severity", "error"), _message(raw, note), raw.instance_path)
+
+    def check(self, name: str, instance: Any, *, exact: bool = False, engine: str | None = None) -> list[Classified]:
+        """Validate; ``exact`` instances (read by the standard library) go to the reference engine."""
+        chosen = engine or ("reference" if exact else "fast")
+        if chosen == "fast" and self.fast(name).is_valid(instance):
+            return []
+        try:
+            return [self.classify(name, raw) for raw in self.raw_errors(name, instance, engine=chosen)]
+        except RecursionError:
+            return [Classified(f"{self.format}.too-deep", "error", "value is nested too deeply to validate", ())]
+
+    def problems(self, name: str, instance: Any, *, exact: bool = False, file: str | None = None,
+                 line: int | None = None, record: int | None = None, prefix: tuple[Any, ...] = (),
+                 record_depth: int | None = None) -> list[Problem]:
+        """Validate and turn violations into Problems located in the file.
+
+        ``record_depth``: for single-document formats, the index at this position of the instance
+        path is the record index (``entries[3]`` -> record 3).
+        """
+        out = []
+        for c in _dedupe(self.check(name, instance, exact=exact)):
+            rec = record
+            if record_depth is not None and len(c.instance_path) > record_depth and isinstance(c.instance_path[record_depth], int):
+                rec = c.instance_path[record_depth]
+            out.append(Problem(c.code, c.severity, c.message, file, line, rec, json_path(prefix + c.instance_path)))
+        return out
+
+
+@lru_cache(maxsize=None)
+def schema_set(fmt: str, version: str) -> SchemaSet:
+    """The (cached) schema set of one format version."""
+    return SchemaSet(fmt, version)
+
+
+def _dedupe(found: list[Classified]) -> list[Classified]:
+    """An error on a value makes warnings about the same value noise; keep the errors."""
+    errors_at = {c.instance_path for c in found if c.severity == "error"}
+    return [c for c in found if c.severity == "error" or c.instance_path not in errors_at]
+
+
+_TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "a boolean", "null": "null"}
+
+
+def _message(raw: RawError, note: dict[str, Any]) -> str:
+    """One readable sentence: what was expected, and what was found."""
+    node, kw, inst = raw.node, raw.keyword, raw.instance
+    if kw == "required":
+        base = f"missing required field {raw.missing!r}"
+    elif kw == "additionalProperties" and isinstance(inst, dict):
+        known = set(node.get("properties", {}))
+        unknown = sorted(k for k in inst if k not in known)
+        base = f"unknown field{'s' if len(unknown) != 1 else ''} {', '.join(repr(k) for k in unknown)}"
+    elif kw == "type":
+        types = node["type"] if isinstance(node["type"], list) else [node["type"]]
+        base = f"expected {' or '.join(_TYPE_NAMES.get(t, t) for t in types)}, got {quote(inst)}"
+    elif kw == "enum":
+        base = f"expected one of {', '.join(quote(v) for v in node['enum'])}; got {quote(inst)}"
+    elif kw == "const":
+        base = f"expected {quote(node['const'])}, got {quote(inst)}"
+    elif kw == "pattern":
+        base = f"got {quote(inst)}, which does not match {node['pattern']}"
+    elif kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        base = f"{quote(inst)} is outside the allowed range ({kw} {node[kw]})"
+    elif kw == "not":
+        base = f"got {quote(inst)}, which is not allowed here"
+    elif kw == "minLength":
+        base = f"got {quote(inst)}, shorter than {node[kw]} character(s)"
+    else:
+        base = f"{kw} rule not met by {quote(inst)}"
+    expect = note.get("message")
+    return f"{expect}; {base}" if expect else base

@@ -1,0 +1,112 @@
+"""Timestamps in every dialect the three systems write, read as aware UTC without losing the text.
+
+Each system writes time its own way (see shared/formats):
+
+* Kagura: naive *local* ISO with ``T`` (``exported_at``, graph times); SQLite UTC
+  ``YYYY-MM-DD HH:MM:SS`` (``created_at``, ``updated_at`` of a row never updated); SQLite-adapter
+  *local* ``YYYY-MM-DD HH:MM:SS.ffffff`` (``updated_at`` after an upsert); ISO with an offset
+  (caller-supplied edge validity).
+* Tribal: Python ``isoformat()``; naive values are UTC.
+* Doclea: integer Unix seconds, except memory relations in milliseconds.
+
+The unit or zone of a value is decided by the field it stands in (the caller names the dialect),
+never guessed from its magnitude. A naive *local* time needs the exporting machine's zone, which
+the bundle does not record: callers pass it (``local_tz``), UTC by default, and the dialect says
+the zone was assumed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+UTC = timezone.utc
+
+KAGURA_LOCAL_ISO = "kagura-local-iso"  # naive local, T separator
+SQLITE_UTC = "sqlite-utc"  # YYYY-MM-DD HH:MM:SS, UTC
+SQLITE_LOCAL = "sqlite-local"  # YYYY-MM-DD HH:MM:SS.ffffff, local time
+ISO_NAIVE_UTC = "iso-naive-utc"  # isoformat without offset, meaning UTC (Tribal)
+ISO_AWARE = "iso-aware"  # isoformat with an offset
+ISO_PARTIAL = "iso-partial"  # 2026, 2026-01: start of the period, UTC
+EPOCH_SECONDS = "epoch-s"
+EPOCH_MILLISECONDS = "epoch-ms"
+UNPARSED = "unparsed"
+
+_SQLITE_UTC = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_SQLITE_LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
+_PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+@lru_cache(maxsize=64)
+def zone(name: str | None) -> tzinfo:
+    """A tzinfo for an IANA name ("Asia/Tokyo"), "UTC" or None (UTC)."""
+    if name in (None, "UTC", "utc", "Z"):
+        return UTC
+    return ZoneInfo(name)
+
+
+def _from_iso(text: str, naive_tz: tzinfo) -> tuple[datetime | None, bool]:
+    """fromisoformat with Python >= 3.11 rules; returns (UTC datetime, was_aware)."""
+    try:
+        dt = datetime.fromisoformat(text)
+    except (ValueError, TypeError):
+        return None, False
+    if dt.tzinfo is None:
+        return _attach(dt, naive_tz), False
+    return dt.astimezone(UTC), True
+
+
+def _attach(dt: datetime, tz: tzinfo) -> datetime | None:
+    try:
+        return dt.replace(tzinfo=tz).astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def parse_partial(text: str) -> datetime | None:
+    """``2026`` or ``2026-01``: the first instant of that year or month, in UTC."""
+    m = _PARTIAL.match(text)
+    if not m:
+        return None
+    try:
+        return datetime(int(m.group(1)), int(m.group(2) or 1), 1, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def parse_text(text: str, *, naive: str, local_tz: tzinfo = UTC) -> tuple[datetime | None, str]:
+    """Parse ISO-like text; ``naive`` is the dialect to report for a value without offset.
+
+    Returns (aware UTC datetime or None, dialect).
+    """
+    naive_tz = local_tz if naive in (KAGURA_LOCAL_ISO, SQLITE_LOCAL) else UTC
+    if naive in (SQLITE_UTC, SQLITE_LOCAL):
+        # Kagura's persistent rows: whole seconds are SQLite's UTC default, a fraction means
+        # the row was updated through Python's local-time adapter.
+        if _SQLITE_UTC.match(text):
+            dt, _ = _from_iso(text, UTC)
+            return dt, SQLITE_UTC
+        if _SQLITE_LOCAL.match(text):
+            dt, _ = _from_iso(text, local_tz)
+            return dt, SQLITE_LOCAL
+    dt, aware = _from_iso(text, naive_tz)
+    if dt is not None:
+        return dt, ISO_AWARE if aware else naive
+    partial = parse_partial(text)
+    if partial is not None:
+        return partial, ISO_PARTIAL
+    return None, UNPARSED
+
+
+def parse_epoch(value: Any, *, milliseconds: bool) -> tuple[datetime | None, str]:
+    dialect = EPOCH_MILLISECONDS if milliseconds else EPOCH_SECONDS
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None, UNPARSED
+    seconds = value / 1000 if milliseconds else value
+    try:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds), dialect
+    except (OverflowError, ValueError):
+        return None, UNPARSED
