@@ -6,6 +6,7 @@ Each takes a path (str or Path), finds the format by itself, and raises only mem
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,13 @@ def read(path: str | Path, *, local_tz: str = "UTC") -> Bundle:
 
 
 def write(bundle: Bundle, path: str | Path, *, to: str | None = None, overwrite: bool = False,
-          exported_at: str | None = None) -> Path | None:
+          exported_at: datetime | None = None) -> Path | None:
     """Write ``bundle`` in its own format (or ``to``, which must be the same format for now).
 
     The output appears atomically. If ``path`` exists, ``overwrite=True`` is required and the old
     data is kept beside it as ``<name>.bak-<UTC time>``, whose path is returned.
-    ``exported_at`` replaces the export time in the bundle header (native text of the format).
+    ``exported_at`` (an aware datetime) replaces the export time in the bundle header, written in
+    the format's own dialect; without it the header's own value is kept, so output is reproducible.
     """
     target = to or bundle.format
     if target != bundle.format:

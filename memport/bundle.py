@@ -158,7 +158,8 @@ def records_frame(records: list[Record], columns: list[str]) -> pd.DataFrame:
         for key in r.extra:
             extra_keys.setdefault(key, None)
     for key in extra_keys:
-        data[f"extra.{key}"] = pd.Series([r.extra.get(key) for r in records], dtype=object)
+        # infer a real dtype (Int64, boolean, string) where the native values allow one
+        data[f"extra.{key}"] = pd.Series([r.extra.get(key) for r in records], dtype=object).convert_dtypes()
     return pd.DataFrame(data, index=pd.RangeIndex(len(records)))
 
 
@@ -174,6 +175,6 @@ def _column(name: str, values: list[Any], pd: Any) -> Any:
         return pd.Series(values, dtype="Int64")
     if name in FLOAT:
         return pd.Series([float(v) if v is not None else None for v in values], dtype="Float64")
-    if name in ("user_id", "agent_name", "title", "summary", "source_instance", "context", "supersedes", "id", "document_id", "content_hash", "reason") and all(v is None or isinstance(v, str) for v in values):
+    if name in ("user_id", "agent_name", "title", "content", "summary", "source_instance", "context", "supersedes", "id", "document_id", "content_hash", "reason") and all(v is None or isinstance(v, str) for v in values):
         return pd.Series(values, dtype="string")
     return pd.Series(values, dtype=object)

@@ -201,6 +201,12 @@ def dumps_js(value: Any) -> str:
     return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
 
 
+def dumps_js_compact(value: Any) -> str:
+    """``JSON.stringify(value)`` without indentation (Doclea's relation metadata strings)."""
+    text = json.dumps(_js_integral(value), ensure_ascii=False, separators=(",", ":"))
+    return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+
+
 def _non_finite_to_null(value: Any) -> str:
     """JSON.stringify writes null for NaN and Infinity."""
 

@@ -173,6 +173,9 @@ class BundleMeta(BaseModel):
     local_tz: str = "UTC"
     header: dict[str, JsonValue] | None = None
     files: list[str] | None = None  # the files a directory bundle consisted of, in native order
+    # a container's own layout (Doclea's data object): its keys in order, and raw values of
+    # entries that are not record arrays memport understands
+    container: dict[str, JsonValue] | None = None
 
 
 KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")

@@ -43,9 +43,9 @@ class FormatPlugin(Protocol):
 
 
 def plugins() -> list[Any]:
-    from . import kagura
+    from . import doclea, kagura, tribal
 
-    return [kagura.PLUGIN]  # TEMP
+    return [kagura.PLUGIN, tribal.PLUGIN, tribal.JSONL_PLUGIN, doclea.PLUGIN]
 
 
 def plugin(name: str) -> Any:

@@ -8,7 +8,7 @@ exporter crash; the importer never reads it. Lines are ``json.dumps`` with Pytho
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,7 @@ class KaguraFormat:
 
     # writing -----------------------------------------------------------------------------
 
-    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: str | None = None) -> Path | None:
+    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
         meta = bundle.meta
         same = meta.format == NAME
         edges = [r for r in bundle.records.relations if r.kind == "edge"]
@@ -190,7 +190,9 @@ class KaguraFormat:
             if METADATA in files:
                 header = dict(meta.header) if same and meta.header is not None else self._fresh_header(bundle, edges)
                 if exported_at is not None:
-                    header["exported_at"] = exported_at
+                    # naive local ISO, in the zone the bundle was read with
+                    local = exported_at.astimezone(zone(meta.local_tz)).replace(tzinfo=None)
+                    header["exported_at"] = local.isoformat()
                 # json.dump(metadata, f, indent=2): no final newline
                 write_synced(out.tmp / METADATA, dumps_python(header, indent=2).encode("ascii"))
         return out.backup

@@ -1,0 +1,374 @@
+"""Doclea 1.0.0: one pretty-printed JSON document with six arrays under ``data``.
+
+Reference: shared/formats/doclea.md (docleaai/doclea-mcp ``exportData``/``importData``).
+``JSON.stringify(…, null, 2)``, raw UTF-8, no final newline. Memories, documents, chunks and
+pending memories are camelCase objects; ``memoryRelations`` and ``crossLayerRelations`` are raw
+snake_case SQLite rows whose ``metadata`` is a JSON-encoded string. Times are integer Unix seconds,
+except memory relations' ``created_at``, which is in milliseconds. Chunk offsets count UTF-16
+code units.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..bundle import Bundle, Records
+from ..errors import Location, MalformedInputError
+from ..jsonio import BOM, atomic_output, dumps_js, dumps_js_compact, parse_document, read_document, write_synced
+from ..model import (BundleMeta, Chunk, Codec, Document, EmbeddingModel, Field, Memory, PendingMemory, Relation,
+                     Timestamp, Unfit, integer, number, raw_timestamp, text, text_list)
+from ..problems import Problem, quote
+from ..schemas import needs_reference, schema_set
+from ..timestamps import parse_epoch
+from . import Detection
+
+NAME = "doclea"
+VERSIONS = ("1.0.0",)
+SCHEMA_VERSIONS = tuple(f"{n:03d}" for n in range(5, 13))
+SECTIONS = ("memories", "documents", "chunks", "memoryRelations", "crossLayerRelations", "pendingMemories")
+SCHEMA_OF = {"memories": "memory", "documents": "document", "chunks": "chunk", "memoryRelations": "memory-relation",
+             "crossLayerRelations": "cross-layer-relation", "pendingMemories": "pending-memory"}
+
+
+def _epoch(milliseconds: bool):
+    def decode(raw: Any, _ctx: Any = None) -> Timestamp:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise Unfit
+        utc, dialect = parse_epoch(raw, milliseconds=milliseconds)
+        return Timestamp.model_construct(raw=raw, utc=utc, dialect=dialect)
+
+    return decode
+
+
+_seconds = _epoch(False)
+_millis = _epoch(True)
+
+
+def _json_string(raw: Any, _ctx: Any = None) -> Any:
+    """Relation metadata is a JSON-encoded string: decode it for inspection when re-encoding gives
+    the very same string back; otherwise it stays verbatim in ``extra``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise Unfit
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise Unfit from None
+    if value is None or dumps_js_compact(value) != raw:
+        raise Unfit
+    return value
+
+
+MEMORY_KEYS = ("id", "type", "title", "content", "summary", "importance", "tags", "relatedFiles", "gitCommit", "sourcePr",
+               "experts", "qdrantId", "createdAt", "accessedAt", "accessCount", "needsReview", "decayRate", "lastRefreshedAt",
+               "confidenceFloor", "decayFunction")
+MEMORY = Codec(Memory, NAME, [
+    Field("id", "id", text),
+    Field("type", "type", text),
+    Field("title", "title", text),
+    Field("content", "content", text),
+    Field("summary", "summary", text, omit_none=True),
+    Field("importance", "importance", number),
+    Field("tags", "tags", text_list),
+    Field("createdAt", "created_at", _seconds, raw_timestamp),
+    Field("accessedAt", "accessed_at", _seconds, raw_timestamp),
+], lambda _: MEMORY_KEYS)
+
+DOCUMENT = Codec(Document, NAME, [
+    Field("id", "id", text),
+    Field("title", "title", text),
+    Field("content", "content", text),
+    Field("contentHash", "content_hash", text, omit_none=True),
+    Field("createdAt", "created_at", _seconds, raw_timestamp),
+    Field("updatedAt", "updated_at", _seconds, raw_timestamp),
+], lambda _: ("id", "title", "content", "contentHash", "createdAt", "updatedAt"))
+
+CHUNK = Codec(Chunk, NAME, [
+    Field("id", "id", text),
+    Field("documentId", "document_id", text),
+    Field("content", "content", text),
+    Field("startOffset", "start_offset", integer),
+    Field("endOffset", "end_offset", integer),
+], lambda _: ("id", "documentId", "content", "qdrantId", "startOffset", "endOffset"))
+
+MEMORY_RELATION = Codec(Relation, NAME, [
+    Field("id", "id", text),
+    Field("source_id", "source", text),
+    Field("target_id", "target", text),
+    Field("type", "type", text),
+    Field("weight", "weight", number),
+    Field("metadata", "metadata", _json_string, dumps_js_compact),
+    Field("created_at", "created_at", _millis, raw_timestamp),
+], lambda _: ("id", "source_id", "target_id", "type", "weight", "metadata", "created_at"))
+
+CROSS_LAYER = Codec(Relation, NAME, [
+    Field("id", "id", text),
+    Field("memory_id", "source", text),
+    Field("code_node_id", "target", text),
+    Field("relation_type", "type", text),
+    Field("direction", "direction", text),
+    Field("confidence", "confidence", number),
+    Field("metadata", "metadata", _json_string, dumps_js_compact),
+    Field("created_at", "created_at", _seconds, raw_timestamp),
+], lambda _: ("id", "memory_id", "code_node_id", "relation_type", "direction", "confidence", "metadata", "created_at"))
+
+PENDING = Codec(PendingMemory, NAME, [
+    Field("id", "id", text),
+    Field("memoryData", "memory"),
+    Field("suggestedAt", "suggested_at", _seconds, raw_timestamp),
+    Field("source", "source", text),
+    Field("reason", "reason", text),
+], lambda _: ("id", "memoryData", "suggestedAt", "source", "reason"))
+
+# section name -> (codec, records attribute, fixed canonical values)
+READERS = {
+    "memories": (MEMORY, "memories", {}),
+    "documents": (DOCUMENT, "documents", {}),
+    "chunks": (CHUNK, "chunks", {}),
+    "memoryRelations": (MEMORY_RELATION, "relations", {"kind": "memory"}),
+    "crossLayerRelations": (CROSS_LAYER, "relations", {"kind": "cross_layer"}),
+    "pendingMemories": (PENDING, "pending", {}),
+}
+
+COLUMNS = {
+    "memories": ["id", "type", "title", "content", "summary", "importance", "tags", "created_at", "accessed_at"],
+    "relations": ["kind", "id", "source", "target", "type", "weight", "confidence", "direction", "metadata", "created_at"],
+    "documents": ["id", "title", "content", "content_hash", "created_at", "updated_at"],
+    "chunks": ["id", "document_id", "content", "start_offset", "end_offset"],
+    "pending": ["id", "memory", "suggested_at", "source", "reason"],
+}
+
+
+class DocleaFormat:
+    name = NAME
+    versions = VERSIONS
+    looks_for = 'a JSON file {"version": "1.0.0", "schemaVersion": ..., "data": {"memories": [...], ...}}'
+
+    def sniff(self, path: Path) -> Detection | None:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as f:
+            head = f.read(65536).lstrip(BOM).lstrip()
+        if not head.startswith(b"{") or b'"data"' not in head and b'"schemaVersion"' not in head:
+            return None
+        try:
+            doc = read_document(path).value
+        except MalformedInputError:
+            if b'"schemaVersion"' in head or b'"memoryRelations"' in head:
+                raise  # clearly Doclea, but broken: say so rather than "not a bundle"
+            return None
+        if not isinstance(doc, dict) or "version" not in doc or "data" not in doc or "manifest" in doc:
+            return None
+        version = doc["version"]
+        evidence = [f"top-level version {version!r}", "top-level data object"]
+        if "schemaVersion" in doc:
+            evidence.append(f"schemaVersion {doc['schemaVersion']!r}")
+        data = doc["data"]
+        if isinstance(data, dict):
+            evidence.append("data arrays: " + ", ".join(k for k in SECTIONS if k in data))
+        return Detection(NAME, version if isinstance(version, str) else repr(version), evidence)
+
+    def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
+        doc = read_document(path).value
+        data = doc.get("data")
+        if not isinstance(data, dict):
+            raise MalformedInputError(f"data must be an object, got {quote(data)}", Location(str(path), path="$.data"))
+        records = Records()
+        raw_sections: dict[str, Any] = {}
+        for key, value in data.items():
+            reader = READERS.get(key)
+            if reader is None or not isinstance(value, list):
+                raw_sections[key] = value  # kept verbatim: not records memport understands
+                continue
+            codec, attr, fixed = reader
+            target = getattr(records, attr)
+            for index, item in enumerate(value):
+                if not isinstance(item, dict):
+                    raise MalformedInputError(f"expected an object, got {quote(item)}", Location(str(path), record=index, path=f"$.data.{key}[{index}]"))
+                target.append(codec.decode(item, None, **fixed))
+        header = {k: (None if k == "data" else v) for k, v in doc.items()}
+        meta = BundleMeta(format=NAME, version=detection.version, header=header, local_tz=local_tz,
+                          container={"keys": list(data), "raw": raw_sections})
+        exported = doc.get("exportedAt")
+        meta.exported_at = _seconds(exported) if isinstance(exported, (int, float)) and not isinstance(exported, bool) else None
+        for attr, key in (("backend_type", "backendType"), ("storage_mode", "storageMode"), ("schema_version", "schemaVersion")):
+            if isinstance(doc.get(key), str):
+                setattr(meta, attr, doc[key])
+        metadata = doc.get("metadata")
+        if isinstance(metadata, dict):
+            meta.declared_counts = {"memories": metadata.get("totalMemories")}
+            if isinstance(metadata.get("embeddingModel"), str) or isinstance(metadata.get("embeddingProvider"), str):
+                meta.embedding_model = EmbeddingModel(name=metadata.get("embeddingModel") if isinstance(metadata.get("embeddingModel"), str) else None,
+                                                      provider=metadata.get("embeddingProvider") if isinstance(metadata.get("embeddingProvider"), str) else None)
+        return Bundle(meta, records, path=str(path), columns=COLUMNS)
+
+    def count(self, path: Path, detection: Detection) -> dict[str, int]:
+        data = read_document(path).value.get("data")
+        data = data if isinstance(data, dict) else {}
+
+        def n(key: str) -> int:
+            return len(data[key]) if isinstance(data.get(key), list) else 0
+
+        return {"memories": n("memories"), "relations": n("memoryRelations") + n("crossLayerRelations"),
+                "documents": n("documents"), "chunks": n("chunks"), "pending": n("pendingMemories")}
+
+    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
+        meta = bundle.meta
+        same = meta.format == NAME and meta.header is not None
+        header = dict(meta.header) if same else self._fresh_header(bundle)
+        container = meta.container if same and meta.container is not None else {"keys": list(SECTIONS), "raw": {}}
+        if exported_at is not None:
+            header["exportedAt"] = int(exported_at.timestamp())
+        r = bundle.records
+        encoded = {
+            "memories": [MEMORY.encode(m) for m in r.memories],
+            "documents": [DOCUMENT.encode(d) for d in r.documents],
+            "chunks": [CHUNK.encode(c) for c in r.chunks],
+            "memoryRelations": [MEMORY_RELATION.encode(x) for x in r.relations if x.kind == "memory"],
+            "crossLayerRelations": [CROSS_LAYER.encode(x) for x in r.relations if x.kind == "cross_layer"],
+            "pendingMemories": [PENDING.encode(p) for p in r.pending],
+        }
+        data = {k: (container["raw"][k] if k in container["raw"] else encoded.get(k, [])) for k in container["keys"]}
+        doc = {k: (data if k == "data" else v) for k, v in header.items()}
+        with atomic_output(path, directory=False, overwrite=overwrite) as out:
+            write_synced(out.tmp, dumps_js(doc).encode("utf-8"))
+        return out.backup
+
+    def _fresh_header(self, bundle: Bundle) -> dict[str, Any]:
+        meta = bundle.meta
+        exported = meta.exported_at.utc if meta.exported_at is not None and meta.exported_at.utc else datetime(1970, 1, 1, tzinfo=timezone.utc)
+        metadata: dict[str, Any] = {"totalMemories": len(bundle.records.memories)}
+        model = meta.embedding_model
+        if model is not None and model.provider:
+            metadata["embeddingProvider"] = model.provider
+        if model is not None and model.name:
+            metadata["embeddingModel"] = model.name
+        return {"version": "1.0.0", "exportedAt": int(exported.timestamp()), "backendType": meta.backend_type or "sqlite",
+                "storageMode": meta.storage_mode or "manual", "schemaVersion": meta.schema_version or "012", "data": None,
+                "metadata": metadata}
+
+    def validate(self, path: Path, detection: Detection) -> list[Problem]:
+        name = str(path)
+        schemas = schema_set(NAME, detection.version)
+        problems: list[Problem] = []
+        data_bytes = path.read_bytes()
+        if data_bytes.startswith(BOM):
+            problems.append(Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM); Doclea's JSON.parse rejects it", name, 1))
+            data_bytes = data_bytes[len(BOM):]
+        try:
+            parsed = parse_document(data_bytes, name)
+        except MalformedInputError as err:
+            problems.append(Problem("json.malformed", "error", err.message, name, err.location.line))
+            return problems
+        doc = parsed.value
+        if not isinstance(doc, dict):
+            problems.extend(schemas.problems("bundle", doc, file=name))
+            return problems
+        data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+        top = dict(doc)
+        if "data" in doc and isinstance(doc["data"], dict):
+            top["data"] = {k: ([] if isinstance(v, list) else v) for k, v in data.items()}
+        problems.extend(schemas.problems("bundle", top, exact=parsed.exact, file=name))
+        if data_bytes.endswith(b"\n"):
+            problems.append(Problem("file.final-newline", "warning", "ends with a newline; Doclea's writer adds none", name))
+        elif not parsed.exact and dumps_js(doc).encode("utf-8") != data_bytes:
+            problems.append(Problem("doclea.bundle.layout", "warning",
+                                    "not laid out as Doclea writes it (JSON.stringify(data, null, 2): 2-space indent, raw UTF-8)", name))
+        ids: dict[str, dict[str, int]] = {}
+        for section in SECTIONS:
+            items = data.get(section)
+            if not isinstance(items, list):
+                continue
+            schema = SCHEMA_OF[section]
+            is_valid = schemas.fast(schema).is_valid
+            seen: dict[str, int] = {}
+            for index, item in enumerate(items):
+                exact = parsed.exact and needs_reference(item)
+                if exact or not is_valid(item):
+                    problems.extend(schemas.problems(schema, item, exact=exact, file=name, record=index, prefix=("data", section, index)))
+                ident = item.get("id") if isinstance(item, dict) else None
+                if isinstance(ident, str):
+                    if ident in seen:
+                        problems.append(Problem(f"doclea.{schema}.duplicate-id", "error",
+                                                f"id {quote(ident)} already used by {section}[{seen[ident]}]: Doclea's importer skips (or overwrites with) the later copy",
+                                                name, None, index, f"$.data.{section}[{index}].id"))
+                    else:
+                        seen[ident] = index
+            ids[section] = seen
+        problems.extend(_references(name, data, ids))
+        metadata = doc.get("metadata")
+        memories = data.get("memories")
+        if isinstance(metadata, dict) and isinstance(memories, list):
+            total = metadata.get("totalMemories")
+            if isinstance(total, int) and not isinstance(total, bool) and total != len(memories):
+                problems.append(Problem("doclea.bundle.count-mismatch", "warning",
+                                        f"metadata.totalMemories says {total} but data.memories has {len(memories)}",
+                                        name, None, None, "$.metadata.totalMemories"))
+        relations = data.get("memoryRelations")
+        if isinstance(relations, list) and relations:
+            problems.append(Problem("doclea.memory-relation.not-importable", "warning",
+                                    f"Doclea's own importer cannot import memory relations (it inserts into columns relation_type/confidence that do not exist), so these {len(relations)} would be lost on a native restore",
+                                    name, None, None, "$.data.memoryRelations"))
+        return problems
+
+
+PLUGIN = DocleaFormat()
+
+
+def utf16_slice(text: str, start: int, end: int) -> str:
+    """``text.slice(start, end)`` as JavaScript counts: in UTF-16 code units."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    return units[2 * start:2 * end].decode("utf-16-le", "surrogatepass")
+
+
+def _references(name: str, data: dict[str, Any], ids: dict[str, dict[str, int]]) -> list[Problem]:
+    out: list[Problem] = []
+    memories = ids.get("memories", {})
+    documents = ids.get("documents", {})
+    for index, rel in enumerate(data.get("memoryRelations") or []):
+        if not isinstance(rel, dict):
+            continue
+        for key in ("source_id", "target_id"):
+            target = rel.get(key)
+            if isinstance(target, str) and target not in memories:
+                out.append(Problem("doclea.memory-relation.dangling", "warning",
+                                   f"{key} {quote(target)} names no memory in this bundle (Doclea accepts dangling references)",
+                                   name, None, index, f"$.data.memoryRelations[{index}].{key}"))
+    for index, rel in enumerate(data.get("crossLayerRelations") or []):
+        target = rel.get("memory_id") if isinstance(rel, dict) else None
+        if isinstance(target, str) and target not in memories:
+            out.append(Problem("doclea.cross-layer-relation.dangling", "warning",
+                               f"memory_id {quote(target)} names no memory in this bundle (Doclea accepts dangling references)",
+                               name, None, index, f"$.data.crossLayerRelations[{index}].memory_id"))
+    contents = {d.get("id"): d.get("content") for d in data.get("documents") or [] if isinstance(d, dict)}
+    for index, chunk in enumerate(data.get("chunks") or []):
+        if not isinstance(chunk, dict):
+            continue
+        where = f"$.data.chunks[{index}]"
+        doc_id = chunk.get("documentId")
+        if isinstance(doc_id, str) and doc_id not in documents:
+            out.append(Problem("doclea.chunk.dangling", "warning",
+                               f"documentId {quote(doc_id)} names no document in this bundle (Doclea accepts it)",
+                               name, None, index, f"{where}.documentId"))
+        start, end = chunk.get("startOffset"), chunk.get("endOffset")
+        if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
+            continue
+        if start > end:
+            out.append(Problem("doclea.chunk.offsets", "warning", f"startOffset {start} is after endOffset {end}", name, None, index, where))
+            continue
+        content = contents.get(doc_id)
+        if isinstance(content, str) and isinstance(chunk.get("content"), str):
+            length = len(content.encode("utf-16-le", "surrogatepass")) // 2
+            if end > length:
+                out.append(Problem("doclea.chunk.offsets", "warning",
+                                   f"endOffset {end} is beyond the document's {length} UTF-16 code units", name, None, index, where))
+            elif utf16_slice(content, start, end) != chunk["content"]:
+                hint = " (the offsets would fit if counted in code points: UTF-16 units are expected)" if content[start:end] == chunk["content"] else ""
+                out.append(Problem("doclea.chunk.offsets", "warning",
+                                   f"the document's text at UTF-16 offsets {start}..{end} differs from the chunk's content{hint}",
+                                   name, None, index, where))
+    return out

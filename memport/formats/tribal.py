@@ -1,0 +1,378 @@
+"""Tribal Memory 1.0: the portable bundle ``{"manifest", "entries"}`` and the JSONL entry stream.
+
+Reference: shared/formats/tribal.md (tribalmemory 0.6.2). The bundle is one line of
+``json.dump(..., default=str)``: ASCII escapes, Python separators, no final newline. The HTTP
+export wraps it as ``{"success", "memory_count", "bundle", "error"}``; memport reads the bundle
+inside and says so. The JSONL stream (one entry per line, no manifest) has no native reader; it
+carries no model identity, so its vectors have no model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..bundle import Bundle, Records
+from ..errors import Location, MalformedInputError
+from ..jsonio import BOM, atomic_output, dumps_python, parse_document, read_document, write_synced
+from ..model import (BundleMeta, Codec, Embedding, EmbeddingModel, Field, Memory, Timestamp, Unfit, number,
+                     raw_timestamp, text, text_list)
+from ..problems import Problem, quote
+from ..schemas import SchemaSet, has_lone_surrogate, needs_reference, schema_set
+from ..timestamps import ISO_NAIVE_UTC, parse_text
+from . import Detection
+from ._jsonl import scan
+
+NAME = "tribal"
+JSONL_NAME = "tribal-jsonl"
+VERSIONS = ("1.0",)
+ENTRY_KEYS = ("id", "content", "embedding", "source_instance", "source_type", "created_at", "updated_at", "tags",
+              "context", "confidence", "supersedes", "related_to")
+ENVELOPE_KEYS = {"success", "bundle"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    model: str | None
+    dimensions: int | None
+
+
+def _timestamp(raw: Any, _ctx: Any = None) -> Timestamp:
+    if not isinstance(raw, str):
+        raise Unfit
+    utc, dialect = parse_text(raw, naive=ISO_NAIVE_UTC)
+    return Timestamp.model_construct(raw=raw, utc=utc, dialect=dialect)
+
+
+def _vector(raw: Any, ctx: _Context) -> Embedding | None:
+    if raw is None:
+        return None
+    if isinstance(raw, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw):
+        return Embedding.model_construct(vector=raw, model=ctx.model, dimensions=ctx.dimensions)
+    raise Unfit
+
+
+# Entries from the bundle and from the stream are the same object, so they share one codec.
+ENTRY = Codec(Memory, NAME, [
+    Field("id", "id", text),
+    Field("content", "content"),
+    Field("embedding", "embedding", _vector, lambda e: e.vector),
+    Field("source_instance", "source_instance", text),
+    Field("source_type", "source_type", text),
+    Field("created_at", "created_at", _timestamp, raw_timestamp),
+    Field("updated_at", "updated_at", _timestamp, raw_timestamp),
+    Field("tags", "tags", text_list),
+    Field("context", "context", text),
+    Field("confidence", "confidence", number),
+    Field("supersedes", "supersedes", text),
+    Field("related_to", "related_to", text_list),
+], lambda _: ENTRY_KEYS)
+
+COLUMNS = {
+    "memories": ["id", "content", "embedding", "source_instance", "source_type", "created_at", "updated_at", "tags",
+                 "context", "confidence", "supersedes", "related_to"],
+}
+
+
+def _embedding_model(raw: Any) -> EmbeddingModel | None:
+    if not isinstance(raw, dict):
+        return None
+    name, dims, provider, created = (raw.get(k) for k in ("model_name", "dimensions", "provider", "created_at"))
+    return EmbeddingModel(
+        name=name if isinstance(name, str) else None,
+        dimensions=dims if isinstance(dims, int) and not isinstance(dims, bool) else None,
+        provider=provider if isinstance(provider, str) else None,
+        created_at=_timestamp(created) if isinstance(created, str) else None,
+    )
+
+
+def _unwrap(doc: Any) -> tuple[Any, bool]:
+    """The bundle inside an HTTP export envelope, or the document itself."""
+    if isinstance(doc, dict) and "manifest" not in doc and ENVELOPE_KEYS <= doc.keys() and isinstance(doc.get("bundle"), dict):
+        return doc["bundle"], True
+    return doc, False
+
+
+def _head(path: Path, size: int = 65536) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(size)
+
+
+class TribalFormat:
+    name = NAME
+    versions = VERSIONS
+    looks_for = 'a JSON file {"manifest": {"schema_version": ...}, "entries": [...]} (or the HTTP envelope holding one)'
+
+    def sniff(self, path: Path) -> Detection | None:
+        if not path.is_file():
+            return None
+        head = _head(path).lstrip(BOM).lstrip()
+        if not head.startswith(b"{") or (b'"manifest"' not in head and b'"bundle"' not in head):
+            return None
+        try:
+            doc = read_document(path).value
+        except MalformedInputError:
+            if b'"manifest"' in head and b'"entries"' in head:
+                raise  # clearly Tribal, but broken: say so rather than "not a bundle"
+            return None
+        bundle, wrapped = _unwrap(doc)
+        if not isinstance(bundle, dict) or "manifest" not in bundle:
+            return None
+        manifest = bundle["manifest"]
+        version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+        evidence = ["HTTP export envelope: the bundle is under .bundle"] if wrapped else []
+        evidence += ["top-level manifest object", f"manifest.schema_version {version!r}"]
+        if "entries" in bundle:
+            evidence.append("top-level entries array")
+        return Detection(NAME, str(version) if isinstance(version, str) else repr(version), evidence, {"wrapped": wrapped})
+
+    def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
+        doc = read_document(path).value
+        bundle, _ = _unwrap(doc)
+        manifest = bundle.get("manifest")
+        model = _embedding_model(manifest.get("embedding")) if isinstance(manifest, dict) else None
+        ctx = _Context(model.name if model else None, model.dimensions if model else None)
+        entries = bundle.get("entries", [])
+        if not isinstance(entries, list):
+            raise MalformedInputError(f"entries must be an array, got {quote(entries)}", Location(str(path), path="$.entries"))
+        records = Records()
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                raise MalformedInputError(f"expected an entry object, got {quote(entry)}", Location(str(path), record=index, path=f"$.entries[{index}]"))
+            records.memories.append(ENTRY.decode(entry, ctx))
+        header = {k: (None if k == "entries" else v) for k, v in bundle.items()}
+        meta = BundleMeta(format=NAME, version=detection.version, embedding_model=model, header=header, local_tz=local_tz)
+        if isinstance(manifest, dict):
+            exported = manifest.get("exported_at")
+            meta.exported_at = _timestamp(exported) if isinstance(exported, str) else None
+            meta.declared_counts = {"memories": manifest.get("memory_count")}
+            meta.schema_version = manifest.get("schema_version") if isinstance(manifest.get("schema_version"), str) else None
+        return Bundle(meta, records, path=str(path), columns=COLUMNS)
+
+    def count(self, path: Path, detection: Detection) -> dict[str, int]:
+        bundle, _ = _unwrap(read_document(path).value)
+        entries = bundle.get("entries", [])
+        return {"memories": len(entries) if isinstance(entries, list) else 0}
+
+    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
+        meta = bundle.meta
+        if meta.format == NAME and meta.header is not None:
+            header = dict(meta.header)
+        else:
+            header = {"manifest": self._fresh_manifest(bundle), "entries": None}
+        if exported_at is not None and isinstance(header.get("manifest"), dict):
+            header["manifest"] = {**header["manifest"], "exported_at": exported_at.astimezone(timezone.utc).isoformat()}
+        entries = [ENTRY.encode(m) for m in bundle.records.memories]
+        doc = {k: (entries if k == "entries" else v) for k, v in header.items()}
+        with atomic_output(path, directory=False, overwrite=overwrite) as out:
+            # json.dump(bundle, f, default=str): one line, no final newline
+            write_synced(out.tmp, dumps_python(doc).encode("ascii"))
+        return out.backup
+
+    def _fresh_manifest(self, bundle: Bundle) -> dict[str, Any]:
+        model = bundle.meta.embedding_model or EmbeddingModel()
+        embedding: dict[str, Any] = {"model_name": model.name or "unknown", "dimensions": model.dimensions}
+        if model.provider is not None:
+            embedding["provider"] = model.provider
+        manifest: dict[str, Any] = {"schema_version": "1.0", "embedding": embedding, "memory_count": len(bundle.records.memories)}
+        if bundle.meta.exported_at is not None and isinstance(bundle.meta.exported_at.raw, str):
+            manifest["exported_at"] = bundle.meta.exported_at.raw
+        return manifest
+
+    def validate(self, path: Path, detection: Detection) -> list[Problem]:
+        name = str(path)
+        schemas = schema_set(NAME, detection.version)
+        problems: list[Problem] = []
+        data = path.read_bytes()
+        if data.startswith(BOM):
+            problems.append(Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM); Tribal's reader rejects it", name, 1))
+            data = data[len(BOM):]
+        try:
+            parsed = parse_document(data, name)
+        except MalformedInputError as err:
+            problems.append(Problem("json.malformed", "error", err.message, name, err.location.line))
+            return problems
+        doc, wrapped = _unwrap(parsed.value)
+        prefix: tuple[Any, ...] = ()
+        if wrapped:
+            prefix = ("bundle",)
+            problems.append(Problem("tribal.bundle.envelope", "error",
+                                    "this is the HTTP export envelope; Tribal's importer needs the bundle itself (the value of .bundle)", name, None, None, "$.bundle"))
+        if not data.isascii():
+            problems.append(Problem("file.not-ascii", "warning", "raw non-ASCII bytes; Tribal's exporter writes \\u escapes only", name))
+        if data.endswith(b"\n") or b"\n" in data.strip():
+            problems.append(Problem("tribal.bundle.layout", "warning", "Tribal's exporter writes the bundle as a single line with no final newline", name))
+        entries = doc.get("entries") if isinstance(doc, dict) else None
+        top = {k: ([] if k == "entries" and isinstance(v, list) else v) for k, v in doc.items()} if isinstance(doc, dict) else doc
+        problems.extend(schemas.problems("bundle", top, exact=parsed.exact, file=name, prefix=prefix))
+        if not isinstance(entries, list):
+            return problems
+        manifest = doc.get("manifest") if isinstance(doc.get("manifest"), dict) else {}
+        count = manifest.get("memory_count")
+        if isinstance(count, int) and not isinstance(count, bool) and count != len(entries):
+            problems.append(Problem("tribal.manifest.count-mismatch", "warning",
+                                    f"memory_count says {count} but there are {len(entries)} entries; Tribal never checks it",
+                                    name, None, None, "$.manifest.memory_count"))
+        embedding = manifest.get("embedding") if isinstance(manifest.get("embedding"), dict) else {}
+        dims = embedding.get("dimensions")
+        checker = EntryChecker(schemas, name, dims if isinstance(dims, int) and not isinstance(dims, bool) else None)
+        for index, entry in enumerate(entries):
+            checker.check(entry, exact=parsed.exact and needs_reference(entry), record=index, prefix=prefix + ("entries", index), problems=problems)
+        checker.finish(problems)
+        return problems
+
+
+class TribalJsonlFormat:
+    name = JSONL_NAME
+    versions = VERSIONS
+    looks_for = "a JSON Lines file of Tribal entries (id, content, source_type, created_at, ...)"
+
+    def sniff(self, path: Path) -> Detection | None:
+        if not path.is_file():
+            return None
+        with open(path, "rb") as f:
+            for raw in f:
+                if raw.strip():
+                    first = raw.lstrip(BOM).strip()
+                    break
+            else:
+                return None
+        if not first.startswith(b"{"):
+            return None
+        try:
+            from ..jsonio import loads
+
+            obj = loads(first).value
+        except MalformedInputError:
+            return None
+        if not isinstance(obj, dict) or not {"id", "content"} <= obj.keys() or not obj.keys() & {"source_type", "created_at", "source_instance"}:
+            return None
+        shown = ", ".join(k for k in ENTRY_KEYS if k in obj)
+        return Detection(JSONL_NAME, "1.0", [f"first line is a Tribal entry object ({shown})", "no manifest: the stream format of Tribal 1.0"])
+
+    def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
+        ctx = _Context(None, None)
+        records = Records()
+        for rec in scan(path, None, ascii_expected=True):
+            if not isinstance(rec.value, dict):
+                raise MalformedInputError(f"expected an entry object, got {quote(rec.value)}", Location(str(path), line=rec.line))
+            records.memories.append(ENTRY.decode(rec.value, ctx))
+        meta = BundleMeta(format=JSONL_NAME, version=detection.version, local_tz=local_tz)
+        return Bundle(meta, records, path=str(path), columns=COLUMNS)
+
+    def count(self, path: Path, detection: Detection) -> dict[str, int]:
+        return {"memories": sum(1 for _ in scan(path, None, ascii_expected=True))}
+
+    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
+        with atomic_output(path, directory=False, overwrite=overwrite) as out:
+            with open(out.tmp, "w", encoding="ascii", newline="\n") as f:
+                for memory in bundle.records.memories:
+                    f.write(dumps_python(ENTRY.encode(memory)))
+                    f.write("\n")
+        return out.backup
+
+    def validate(self, path: Path, detection: Detection) -> list[Problem]:
+        name = str(path)
+        schemas = schema_set(NAME, detection.version)
+        problems: list[Problem] = []
+        checker = EntryChecker(schemas, name, None)
+        for rec in scan(path, problems, ascii_expected=True):
+            checker.check(rec.value, exact=rec.exact, line=rec.line, problems=problems)
+        checker.finish(problems)
+        return problems
+
+
+PLUGIN = TribalFormat()
+JSONL_PLUGIN = TribalJsonlFormat()
+
+
+class EntryChecker:
+    """Schema and cross-entry checks for Tribal entries, shared by the bundle and the stream."""
+
+    def __init__(self, schemas: SchemaSet, file: str, dimensions: int | None):
+        self.schemas = schemas
+        self.file = file
+        self.dimensions = dimensions
+        self.is_valid = schemas.fast("entry").is_valid
+        self.first_seen: dict[str, tuple[int | None, int | None]] = {}
+        self.references: list[tuple[str, str, int | None, int | None, str]] = []
+
+    def check(self, entry: Any, *, exact: bool, problems: list[Problem], record: int | None = None,
+              line: int | None = None, prefix: tuple[Any, ...] = ()) -> None:
+        file = self.file
+        if exact or not self.is_valid(entry):
+            problems.extend(self.schemas.problems("entry", entry, exact=exact, file=file, line=line, record=record, prefix=prefix))
+        if not isinstance(entry, dict):
+            return
+        where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in prefix)
+        for key in ("created_at", "updated_at"):
+            value = entry.get(key)
+            if isinstance(value, str):
+                try:
+                    datetime.fromisoformat(value)
+                except ValueError:
+                    problems.append(Problem("tribal.entry.timestamp", "error",
+                                            f"{key} {quote(value)} is not an ISO 8601 date-time Tribal can parse (datetime.fromisoformat); the whole bundle would be rejected",
+                                            file, line, record, f"{where}.{key}"))
+        vector = entry.get("embedding")
+        if isinstance(vector, list) and vector:
+            if self.dimensions is not None and len(vector) != self.dimensions:
+                problems.append(Problem("tribal.entry.dimensions", "error",
+                                        f"embedding has {len(vector)} dimensions but the manifest says {self.dimensions}; Tribal's LanceDB store rejects the entry",
+                                        file, line, record, f"{where}.embedding"))
+            # one sum is cheaper than a test per element; only a non-finite sum needs the full look
+            if not math.isfinite(_sum(vector)) and not all(math.isfinite(x) for x in vector if isinstance(x, float)):
+                problems.append(Problem("tribal.entry.non-finite", "error",
+                                        "embedding holds NaN or Infinity; Tribal's LanceDB store rejects the entry",
+                                        file, line, record, f"{where}.embedding"))
+        if exact and any(has_lone_surrogate(v) for v in _strings(entry)):
+            problems.append(Problem("tribal.entry.lone-surrogate", "error",
+                                    "text holds a lone UTF-16 surrogate; Tribal's LanceDB store cannot encode it",
+                                    file, line, record, where))
+        ident = entry.get("id")
+        if isinstance(ident, str):
+            if ident in self.first_seen:
+                first_line, first_record = self.first_seen[ident]
+                at = f"line {first_line}" if first_line is not None else f"entries[{first_record}]"
+                problems.append(Problem("tribal.entry.duplicate-id", "error",
+                                        f"id {quote(ident)} already used by {at}: on import the later entry conflicts with the earlier one and is skipped or replaces it",
+                                        file, line, record, f"{where}.id"))
+            else:
+                self.first_seen[ident] = (line, record)
+        supersedes = entry.get("supersedes")
+        if isinstance(supersedes, str):
+            self.references.append((supersedes, "supersedes", line, record, f"{where}.supersedes"))
+        related = entry.get("related_to")
+        if isinstance(related, list):
+            for i, target in enumerate(related):
+                if isinstance(target, str):
+                    self.references.append((target, "related_to", line, record, f"{where}.related_to[{i}]"))
+
+    def finish(self, problems: list[Problem]) -> None:
+        for target, field, line, record, path in self.references:
+            if target not in self.first_seen:
+                problems.append(Problem("tribal.entry.dangling-reference", "warning",
+                                        f"{field} names {quote(target)}, which is not in this bundle (Tribal accepts it)",
+                                        self.file, line, record, path))
+
+
+def _sum(vector: list[Any]) -> float:
+    try:
+        return float(sum(x for x in vector if isinstance(x, (int, float)) and not isinstance(x, bool)))
+    except OverflowError:
+        return math.inf
+
+
+def _strings(value: Any) -> Any:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
