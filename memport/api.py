@@ -39,7 +39,7 @@ def write(bundle: Bundle, path: str | Path, *, to: str | None = None, overwrite:
     """
     target = to or bundle.format
     if target != bundle.format:
-        raise ConversionError(f"writing a {bundle.format} bundle as {target} needs a conversion (memport.convert), not a write")
+        raise ConversionError(f"writing a {bundle.format} bundle as {target} needs a conversion between formats, which this release does not do yet (it rewrites a bundle in its own format)")
     return plugin(target).write(bundle, Path(path), overwrite=overwrite, exported_at=exported_at)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import html
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 Severity = Literal["error", "warning"]
 
@@ -103,6 +104,8 @@ class Report:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per problem with typed columns (categories for severity and code)."""
+        import pandas as pd
+
         frame = pd.DataFrame([p.to_dict() for p in self.problems], columns=["code", "severity", "message", "file", "line", "record", "path"])
         frame = frame[COLUMNS]
         frame["severity"] = pd.Categorical(frame["severity"], categories=["error", "warning"])

@@ -26,9 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import jsonschema_rs
-import referencing
 
 from .problems import Problem, json_path, quote
 
@@ -93,17 +91,24 @@ class SchemaSet:
         return jsonschema_rs.Registry(list(self.documents.items()))
 
     @cached_property
-    def _py_registry(self) -> referencing.Registry:
+    def _py_registry(self) -> Any:
+        import referencing  # the reference engine is off the hot path: import it only when used
+
         return referencing.Registry().with_resources(
             (uri, referencing.Resource.from_contents(doc)) for uri, doc in self.documents.items()
         )
 
     @lru_cache(maxsize=None)
     def fast(self, name: str) -> jsonschema_rs.Validator:
-        return jsonschema_rs.validator_for(self.documents[self.uri(name)], registry=self._rs_registry)
+        # the linear-time regex engine: twice as fast here, and immune to catastrophic backtracking
+        # on huge strings
+        return jsonschema_rs.validator_for(self.documents[self.uri(name)], registry=self._rs_registry,
+                                           pattern_options=jsonschema_rs.RegexOptions())
 
     @lru_cache(maxsize=None)
-    def reference(self, name: str) -> jsonschema.Draft202012Validator:
+    def reference(self, name: str) -> Any:
+        import jsonschema
+
         return jsonschema.Draft202012Validator(self.documents[self.uri(name)], registry=self._py_registry)
 
     def _node(self, location: str) -> dict[str, Any]:

@@ -13,15 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Location, MalformedInputError
-from ..jsonio import BOM, Parsed, iter_lines, loads
+import orjson
+
+from ..jsonio import BOM, MAX_LINE_BYTES, has_long_digit_run, loads
 from ..problems import Problem
-
-
-@dataclass(slots=True)
-class LineRecord:
-    line: int
-    value: Any
-    exact: bool  # parsed by the standard library: validate with the reference engine
 
 
 @dataclass
@@ -30,57 +25,118 @@ class FileFacts:
     blank: int = 0
     non_ascii: int = 0
     first_non_ascii: int | None = None
-    records: int = 0
     ends_with_newline: bool = True
+    lines: int = 0
+
+    def add(self, other: FileFacts, line_offset: int) -> None:
+        """Fold in the facts of the next byte range, whose line numbers start after ours."""
+        self.crlf += other.crlf
+        self.blank += other.blank
+        self.non_ascii += other.non_ascii
+        if self.first_non_ascii is None and other.first_non_ascii is not None:
+            self.first_non_ascii = other.first_non_ascii + line_offset
+        self.lines += other.lines
 
 
-def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool) -> Iterator[LineRecord]:
-    """Yield each parsed line of ``path``; see the module docstring for the two modes."""
-    facts = FileFacts()
+def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, exact_integers: bool = True,
+         start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[tuple[int, Any, bool]]:
+    """Yield ``(line number, value, exact)`` for each JSON line of ``path``.
+
+    ``exact`` is True when the standard library parsed the line (NaN, lone surrogates, huge
+    integers): validate such values with the reference engine. ``exact_integers=False`` skips the
+    guard for integers beyond 2**64 where a float reading of them cannot change the outcome
+    (validation), which keeps the hot loop lean.
+
+    ``start``/``end`` restrict the scan to a byte range that begins at a line start (line numbers
+    then count from that range's first line). Given ``facts``, file-level findings are collected
+    there for the caller; otherwise they are added to ``problems`` at the end.
+    """
+    own = facts is None
+    facts = facts if facts is not None else FileFacts()
     name = str(path)
-    last: bytes | None = None
-    for line in iter_lines(path):
-        data = line.data
-        if line.number == 1 and data.startswith(BOM):
-            message = "starts with a UTF-8 byte order mark (BOM); the native importer fails on the first line"
-            if problems is None:
-                raise MalformedInputError(message, Location(name, line=1))
-            problems.append(Problem("file.bom", "error", message, name, 1))
-            data = data[len(BOM):]
-        last = line.data
-        if line.crlf:
-            facts.crlf += 1
-        if not data.strip():
-            facts.blank += 1
-            continue
-        if ascii_expected and not data.isascii():
-            facts.non_ascii += 1
-            if facts.first_non_ascii is None:
-                facts.first_non_ascii = line.number
-        try:
-            parsed: Parsed = loads(data, Location(name, line=line.number))
-        except MalformedInputError as err:
-            if problems is None:
-                raise
-            problems.append(Problem("json.malformed", "error", err.message, name, line.number))
-            continue
-        facts.records += 1
-        yield LineRecord(line.number, parsed.value, parsed.exact)
-    facts.ends_with_newline = last is None or _ends_with_newline(path)
-    if problems is not None:
-        problems.extend(_file_problems(name, facts))
+    remaining = end - start if end is not None else -1
+    number = 0
+    with open(path, "rb") as f:
+        f.seek(start)
+        for number, raw in enumerate(f, 1):
+            size = len(raw)
+            if remaining >= 0:
+                if remaining == 0:
+                    number -= 1
+                    break
+                remaining -= size
+            if size > MAX_LINE_BYTES:
+                raise MalformedInputError(f"line is {size >> 20} MiB, over the {MAX_LINE_BYTES >> 20} MiB limit for one record",
+                                          Location(name, line=number))
+            if raw.endswith(b"\r\n"):
+                facts.crlf += 1
+            if ascii_expected and not raw.isascii():
+                facts.non_ascii += 1
+                if facts.first_non_ascii is None:
+                    facts.first_non_ascii = number
+            try:
+                if exact_integers and has_long_digit_run(raw):
+                    raise orjson.JSONDecodeError("possible integer beyond 64 bits", "", 0)
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                found = _slow_line(raw, number, name, problems, facts, first_line=start == 0 and number == 1)
+                if found is not None:
+                    yield found
+                continue
+            yield number, value, False
+    facts.lines = number
+    if own:
+        facts.ends_with_newline = ends_with_newline(path)
+        if problems is not None:
+            problems.extend(file_problems(name, facts))
 
 
-def _ends_with_newline(path: Path) -> bool:
+def ends_with_newline(path: Path) -> bool:
     with open(path, "rb") as f:
         f.seek(0, 2)
-        if f.tell() == 0:
+        if not f.tell():
             return True
         f.seek(-1, 2)
         return f.read(1) == b"\n"
 
 
-def _file_problems(name: str, facts: FileFacts) -> list[Problem]:
+def line_ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
+    """Split a file into ``parts`` byte ranges that each start at a line start."""
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as f:
+        for i in range(1, parts):
+            f.seek(size * i // parts)
+            f.readline()
+            position = f.tell()
+            if cuts[-1] < position < size:
+                cuts.append(position)
+    return [(a, b) for a, b in zip(cuts, cuts[1:] + [None])]
+
+
+def _slow_line(raw: bytes, number: int, name: str, problems: list[Problem] | None,
+               facts: FileFacts, *, first_line: bool) -> tuple[int, Any, bool] | None:
+    """Everything orjson did not take: BOM, blank lines, non-strict JSON, malformed lines."""
+    data = raw.rstrip(b"\r\n")
+    if first_line and data.startswith(BOM):
+        message = "starts with a UTF-8 byte order mark (BOM); the native importer fails on the first line"
+        if problems is None:
+            raise MalformedInputError(message, Location(name, line=1))
+        problems.append(Problem("file.bom", "error", message, name, 1))
+        data = data[len(BOM):]
+    if not data.strip():
+        facts.blank += 1
+        return None
+    try:
+        return number, loads(data, Location(name, line=number), fast=False).value, True
+    except MalformedInputError as err:
+        if problems is None:
+            raise
+        problems.append(Problem("json.malformed", "error", err.message, name, number))
+        return None
+
+
+def file_problems(name: str, facts: FileFacts) -> list[Problem]:
     out = []
     if facts.crlf:
         out.append(Problem("file.crlf", "warning", f"{facts.crlf} line(s) end with CRLF; the exporter writes LF only (the importer accepts both)", name))

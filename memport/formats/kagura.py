@@ -7,6 +7,11 @@ exporter crash; the importer never reads it. Lines are ``json.dumps`` with Pytho
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
+import os
+import threading
+from array import array
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -20,7 +25,7 @@ from ..problems import Problem
 from ..schemas import SchemaSet, schema_set
 from ..timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, parse_text, zone
 from . import Detection
-from ._jsonl import scan
+from ._jsonl import FileFacts, ends_with_newline, file_problems, line_ranges, scan
 
 NAME = "kagura"
 VERSIONS = ("1.0",)
@@ -136,11 +141,11 @@ class KaguraFormat:
         records = Records()
         files = [name for name in FILES if (path / name).is_file()]
         if MEMORIES in files:
-            for rec in scan(path / MEMORIES, None, ascii_expected=True):
-                records.memories.append(MEMORY.decode(_object(rec.value, path / MEMORIES, rec.line), ctx))
+            for line, value, _ in scan(path / MEMORIES, None, ascii_expected=True):
+                records.memories.append(MEMORY.decode(_object(value, path / MEMORIES, line), ctx))
         if GRAPH in files:
-            for rec in scan(path / GRAPH, None, ascii_expected=True):
-                obj = _object(rec.value, path / GRAPH, rec.line)
+            for line, value, _ in scan(path / GRAPH, None, ascii_expected=True):
+                obj = _object(value, path / GRAPH, line)
                 if obj.get("type") == "edge":
                     records.relations.append(EDGE.decode(obj, ctx, kind="edge"))
                 else:
@@ -164,10 +169,10 @@ class KaguraFormat:
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
         counts = {"memories": 0, "relations": 0, "nodes": 0}
         if (path / MEMORIES).is_file():
-            counts["memories"] = sum(1 for _ in scan(path / MEMORIES, None, ascii_expected=True))
+            counts["memories"] = sum(1 for _ in scan(path / MEMORIES, None, ascii_expected=True, exact_integers=False))
         if (path / GRAPH).is_file():
-            for rec in scan(path / GRAPH, None, ascii_expected=True):
-                is_edge = isinstance(rec.value, dict) and rec.value.get("type") == "edge"
+            for _, value, _ in scan(path / GRAPH, None, ascii_expected=True, exact_integers=False):
+                is_edge = isinstance(value, dict) and value.get("type") == "edge"
                 counts["relations" if is_edge else "nodes"] += 1
         return counts
 
@@ -215,7 +220,7 @@ class KaguraFormat:
         problems: list[Problem] = []
         counts = {"memories": 0, "graph_nodes": 0, "graph_edges": 0}
         if (path / MEMORIES).is_file():
-            counts["memories"] = _validate_memories(path / MEMORIES, schemas, problems)
+            counts["memories"] = _validate_memories(path / MEMORIES, problems)
         if (path / GRAPH).is_file():
             counts["graph_nodes"], counts["graph_edges"] = _validate_graph(path / GRAPH, schemas, problems)
         if (path / METADATA).is_file():
@@ -273,39 +278,102 @@ def _memory_identity(obj: Any) -> Any:
     return None
 
 
-def _validate_memories(file: Path, schemas: SchemaSet, problems: list[Problem]) -> int:
+# Below this size one process validates memories.jsonl; above it, two byte ranges run in parallel
+# (the machines this runs on have two cores, and parse + schema check dominate).
+PARALLEL_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class _RangeResult:
+    problems: list[Problem]
+    count: int
+    hashes: bytes  # array('q') of identity hashes, in line order
+    facts: FileFacts
+
+
+def _validate_memory_range(file: Path, start: int, end: int | None) -> _RangeResult:
+    """The hot path of ``memport validate``: one lean loop per line (see benchmarks/).
+
+    Line numbers in the result count from the range's first line.
+    """
     name = str(file)
+    schemas = schema_set(NAME, "1.0")
     is_valid = schemas.fast("memory").is_valid
-    seen: set[int] = set()
-    repeated: set[int] = set()
+    problems: list[Problem] = []
+    facts = FileFacts()
+    hashes = array("q")
+    append = hashes.append
     count = 0
-    for rec in scan(file, problems, ascii_expected=True):
-        obj = rec.value
+    # a float reading of a huge integer cannot change a schema verdict here, and duplicates are
+    # confirmed with exact parsing, so this pass skips the 64-bit guard
+    for line, obj, exact in scan(file, problems, ascii_expected=True, exact_integers=False, start=start, end=end, facts=facts):
         count += 1
-        if rec.exact or not is_valid(obj):
-            problems.extend(schemas.problems("memory", obj, exact=rec.exact, file=name, line=rec.line))
-        identity = _memory_identity(obj)
-        if identity is not None:
-            h = hash(identity)
-            if h in seen:
-                repeated.add(h)
-            else:
-                seen.add(h)
-    if repeated:
-        # rare: a second pass names both lines of each duplicate
-        first: dict[Any, int] = {}
-        for rec in scan(file, [], ascii_expected=True):
-            identity = _memory_identity(rec.value)
-            if identity is None or hash(identity) not in repeated:
+        if exact or not is_valid(obj):
+            problems.extend(schemas.problems("memory", obj, exact=exact, file=name, line=line))
+            identity = _memory_identity(obj)
+            if identity is None:
                 continue
-            if identity in first:
-                problems.append(Problem(
-                    "kagura.memory.duplicate", "error",
-                    f"same {'key' if identity[0] == 'w' else 'key, user_id and agent_name'} as line {first[identity]}: "
-                    "on import the later record replaces the earlier one", name, rec.line, None, "$.key"))
+        else:
+            # valid, so obj is a dict with a known scope and a scalar key: _memory_identity inlined
+            key = obj["key"]
+            if obj["scope"] == "working":
+                identity = ("w", ("s" if type(key) is str else "b" if type(key) is bool else "n", key))
             else:
-                first[identity] = rec.line
-    return count
+                identity = ("p", str(key), obj.get("user_id"), obj.get("agent_name"))
+        # a flat array of hashes, sorted once at the end, costs a fraction of a million-entry set
+        append(hash(identity))
+    return _RangeResult(problems, count, hashes.tobytes(), facts)
+
+
+def _validate_memories(file: Path, problems: list[Problem]) -> int:
+    ranges = line_ranges(file, 2) if file.stat().st_size >= PARALLEL_BYTES and (os.cpu_count() or 1) > 1 else [(0, None)]
+    if len(ranges) == 1:
+        results = [_validate_memory_range(file, 0, None)]
+    else:
+        # fork is cheap and inherits the compiled schemas, but is unsafe in a threaded process
+        # (a Jupyter kernel); spawn re-imports instead
+        method = "fork" if threading.active_count() == 1 else "spawn"
+        with multiprocessing.get_context(method).Pool(1) as pool:
+            later = pool.apply_async(_validate_memory_range, (file, *ranges[1]))
+            results = [_validate_memory_range(file, *ranges[0]), later.get()]
+    facts = FileFacts()
+    offset = 0
+    all_hashes = array("q")
+    for result in results:
+        for problem in result.problems:
+            problems.append(dataclasses.replace(problem, line=problem.line + offset) if problem.line is not None else problem)
+        facts.add(result.facts, offset)
+        offset += result.facts.lines
+        all_hashes.frombytes(result.hashes)
+    facts.ends_with_newline = ends_with_newline(file)
+    problems.extend(file_problems(str(file), facts))
+    repeated = _repeated(all_hashes)
+    if repeated:
+        _report_duplicates(file, repeated, problems)
+    return sum(r.count for r in results)
+
+
+def _repeated(hashes: array) -> set[int]:
+    import numpy as np
+
+    values = np.sort(np.frombuffer(hashes, dtype=np.int64))
+    return set(values[1:][values[1:] == values[:-1]].tolist())
+
+
+def _report_duplicates(file: Path, repeated: set[int], problems: list[Problem]) -> None:
+    """Rare: a second, exact pass names both lines of each duplicate identity."""
+    first: dict[Any, int] = {}
+    for line, obj, _ in scan(file, [], ascii_expected=True):
+        identity = _memory_identity(obj)
+        if identity is None or hash(identity) not in repeated:
+            continue
+        if identity in first:
+            what = "key" if identity[0] == "w" else "key, user_id and agent_name"
+            problems.append(Problem("kagura.memory.duplicate", "error",
+                                    f"same {what} as line {first[identity]}: on import the later record replaces the earlier one",
+                                    str(file), line, None, "$.key"))
+        else:
+            first[identity] = line
 
 
 def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> tuple[int, int]:
@@ -315,10 +383,9 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
     early: list[tuple[int, str, Any, Any]] = []  # edges naming a node not (yet) defined
     pairs: dict[tuple[Any, Any], int] = {}
     n_nodes = n_edges = 0
-    for rec in scan(file, problems, ascii_expected=True):
-        obj = rec.value
-        if rec.exact or not is_valid(obj):
-            problems.extend(schemas.problems("graph", obj, exact=rec.exact, file=name, line=rec.line))
+    for line, obj, exact in scan(file, problems, ascii_expected=True):
+        if exact or not is_valid(obj):
+            problems.extend(schemas.problems("graph", obj, exact=exact, file=name, line=line))
         if not isinstance(obj, dict):
             continue
         kind = obj.get("type")
@@ -330,22 +397,22 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
             if tag in nodes:
                 problems.append(Problem("kagura.node.duplicate", "warning",
                                         f"node id {obj.get('id')!r} already defined on line {nodes[tag]}: Kagura merges the attributes and the later node_type wins",
-                                        name, rec.line, None, "$.id"))
+                                        name, line, None, "$.id"))
             else:
-                nodes[tag] = rec.line
+                nodes[tag] = line
         elif kind == "edge":
             n_edges += 1
             src, dst = _tag(obj.get("src")), _tag(obj.get("dst"))
             for end, tag, raw in (("src", src, obj.get("src")), ("dst", dst, obj.get("dst"))):
                 if tag is not None and tag not in nodes:
-                    early.append((rec.line, end, tag, raw))
+                    early.append((line, end, tag, raw))
             if src is not None and dst is not None:
                 if (src, dst) in pairs:
                     problems.append(Problem("kagura.edge.duplicate", "error",
                                             f"a second edge {obj.get('src')!r} -> {obj.get('dst')!r} (first on line {pairs[(src, dst)]}): the graph keeps one edge per ordered pair, so the earlier one is lost",
-                                            name, rec.line, None, "$"))
+                                            name, line, None, "$"))
                 else:
-                    pairs[(src, dst)] = rec.line
+                    pairs[(src, dst)] = line
     for line, end, tag, raw in early:
         if tag in nodes:
             problems.append(Problem("kagura.edge.before-node", "error",

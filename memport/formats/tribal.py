@@ -256,15 +256,15 @@ class TribalJsonlFormat:
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         ctx = _Context(None, None)
         records = Records()
-        for rec in scan(path, None, ascii_expected=True):
-            if not isinstance(rec.value, dict):
-                raise MalformedInputError(f"expected an entry object, got {quote(rec.value)}", Location(str(path), line=rec.line))
-            records.memories.append(ENTRY.decode(rec.value, ctx))
+        for line, value, _ in scan(path, None, ascii_expected=True):
+            if not isinstance(value, dict):
+                raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
+            records.memories.append(ENTRY.decode(value, ctx))
         meta = BundleMeta(format=JSONL_NAME, version=detection.version, local_tz=local_tz)
         return Bundle(meta, records, path=str(path), columns=COLUMNS)
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
-        return {"memories": sum(1 for _ in scan(path, None, ascii_expected=True))}
+        return {"memories": sum(1 for _ in scan(path, None, ascii_expected=True, exact_integers=False))}
 
     def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
         with atomic_output(path, directory=False, overwrite=overwrite) as out:
@@ -279,8 +279,8 @@ class TribalJsonlFormat:
         schemas = schema_set(NAME, detection.version)
         problems: list[Problem] = []
         checker = EntryChecker(schemas, name, None)
-        for rec in scan(path, problems, ascii_expected=True):
-            checker.check(rec.value, exact=rec.exact, line=rec.line, problems=problems)
+        for line, value, exact in scan(path, problems, ascii_expected=True):
+            checker.check(value, exact=exact, line=line, problems=problems)
         checker.finish(problems)
         return problems
 

@@ -1,0 +1,5 @@
+"""``python -m memport`` runs the CLI."""
+
+from .cli import cli
+
+cli()
