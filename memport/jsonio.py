@@ -70,9 +70,10 @@ def _decode_error(data: bytes, where: Location, err: Exception) -> MalformedInpu
             loc = Location(where.file, line=err.lineno, record=where.record, path=where.path)
         else:
             loc = where
-        truncated = err.pos >= len(err.doc.rstrip())
-        hint = " (the file looks truncated)" if truncated else ""
-        return MalformedInputError(f"malformed JSON: {err.msg} at column {err.colno}{hint}", loc)
+        # the input ends inside a value: a cut-off write rather than a bad character
+        truncated = err.pos >= len(err.doc.rstrip()) or err.msg.startswith("Unterminated string")
+        hint = "; the data ends in the middle of a value (truncated?)" if truncated else ""
+        return MalformedInputError(f"malformed JSON: {err.msg} (column {err.colno}){hint}", loc)
     return MalformedInputError(f"malformed JSON: {err}", where)
 
 

@@ -1,0 +1,307 @@
+"""Kagura 1.0: every tricky case of shared/formats/kagura.md, read, validated and written back."""
+
+from __future__ import annotations
+
+import copy
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+import memport
+from native import (KAGURA_EDGE, KAGURA_NODES, KAGURA_PERSISTENT, KAGURA_WORKING, kagura_line, reference_kagura,
+                    write_kagura)
+
+
+def same_bytes(src: Path, out: Path) -> None:
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in src.iterdir())
+    for file in src.iterdir():
+        assert (out / file.name).read_bytes() == file.read_bytes(), file.name
+
+
+def rewrite(src: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    memport.write(memport.read(src), out)
+    return out
+
+
+def codes(report: memport.Report) -> set[str]:
+    return {p.code for p in report.problems}
+
+
+def persistent(**changes):
+    record = copy.deepcopy(KAGURA_PERSISTENT)
+    record.update(changes)
+    return record
+
+
+def test_reference_bundle_reads_validates_and_rewrites_byte_for_byte(tmp_path):
+    src = reference_kagura(tmp_path / "src")
+    bundle = memport.read(src)
+    assert bundle.counts() == {"memories": 2, "relations": 1, "nodes": 2, "documents": 0, "chunks": 0, "pending": 0}
+    report = memport.validate(src)
+    assert report.valid and report.problems == []
+    same_bytes(src, rewrite(src, tmp_path))
+
+
+def test_detect_gives_version_and_evidence(tmp_path):
+    found = memport.detect(reference_kagura(tmp_path / "b"))
+    assert (found.format, found.version) == ("kagura", "1.0")
+    assert any("format_version" in e for e in found.evidence)
+
+
+def test_non_json_numbers_and_escapes_survive(tmp_path):
+    """NaN/Infinity tokens, surrogate pairs, lone surrogates, huge ints, -0.0 and 1.0 vs 1 (§13.7)."""
+    value = {"nan": math.nan, "inf": math.inf, "ninf": -math.inf, "big": 2**70, "neg_zero": -0.0, "one_float": 1.0,
+             "one_int": 1, "emoji": "\U0001F44B", "lone": "\ud83d", "tiny": 1e-300}
+    src = write_kagura(tmp_path / "src", [persistent(value=value)])
+    text = (src / "memories.jsonl").read_text()
+    assert "NaN" in text and "\\ud83d\\udc4b" in text and '"lone": "\\ud83d"' in text and str(2**70) in text
+    bundle = memport.read(src)
+    got = bundle.records.memories[0].content
+    assert math.isnan(got["nan"]) and got["big"] == 2**70 and isinstance(got["one_float"], float)
+    assert math.copysign(1, got["neg_zero"]) == -1 and got["lone"] == "\ud83d"
+    same_bytes(src, rewrite(src, tmp_path))
+    report = memport.validate(src)
+    assert report.valid, report.problems
+
+
+def test_four_timestamp_dialects_and_local_zone(tmp_path):
+    updated = persistent(updated_at="2025-06-01 12:00:01.250000")
+    src = write_kagura(tmp_path / "src", [updated], [KAGURA_NODES[0], {**KAGURA_NODES[1]},
+                                                      {**KAGURA_EDGE, "data": {**KAGURA_EDGE["data"], "valid_until": "2030-03-31T12:00:00+00:00"}}])
+    tokyo = memport.read(src, local_tz="Asia/Tokyo")
+    m = tokyo.records.memories[0]
+    assert m.created_at.dialect == "sqlite-utc"
+    assert m.created_at.utc == datetime(2025, 5, 30, 8, 15, 2, tzinfo=timezone.utc)
+    assert m.updated_at.dialect == "sqlite-local"  # local time with microseconds after an update
+    assert m.updated_at.utc == datetime(2025, 6, 1, 3, 0, 1, 250000, tzinfo=timezone.utc)
+    assert m.exported_at.dialect == "kagura-local-iso"
+    assert m.exported_at.utc == datetime(2025, 6, 1, 3, 0, 0, 123789, tzinfo=timezone.utc)
+    assert m.updated_at.raw == "2025-06-01 12:00:01.250000"
+    utc = memport.read(src).records.memories[0]
+    assert utc.exported_at.utc == datetime(2025, 6, 1, 12, 0, 0, 123789, tzinfo=timezone.utc)
+    frame = tokyo.memories
+    assert str(frame["updated_at"].dtype) == "datetime64[us, UTC]"
+    assert memport.validate(src).valid
+
+
+def test_iso_z_timestamp_is_a_warning_not_an_error(tmp_path):
+    src = write_kagura(tmp_path / "src", [persistent(created_at="2025-10-27T10:30:00Z")])
+    report = memport.validate(src)
+    assert report.valid
+    assert [p.code for p in report.warnings] == ["kagura.timestamp.created-at"]
+    assert report.warnings[0].line == 1 and report.warnings[0].path == "$.created_at"
+
+
+def test_int_keys_tuple_keys_and_meta_companions_round_trip(tmp_path):
+    records = [
+        {**KAGURA_WORKING, "key": 5}, {**KAGURA_WORKING, "key": "5"},
+        {**KAGURA_WORKING, "key": "_meta_draft_topic", "value": {"metadata": {}, "tags": ["a"], "importance": 0.5}},
+        persistent(key=7),
+    ]
+    src = write_kagura(tmp_path / "src", records)
+    bundle = memport.read(src)
+    assert [m.key for m in bundle.records.memories] == [5, "5", "_meta_draft_topic", 7]
+    report = memport.validate(src)
+    assert report.valid  # 5 and "5" are different working keys
+    assert codes(report) == {"kagura.memory.persistent-key-type"}
+    same_bytes(src, rewrite(src, tmp_path))
+
+
+def test_array_key_is_an_error(tmp_path):
+    src = write_kagura(tmp_path / "src", [{**KAGURA_WORKING, "key": [1, 2]}, persistent(key=None)])
+    report = memport.validate(src)
+    assert [(p.line, p.code) for p in report.errors] == [(1, "kagura.memory.key-type"), (2, "kagura.memory.key-type")]
+
+
+@pytest.mark.parametrize("files", [
+    ("memories.jsonl", "metadata.json"),
+    ("graph.jsonl", "metadata.json"),
+    ("memories.jsonl",),
+])
+def test_genuine_file_combinations(tmp_path, files):
+    full = reference_kagura(tmp_path / "full")
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in files:
+        (src / name).write_bytes((full / name).read_bytes())
+    bundle = memport.read(src)
+    assert bundle.meta.files == list(files)
+    same_bytes(src, rewrite(src, tmp_path))
+    report = memport.validate(src)
+    assert report.valid
+    if "metadata.json" not in files:
+        assert "kagura.bundle.no-metadata" in codes(report)
+
+
+def test_zero_byte_data_files(tmp_path):
+    src = write_kagura(tmp_path / "src", [], [], metadata="auto")
+    assert (src / "memories.jsonl").stat().st_size == 0
+    assert memport.read(src).counts()["memories"] == 0
+    assert memport.validate(src).problems == []
+    same_bytes(src, rewrite(src, tmp_path))
+
+
+def test_crash_truncated_bundle_without_metadata(tmp_path):
+    src = write_kagura(tmp_path / "src", [KAGURA_WORKING], metadata=None,
+                       raw={"graph.jsonl": kagura_line(KAGURA_NODES[0]).encode() + b'{"type": "node", "id": "topic_py'})
+    report = memport.validate(src)
+    malformed = [p for p in report.errors if p.code == "json.malformed"]
+    assert malformed and malformed[0].line == 2 and "truncated" in malformed[0].message
+    assert {"kagura.bundle.no-metadata", "file.no-final-newline"} <= codes(report)
+    with pytest.raises(memport.MalformedInputError) as err:
+        memport.read(src)
+    assert "graph.jsonl" in str(err.value) and "line 2" in str(err.value)
+
+
+def test_stale_graph_is_flagged_by_stats(tmp_path):
+    meta = {"exported_at": "2025-06-01T12:00:00.125000", "user_id": "user_alice", "agent_name": "global",
+            "stats": {"memories": 1, "graph_nodes": 0, "graph_edges": 0}, "format_version": "1.0"}
+    src = write_kagura(tmp_path / "src", [KAGURA_WORKING], KAGURA_NODES, metadata=meta)
+    report = memport.validate(src)
+    stale = [p for p in report.warnings if p.code == "kagura.metadata.stats-mismatch"]
+    assert len(stale) == 1 and "stale graph.jsonl" in stale[0].message
+
+
+def test_graph_rules(tmp_path):
+    graph = [
+        {**KAGURA_EDGE, "src": "user_alice", "dst": "topic_python"},  # before its nodes
+        *KAGURA_NODES,
+        {**KAGURA_NODES[0], "id": 42},
+        {**KAGURA_EDGE, "src": "42", "dst": "topic_python"},  # "42" is not 42
+        {**KAGURA_EDGE, "src": "user_alice", "dst": "topic_python", "rel_type": "related_to"},  # same pair again
+        {**KAGURA_EDGE, "src": "topic_python", "dst": "user_alice", "rel_type": "works_at"},  # docstring's invalid type
+        {**KAGURA_NODES[0], "node_type": "person"},
+        {"type": "hyperedge", "id": "x"},
+    ]
+    src = write_kagura(tmp_path / "src", [], graph)
+    report = memport.validate(src)
+    found = {(p.line, p.code) for p in report.errors}
+    assert (1, "kagura.edge.before-node") in found
+    assert (5, "kagura.edge.dangling") in found
+    assert any("ids are type-sensitive" in p.message for p in report.errors if p.line == 5)
+    assert (6, "kagura.edge.duplicate") in found
+    assert (7, "kagura.edge.rel-type") in found
+    assert (8, "kagura.node.node-type") in found
+    assert (9, "kagura.graph.record-type") in found
+    assert (8, "kagura.node.duplicate") in {(p.line, p.code) for p in report.warnings}
+    # unknown record types are kept verbatim, so nothing is lost on a rewrite
+    bundle = memport.read(src)
+    assert bundle.records.nodes[-1].extra == {"type": "hyperedge", "id": "x"} or bundle.records.nodes[-1].id == "x"
+    out = rewrite(src, tmp_path)
+    assert sorted((out / "graph.jsonl").read_text().splitlines()) == sorted((src / "graph.jsonl").read_text().splitlines())
+
+
+def test_duplicate_memories_are_errors_with_both_lines(tmp_path):
+    src = write_kagura(tmp_path / "src", [KAGURA_WORKING, persistent(), KAGURA_WORKING, persistent(agent_name="thread_1"), persistent(value="changed")])
+    report = memport.validate(src)
+    dups = [(p.line, p.message) for p in report.errors if p.code == "kagura.memory.duplicate"]
+    assert [line for line, _ in dups] == [3, 5]
+    assert "line 1" in dups[0][1] and "line 2" in dups[1][1]
+
+
+def test_unknown_fields_and_working_metadata_would_be_lost(tmp_path):
+    src = write_kagura(tmp_path / "src", [persistent(tags=["config"], importance=0.9), {**KAGURA_WORKING, "metadata": {"a": 1}}])
+    report = memport.validate(src)
+    assert {(p.line, p.code) for p in report.errors} == {(1, "kagura.memory.unknown-field"), (2, "kagura.memory.working-metadata")}
+    unknown = report.errors[0]
+    assert "'importance', 'tags'" in unknown.message
+    bundle = memport.read(src)
+    assert bundle.records.memories[0].extra == {"tags": ["config"], "importance": 0.9}
+    same_bytes(src, rewrite(src, tmp_path))
+
+
+def test_wrong_type_and_scope_are_errors(tmp_path):
+    src = write_kagura(tmp_path / "src", [{**KAGURA_WORKING, "type": "note"}, {**KAGURA_WORKING, "scope": "episodic"}, {"type": "memory", "scope": "working"}])
+    report = memport.validate(src)
+    assert [(p.line, p.code) for p in report.errors] == [
+        (1, "kagura.memory.record-type"), (2, "kagura.memory.scope"), (3, "kagura.memory.required"), (3, "kagura.memory.required")]
+    assert "missing required field 'key'" in report.errors[2].message
+
+
+def test_falsy_metadata_and_mcp_string_metadata(tmp_path):
+    mcp = persistent(key="mcp", metadata={"metadata": "{}", "tags": "[\"profile\", \"language\"]", "importance": 0.7})
+    src = write_kagura(tmp_path / "src", [persistent(metadata={}), mcp, persistent(key="k", metadata=["a"]), persistent(key="n", metadata=None)])
+    report = memport.validate(src)
+    assert [(p.line, p.code) for p in report.warnings] == [(1, "kagura.memory.falsy-metadata")]
+    assert report.valid
+    same_bytes(src, rewrite(src, tmp_path))
+
+
+def test_crlf_and_blank_lines_are_accepted_with_warnings(tmp_path):
+    raw = (kagura_line(KAGURA_WORKING).replace("\n", "\r\n") + "\n" + kagura_line(KAGURA_PERSISTENT)).encode()
+    src = write_kagura(tmp_path / "src", metadata=None, raw={"memories.jsonl": raw})
+    assert memport.read(src).counts()["memories"] == 2
+    report = memport.validate(src)
+    assert report.valid and {"file.crlf", "file.blank-lines"} <= codes(report)
+
+
+def test_raw_utf8_and_compact_json_are_warnings(tmp_path):
+    raw = '{"type":"memory","scope":"working","key":"k","value":"café","user_id":"u","agent_name":"global","exported_at":"2025-06-01T12:00:00"}\n'
+    src = write_kagura(tmp_path / "src", metadata=None, raw={"memories.jsonl": raw.encode()})
+    report = memport.validate(src)
+    assert report.valid and "file.not-ascii" in codes(report)
+    assert memport.read(src).records.memories[0].content == "café"
+
+
+def test_metadata_json_rules(tmp_path):
+    meta = {"exported_at": "2025-06-01T12:00:00.125000", "user_id": "User_Alice", "agent_name": "global",
+            "stats": {"memories": 5, "graph_nodes": 0, "graph_edges": 0}, "format_version": "1.0"}
+    src = write_kagura(tmp_path / "src", [KAGURA_WORKING], metadata=meta)
+    (src / "metadata.json").write_text((src / "metadata.json").read_text() + "\n")
+    report = memport.validate(src)
+    assert report.valid
+    assert {"kagura.metadata.user-id", "kagura.metadata.stats-mismatch", "file.final-newline"} <= codes(report)
+
+
+def test_unknown_format_version_names_supported_versions(tmp_path):
+    meta = {"exported_at": "2025-06-01T12:00:00", "user_id": "u", "agent_name": None, "stats": {"memories": 0, "graph_nodes": 0, "graph_edges": 0}, "format_version": "2.0"}
+    src = write_kagura(tmp_path / "src", [], metadata=meta)
+    with pytest.raises(memport.UnsupportedVersionError) as err:
+        memport.validate(src)
+    assert "'2.0'" in str(err.value) and "supported: 1.0" in str(err.value)
+
+
+def test_write_refuses_to_overwrite_then_keeps_a_backup(tmp_path):
+    src = reference_kagura(tmp_path / "src")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    bundle = memport.read(src)
+    with pytest.raises(memport.OutputExistsError):
+        memport.write(bundle, out)
+    assert (out / "precious.txt").read_text() == "keep me"
+    backup = memport.write(bundle, out, overwrite=True)
+    assert (backup / "precious.txt").read_text() == "keep me"
+    same_bytes(src, out)
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path):
+    src = reference_kagura(tmp_path / "src")
+    bundle = memport.read(src)
+    bundle.records.memories[1].content = {1, 2}  # not JSON: json.dumps fails half-way through
+    with pytest.raises(TypeError):
+        memport.write(bundle, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_exported_at_is_injectable_and_written_in_kagura_dialect(tmp_path):
+    src = reference_kagura(tmp_path / "src")
+    out = tmp_path / "out"
+    memport.write(memport.read(src, local_tz="Asia/Tokyo"), out, exported_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    assert '"exported_at": "2026-01-02T12:04:05"' in (out / "metadata.json").read_text()
+
+
+def test_frames_have_real_dtypes(tmp_path):
+    bundle = memport.read(reference_kagura(tmp_path / "src"))
+    memories = bundle.memories
+    assert str(memories["scope"].dtype) == "category"
+    assert str(memories["created_at"].dtype) == "datetime64[us, UTC]"
+    assert memories["created_at"].isna().tolist() == [True, False]
+    assert list(bundle.relations["type"]) == ["works_on"]
+    assert str(bundle.nodes["type"].dtype) == "category"
+    html = bundle._repr_html_()
+    assert "kagura" in html and "<table>" in html
+    assert bundle.summary()["counts"]["nodes"] == 2
