@@ -14,7 +14,7 @@ from .bundle import Bundle
 from .errors import ConversionError
 from .formats import Detection, detect, plugin
 from .model import KINDS
-from .problems import Report
+from .problems import Report, without_shadowed_warnings
 
 
 def read(path: str | Path, *, local_tz: str = "UTC") -> Bundle:
@@ -50,7 +50,7 @@ def validate(path: str | Path) -> Report:
     code and a severity. Streams JSONL files, so memory stays flat on large bundles.
     """
     detection = detect(path)
-    problems = plugin(detection.format).validate(Path(path), detection)
+    problems = without_shadowed_warnings(plugin(detection.format).validate(Path(path), detection))
     problems.sort(key=lambda p: (p.file or "", p.line if p.line is not None else -1,
                                  p.record if p.record is not None else -1, p.path or "", p.code))
     return Report(detection.format, detection.version, str(path), problems)

@@ -76,6 +76,12 @@ class Problem:
         return f"{self.severity}: {where}: {self.message} [{self.code}]" if where else f"{self.severity}: {self.message} [{self.code}]"
 
 
+def without_shadowed_warnings(problems: list[Problem]) -> list[Problem]:
+    """An error on a value makes warnings about the very same value noise: keep the errors."""
+    errors_at = {(p.file, p.line, p.record, p.path) for p in problems if p.severity == "error"}
+    return [p for p in problems if p.severity == "error" or (p.file, p.line, p.record, p.path) not in errors_at]
+
+
 COLUMNS = ["severity", "code", "file", "line", "record", "path", "message"]
 
 

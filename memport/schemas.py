@@ -138,7 +138,9 @@ class SchemaSet:
         note = raw.node.get("x-memport", {})
         kind = self.documents[self.uri(name)].get("x-memport-kind", f"{self.format}.{name}")
         code = note.get("code", f"{kind}.{raw.keyword}")
-        return Classified(code, note.get("severity", "error"), _message(raw, note), raw.instance_path)
+        # a missing field is located at the field itself, not at the object that lacks it
+        path = raw.instance_path + (raw.missing,) if raw.missing is not None else raw.instance_path
+        return Classified(code, note.get("severity", "error"), _message(raw, note), path)
 
     def check(self, name: str, instance: Any, *, exact: bool = False, engine: str | None = None) -> list[Classified]:
         """Validate; ``exact`` instances (read by the standard library) go to the reference engine."""
@@ -159,7 +161,7 @@ class SchemaSet:
         path is the record index (``entries[3]`` -> record 3).
         """
         out = []
-        for c in _dedupe(self.check(name, instance, exact=exact)):
+        for c in self.check(name, instance, exact=exact):
             rec = record
             if record_depth is not None and len(c.instance_path) > record_depth and isinstance(c.instance_path[record_depth], int):
                 rec = c.instance_path[record_depth]
@@ -196,12 +198,6 @@ def has_lone_surrogate(text: str) -> bool:
 def schema_set(fmt: str, version: str) -> SchemaSet:
     """The (cached) schema set of one format version."""
     return SchemaSet(fmt, version)
-
-
-def _dedupe(found: list[Classified]) -> list[Classified]:
-    """An error on a value makes warnings about the same value noise; keep the errors."""
-    errors_at = {c.instance_path for c in found if c.severity == "error"}
-    return [c for c in found if c.severity == "error" or c.instance_path not in errors_at]
 
 
 _TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
