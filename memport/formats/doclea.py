@@ -156,7 +156,8 @@ class DocleaFormat:
         if not head.startswith(b"{") or b'"data"' not in head and b'"schemaVersion"' not in head:
             return None
         try:
-            doc = read_document(path).value
+            # detection looks through a BOM, so that validation can report it as a problem
+            doc = parse_document(path.read_bytes().removeprefix(BOM), str(path)).value
         except MalformedInputError:
             if b'"schemaVersion"' in head or b'"memoryRelations"' in head:
                 raise  # clearly Doclea, but broken: say so rather than "not a bundle"

@@ -113,9 +113,10 @@ class TribalFormat:
         if not head.startswith(b"{") or (b'"manifest"' not in head and b'"bundle"' not in head):
             return None
         try:
-            doc = read_document(path).value
+            # detection looks through a BOM, so that validation can report it as a problem
+            doc = parse_document(path.read_bytes().removeprefix(BOM), str(path)).value
         except MalformedInputError:
-            if b'"manifest"' in head and b'"entries"' in head:
+            if head.startswith(b'{"manifest"') or b'"manifest"' in head and b'"entries"' in head:
                 raise  # clearly Tribal, but broken: say so rather than "not a bundle"
             return None
         bundle, wrapped = _unwrap(doc)
