@@ -21,7 +21,9 @@ import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import MemportError
 
 UTC = timezone.utc
 
@@ -45,7 +47,10 @@ def zone(name: str | None) -> tzinfo:
     """A tzinfo for an IANA name ("Asia/Tokyo"), "UTC" or None (UTC)."""
     if name in (None, "UTC", "utc", "Z"):
         return UTC
-    return ZoneInfo(name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise MemportError(f"unknown time zone {name!r}; expected an IANA name such as Europe/Berlin, or UTC") from None
 
 
 def _from_iso(text: str, naive_tz: tzinfo) -> tuple[datetime | None, bool]:
