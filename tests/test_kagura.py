@@ -305,3 +305,36 @@ def test_frames_have_real_dtypes(tmp_path):
     html = bundle._repr_html_()
     assert "kagura" in html and "<table>" in html
     assert bundle.summary()["counts"]["nodes"] == 2
+
+
+def test_parallel_validation_gives_the_same_report_as_one_process(tmp_path, monkeypatch):
+    from memport.formats import kagura
+
+    records = []
+    for i in range(400):
+        records.append(persistent(key=f"k{i % 350}", value=i))  # keys repeat across the two halves
+    records[10] = dict(records[10], scope="episodic")
+    records[390] = dict(records[390], tags=["x"])
+    raw = "".join(kagura_line(r) for r in records).replace(kagura_line(records[300]), kagura_line(records[300]).replace("\n", "\r\n"))
+    src = write_kagura(tmp_path / "src", metadata=None, raw={"memories.jsonl": raw.encode() + b"{broken"})
+    single = memport.validate(src).problems
+    monkeypatch.setattr(kagura, "PARALLEL_BYTES", 1)
+    parallel = memport.validate(src).problems
+    assert parallel == single
+    lines = {(p.line, p.code) for p in single}
+    assert {(11, "kagura.memory.scope"), (391, "kagura.memory.unknown-field"), (401, "json.malformed")} <= lines
+    # keys k0..k49 repeat, except k10, whose first record has an unknown scope and so no identity
+    assert sum(1 for p in single if p.code == "kagura.memory.duplicate") == 49
+    assert {"file.crlf", "file.no-final-newline"} <= {p.code for p in single}
+
+
+def test_report_frame_and_html(tmp_path):
+    src = write_kagura(tmp_path / "src", [dict(KAGURA_WORKING, scope="episodic"), dict(KAGURA_WORKING, key="b", exported_at="x")])
+    report = memport.validate(src)
+    frame = report.to_frame()
+    assert list(frame.columns) == ["severity", "code", "file", "line", "record", "path", "message"]
+    assert str(frame["severity"].dtype) == "category" and str(frame["line"].dtype) == "Int64"
+    assert frame["severity"].tolist() == ["error", "warning"]
+    assert report.summary() == {"kagura.memory.scope": 1, "kagura.timestamp.exported-at": 1}
+    html = report._repr_html_()
+    assert "invalid" in html and "kagura.memory.scope" in html
