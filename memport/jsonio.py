@@ -65,11 +65,8 @@ def _decode_error(data: bytes, where: Location, err: Exception) -> MalformedInpu
             f"bytes are not valid UTF-8 at byte {err.start}: {data[err.start:err.start + 4]!r}", where
         )
     if isinstance(err, json.JSONDecodeError):
-        line = where.line if where.line is not None else err.lineno
-        if where.line is None and err.lineno:
-            loc = Location(where.file, line=err.lineno, record=where.record, path=where.path)
-        else:
-            loc = where
+        # inside a single-document file, the parser's own line number is the location
+        loc = where if where.line is not None else Location(where.file, line=err.lineno, record=where.record, path=where.path)
         # the input ends inside a value: a cut-off write rather than a bad character
         truncated = err.pos >= len(err.doc.rstrip()) or err.msg.startswith("Unterminated string")
         hint = "; the data ends in the middle of a value (truncated?)" if truncated else ""

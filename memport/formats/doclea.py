@@ -24,6 +24,7 @@ from ..problems import Problem, quote
 from ..schemas import needs_reference, schema_set
 from ..timestamps import parse_epoch
 from . import Detection
+from ._document import parse_checked
 
 NAME = "doclea"
 VERSIONS = ("1.0.0",)
@@ -256,15 +257,10 @@ class DocleaFormat:
         name = str(path)
         schemas = schema_set(NAME, detection.version)
         problems: list[Problem] = []
-        data_bytes = path.read_bytes()
-        if data_bytes.startswith(BOM):
-            problems.append(Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM); Doclea's JSON.parse rejects it", name, 1))
-            data_bytes = data_bytes[len(BOM):]
-        try:
-            parsed = parse_document(data_bytes, name)
-        except MalformedInputError as err:
-            problems.append(Problem("json.malformed", "error", err.message, name, err.location.line))
+        checked = parse_checked(path, problems, "Doclea's JSON.parse")
+        if checked is None:
             return problems
+        data_bytes, parsed = checked
         doc = parsed.value
         if not isinstance(doc, dict):
             problems.extend(schemas.problems("bundle", doc, file=name))

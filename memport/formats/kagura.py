@@ -19,12 +19,13 @@ from typing import Any
 
 from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError, NotABundleError
-from ..jsonio import BOM, atomic_output, dumps_python, parse_document, read_document, write_synced
+from ..jsonio import atomic_output, dumps_python, read_document, write_synced
 from ..model import BundleMeta, Codec, Field, Memory, Node, Relation, Timestamp, Unfit, raw_timestamp, text
 from ..problems import Problem
 from ..schemas import SchemaSet, schema_set
 from ..timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, parse_text, zone
 from . import Detection
+from ._document import parse_checked
 from ._jsonl import FileFacts, ends_with_newline, file_problems, line_ranges, scan
 
 NAME = "kagura"
@@ -438,15 +439,11 @@ def _other_type_exists(tag: Any, nodes: dict[Any, int]) -> bool:
 
 def _validate_metadata(file: Path, schemas: SchemaSet, counts: dict[str, int], problems: list[Problem]) -> None:
     name = str(file)
-    data = file.read_bytes()
-    if data.startswith(BOM):
-        problems.append(Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM)", name, 1))
-        data = data[len(BOM):]
-    try:
-        header = parse_document(data, name).value
-    except MalformedInputError as err:
-        problems.append(Problem("json.malformed", "error", err.message, name, err.location.line))
+    checked = parse_checked(file, problems, "a JSON reader")
+    if checked is None:
         return
+    data, parsed = checked
+    header = parsed.value
     problems.extend(schemas.problems("metadata", header, file=name))
     if data.endswith(b"\n"):
         problems.append(Problem("file.final-newline", "warning", "ends with a newline; Kagura's json.dump writes none", name))

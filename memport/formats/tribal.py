@@ -24,6 +24,7 @@ from ..problems import Problem, quote
 from ..schemas import SchemaSet, has_lone_surrogate, needs_reference, schema_set
 from ..timestamps import ISO_NAIVE_UTC, parse_text
 from . import Detection
+from ._document import parse_checked
 from ._jsonl import scan
 
 NAME = "tribal"
@@ -187,15 +188,10 @@ class TribalFormat:
         name = str(path)
         schemas = schema_set(NAME, detection.version)
         problems: list[Problem] = []
-        data = path.read_bytes()
-        if data.startswith(BOM):
-            problems.append(Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM); Tribal's reader rejects it", name, 1))
-            data = data[len(BOM):]
-        try:
-            parsed = parse_document(data, name)
-        except MalformedInputError as err:
-            problems.append(Problem("json.malformed", "error", err.message, name, err.location.line))
+        checked = parse_checked(path, problems, "Tribal's reader")
+        if checked is None:
             return problems
+        data, parsed = checked
         doc, wrapped = _unwrap(parsed.value)
         prefix: tuple[Any, ...] = ()
         if wrapped:

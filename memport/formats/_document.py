@@ -1,0 +1,24 @@
+"""Single-document JSON files (Tribal, Doclea, Kagura's metadata.json) as seen by the validators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import MalformedInputError
+from ..jsonio import BOM, Parsed, parse_document
+from ..problems import Problem
+
+
+def parse_checked(path: Path, problems: list[Problem], reader: str) -> tuple[bytes, Parsed] | None:
+    """The file's bytes (without a BOM) and its parsed value; a BOM or a parse failure becomes a
+    problem instead of an exception. None when the file cannot be parsed at all."""
+    name = str(path)
+    data = path.read_bytes()
+    if data.startswith(BOM):
+        problems.append(Problem("file.bom", "error", f"starts with a UTF-8 byte order mark (BOM); {reader} rejects it", name, 1))
+        data = data[len(BOM):]
+    try:
+        return data, parse_document(data, name)
+    except MalformedInputError as err:
+        problems.append(Problem("json.malformed", "error", err.message, name, err.location.line))
+        return None
