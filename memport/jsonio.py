@@ -95,14 +95,6 @@ def loads(data: bytes, where: Location = Location(), *, fast: bool = True) -> Pa
         raise _decode_error(data, where, err) from None
 
 
-def loads_exact(data: bytes, where: Location = Location()) -> Any:
-    """Parse with the standard library only (used where orjson's float rounding must not matter)."""
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as err:
-        raise _decode_error(data, where, err) from None
-
-
 def read_document(path: Path) -> Parsed:
     """Read and parse a whole single-document JSON file (Tribal, Doclea, Kagura's metadata.json)."""
     return parse_document(path.read_bytes(), str(path))

@@ -288,10 +288,6 @@ class Codec:
 # Decoders shared by the formats. Each checks the JSON type and raises Unfit otherwise.
 
 
-def any_json(value: Any, _ctx: Any = None) -> Any:
-    return value
-
-
 def text(value: Any, _ctx: Any = None) -> str | None:
     if value is None or isinstance(value, str):
         return value

@@ -41,11 +41,6 @@ def schemas_root() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas"
 
 
-def supported_versions(fmt: str) -> list[str]:
-    folder = schemas_root() / fmt
-    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-
-
 @dataclass(frozen=True, slots=True)
 class RawError:
     """One schema violation, engine-neutral."""

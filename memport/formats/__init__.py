@@ -35,20 +35,30 @@ class Detection:
 
 
 class FormatPlugin(Protocol):
+    """The surface every format module offers (as ``PLUGIN``)."""
+
     name: str
     versions: tuple[str, ...]
-    looks_for: str
+    looks_for: str  # said to the user when nothing matches
 
     def sniff(self, path: Path) -> Detection | None: ...
 
+    def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Any: ...
 
-def plugins() -> list[Any]:
+    def write(self, bundle: Any, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None: ...
+
+    def validate(self, path: Path, detection: Detection) -> list[Any]: ...
+
+    def count(self, path: Path, detection: Detection) -> dict[str, int]: ...
+
+
+def plugins() -> list[FormatPlugin]:
     from . import doclea, kagura, tribal
 
     return [kagura.PLUGIN, tribal.PLUGIN, tribal.JSONL_PLUGIN, doclea.PLUGIN]
 
 
-def plugin(name: str) -> Any:
+def plugin(name: str) -> FormatPlugin:
     for p in plugins():
         if p.name == name:
             return p
