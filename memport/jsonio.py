@@ -34,11 +34,12 @@ import orjson
 from .errors import Location, MalformedInputError, OutputExistsError
 
 BOM = b"\xef\xbb\xbf"
-# orjson reads integers up to 2**64 exactly and larger ones as floats; any run of 20 digits could
-# be such an integer, so that input goes to the exact parser. bytes.translate maps digits to "0"
+# orjson reads integers in [-2**63, 2**64) exactly and others as floats; -(2**63) - 1 already has
+# 19 digits, so any run of 19 digits could be such an integer and sends the input to the exact
+# parser. bytes.translate maps digits to "0"
 # and everything else to a space, making the test a substring search (a regex costs 10x more).
 _DIGITS = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
-_LONG_RUN = b"0" * 20
+_LONG_RUN = b"0" * 19
 
 
 def has_long_digit_run(data: bytes) -> bool:

@@ -338,3 +338,10 @@ def test_report_frame_and_html(tmp_path):
     assert report.summary() == {"kagura.memory.scope": 1, "kagura.timestamp.exported-at": 1}
     html = report._repr_html_()
     assert "invalid" in html and "kagura.memory.scope" in html
+
+
+@pytest.mark.parametrize("number", [2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**30])
+def test_integers_at_the_64_bit_edges_stay_exact(tmp_path, number):
+    src = write_kagura(tmp_path / "src", [persistent(value=number)])
+    assert memport.read(src).records.memories[0].content == number
+    same_bytes(src, rewrite(src, tmp_path))

@@ -175,38 +175,9 @@ class DocleaFormat:
         return Detection(NAME, version if isinstance(version, str) else repr(version), evidence)
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
-        doc = read_document(path).value
-        data = doc.get("data")
-        if not isinstance(data, dict):
-            raise MalformedInputError(f"data must be an object, got {quote(data)}", Location(str(path), path="$.data"))
-        records = Records()
-        raw_sections: dict[str, Any] = {}
-        for key, value in data.items():
-            reader = READERS.get(key)
-            if reader is None or not isinstance(value, list):
-                raw_sections[key] = value  # kept verbatim: not records memport understands
-                continue
-            codec, attr, fixed = reader
-            target = getattr(records, attr)
-            for index, item in enumerate(value):
-                if not isinstance(item, dict):
-                    raise MalformedInputError(f"expected an object, got {quote(item)}", Location(str(path), record=index, path=f"$.data.{key}[{index}]"))
-                target.append(codec.decode(item, None, **fixed))
-        header = {k: (None if k == "data" else v) for k, v in doc.items()}
-        meta = BundleMeta(format=NAME, version=detection.version, header=header, local_tz=local_tz,
-                          container={"keys": list(data), "raw": raw_sections})
-        exported = doc.get("exportedAt")
-        meta.exported_at = _seconds(exported) if isinstance(exported, (int, float)) and not isinstance(exported, bool) else None
-        for attr, key in (("backend_type", "backendType"), ("storage_mode", "storageMode"), ("schema_version", "schemaVersion")):
-            if isinstance(doc.get(key), str):
-                setattr(meta, attr, doc[key])
-        metadata = doc.get("metadata")
-        if isinstance(metadata, dict):
-            meta.declared_counts = {"memories": metadata.get("totalMemories")}
-            if isinstance(metadata.get("embeddingModel"), str) or isinstance(metadata.get("embeddingProvider"), str):
-                meta.embedding_model = EmbeddingModel(name=metadata.get("embeddingModel") if isinstance(metadata.get("embeddingModel"), str) else None,
-                                                      provider=metadata.get("embeddingProvider") if isinstance(metadata.get("embeddingProvider"), str) else None)
-        return Bundle(meta, records, path=str(path), columns=COLUMNS)
+        bundle = from_native(read_document(path).value, version=detection.version, local_tz=local_tz, source=str(path))
+        bundle.path = str(path)
+        return bundle
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
         data = read_document(path).value.get("data")
@@ -314,6 +285,42 @@ class DocleaFormat:
 
 
 PLUGIN = DocleaFormat()
+
+
+def from_native(doc: dict[str, Any], *, version: str = "1.0.0", local_tz: str = "UTC", source: str | None = None) -> Bundle:
+    """A bundle from a native Doclea document (what the reader parsed, or what a conversion built)."""
+    data = doc.get("data")
+    if not isinstance(data, dict):
+        raise MalformedInputError(f"data must be an object, got {quote(data)}", Location(source, path="$.data"))
+    records = Records()
+    raw_sections: dict[str, Any] = {}
+    for key, value in data.items():
+        reader = READERS.get(key)
+        if reader is None or not isinstance(value, list):
+            raw_sections[key] = value  # kept verbatim: not records memport understands
+            continue
+        codec, attr, fixed = reader
+        target = getattr(records, attr)
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise MalformedInputError(f"expected an object, got {quote(item)}", Location(source, record=index, path=f"$.data.{key}[{index}]"))
+            target.append(codec.decode(item, None, **fixed))
+    header = {k: (None if k == "data" else v) for k, v in doc.items()}
+    meta = BundleMeta(format=NAME, version=version, header=header, local_tz=local_tz,
+                      container={"keys": list(data), "raw": raw_sections})
+    exported = doc.get("exportedAt")
+    meta.exported_at = _seconds(exported) if isinstance(exported, (int, float)) and not isinstance(exported, bool) else None
+    for attr, key in (("backend_type", "backendType"), ("storage_mode", "storageMode"), ("schema_version", "schemaVersion")):
+        if isinstance(doc.get(key), str):
+            setattr(meta, attr, doc[key])
+    metadata = doc.get("metadata")
+    if isinstance(metadata, dict):
+        meta.declared_counts = {"memories": metadata.get("totalMemories")}
+        if isinstance(metadata.get("embeddingModel"), str) or isinstance(metadata.get("embeddingProvider"), str):
+            meta.embedding_model = EmbeddingModel(name=metadata.get("embeddingModel") if isinstance(metadata.get("embeddingModel"), str) else None,
+                                                  provider=metadata.get("embeddingProvider") if isinstance(metadata.get("embeddingProvider"), str) else None)
+    return Bundle(meta, records, columns=COLUMNS)
+
 
 
 def utf16_slice(text: str, start: int, end: int) -> str:

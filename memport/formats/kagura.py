@@ -14,6 +14,7 @@ import threading
 from array import array
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -138,34 +139,20 @@ class KaguraFormat:
     # reading -----------------------------------------------------------------------------
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
-        ctx = _Context(zone(local_tz))
-        records = Records()
         files = [name for name in FILES if (path / name).is_file()]
+        memories = graph = ()
         if MEMORIES in files:
-            for line, value, _ in scan(path / MEMORIES, None, ascii_expected=True):
-                records.memories.append(MEMORY.decode(_object(value, path / MEMORIES, line), ctx))
+            memories = (_object(value, path / MEMORIES, line) for line, value, _ in scan(path / MEMORIES, None, ascii_expected=True))
         if GRAPH in files:
-            for line, value, _ in scan(path / GRAPH, None, ascii_expected=True):
-                obj = _object(value, path / GRAPH, line)
-                if obj.get("type") == "edge":
-                    records.relations.append(EDGE.decode(obj, ctx, kind="edge"))
-                else:
-                    # nodes, and records of unknown type (kept verbatim so nothing is lost)
-                    records.nodes.append(NODE.decode(obj, ctx))
+            graph = (_object(value, path / GRAPH, line) for line, value, _ in scan(path / GRAPH, None, ascii_expected=True))
         header = None
         if METADATA in files:
             header = read_document(path / METADATA).value
             if not isinstance(header, dict):
                 raise MalformedInputError("expected a JSON object", Location(str(path / METADATA)))
-        meta = BundleMeta(format=NAME, version=detection.version, local_tz=local_tz, header=header, files=files)
-        if header is not None:
-            exported = header.get("exported_at")
-            meta.exported_at = _local(exported, ctx) if isinstance(exported, str) else None
-            meta.user_id = header.get("user_id") if isinstance(header.get("user_id"), str) else None
-            meta.agent_name = header.get("agent_name") if isinstance(header.get("agent_name"), str) else None
-            stats = header.get("stats")
-            meta.declared_counts = dict(stats) if isinstance(stats, dict) else {}
-        return Bundle(meta, records, path=str(path), columns=COLUMNS)
+        bundle = from_native(memories, graph, header, files=files, local_tz=local_tz, version=detection.version)
+        bundle.path = str(path)
+        return bundle
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
         counts = {"memories": 0, "relations": 0, "nodes": 0}
@@ -233,6 +220,29 @@ class KaguraFormat:
 
 
 PLUGIN = KaguraFormat()
+
+
+def from_native(memories: Iterable[dict[str, Any]], graph: Iterable[dict[str, Any]], header: dict[str, Any] | None, *,
+                files: list[str], local_tz: str = "UTC", version: str = "1.0") -> Bundle:
+    """A bundle from native Kagura records (what the reader parsed, or what a conversion built)."""
+    ctx = _Context(zone(local_tz))
+    records = Records()
+    records.memories.extend(MEMORY.decode(obj, ctx) for obj in memories)
+    for obj in graph:
+        if obj.get("type") == "edge":
+            records.relations.append(EDGE.decode(obj, ctx, kind="edge"))
+        else:
+            # nodes, and records of unknown type (kept verbatim so nothing is lost)
+            records.nodes.append(NODE.decode(obj, ctx))
+    meta = BundleMeta(format=NAME, version=version, local_tz=local_tz, header=header, files=files)
+    if header is not None:
+        exported = header.get("exported_at")
+        meta.exported_at = _local(exported, ctx) if isinstance(exported, str) else None
+        meta.user_id = header.get("user_id") if isinstance(header.get("user_id"), str) else None
+        meta.agent_name = header.get("agent_name") if isinstance(header.get("agent_name"), str) else None
+        stats = header.get("stats")
+        meta.declared_counts = dict(stats) if isinstance(stats, dict) else {}
+    return Bundle(meta, records, columns=COLUMNS)
 
 
 def _object(value: Any, file: Path, line: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ carries no model identity, so its vectors have no model.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,27 +133,10 @@ class TribalFormat:
         return Detection(NAME, str(version) if isinstance(version, str) else repr(version), evidence, {"wrapped": wrapped})
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
-        doc = read_document(path).value
-        bundle, _ = _unwrap(doc)
-        manifest = bundle.get("manifest")
-        model = _embedding_model(manifest.get("embedding")) if isinstance(manifest, dict) else None
-        ctx = _Context(model.name if model else None, model.dimensions if model else None)
-        entries = bundle.get("entries", [])
-        if not isinstance(entries, list):
-            raise MalformedInputError(f"entries must be an array, got {quote(entries)}", Location(str(path), path="$.entries"))
-        records = Records()
-        for index, entry in enumerate(entries):
-            if not isinstance(entry, dict):
-                raise MalformedInputError(f"expected an entry object, got {quote(entry)}", Location(str(path), record=index, path=f"$.entries[{index}]"))
-            records.memories.append(ENTRY.decode(entry, ctx))
-        header = {k: (None if k == "entries" else v) for k, v in bundle.items()}
-        meta = BundleMeta(format=NAME, version=detection.version, embedding_model=model, header=header, local_tz=local_tz)
-        if isinstance(manifest, dict):
-            exported = manifest.get("exported_at")
-            meta.exported_at = _timestamp(exported) if isinstance(exported, str) else None
-            meta.declared_counts = {"memories": manifest.get("memory_count")}
-            meta.schema_version = manifest.get("schema_version") if isinstance(manifest.get("schema_version"), str) else None
-        return Bundle(meta, records, path=str(path), columns=COLUMNS)
+        bundle, _ = _unwrap(read_document(path).value)
+        result = from_native(bundle, version=detection.version, local_tz=local_tz, source=str(path))
+        result.path = str(path)
+        return result
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
         bundle, _ = _unwrap(read_document(path).value)
@@ -251,14 +235,15 @@ class TribalJsonlFormat:
         return Detection(JSONL_NAME, "1.0", [f"first line is a Tribal entry object ({shown})", "no manifest: the stream format of Tribal 1.0"])
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
-        ctx = _Context(None, None)
-        records = Records()
-        for line, value, _ in scan(path, None, ascii_expected=True):
-            if not isinstance(value, dict):
-                raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
-            records.memories.append(ENTRY.decode(value, ctx))
-        meta = BundleMeta(format=JSONL_NAME, version=detection.version, local_tz=local_tz)
-        return Bundle(meta, records, path=str(path), columns=COLUMNS)
+        def entries() -> Iterator[dict[str, Any]]:
+            for line, value, _ in scan(path, None, ascii_expected=True):
+                if not isinstance(value, dict):
+                    raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
+                yield value
+
+        bundle = jsonl_from_native(entries(), local_tz=local_tz)
+        bundle.path = str(path)
+        return bundle
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
         return {"memories": sum(1 for _ in scan(path, None, ascii_expected=True, exact_integers=False))}
@@ -284,6 +269,36 @@ class TribalJsonlFormat:
 
 PLUGIN = TribalFormat()
 JSONL_PLUGIN = TribalJsonlFormat()
+
+
+def from_native(bundle: dict[str, Any], *, version: str = "1.0", local_tz: str = "UTC", source: str | None = None) -> Bundle:
+    """A bundle from a native Tribal document (what the reader parsed, or what a conversion built)."""
+    manifest = bundle.get("manifest")
+    model = _embedding_model(manifest.get("embedding")) if isinstance(manifest, dict) else None
+    ctx = _Context(model.name if model else None, model.dimensions if model else None)
+    entries = bundle.get("entries", [])
+    if not isinstance(entries, list):
+        raise MalformedInputError(f"entries must be an array, got {quote(entries)}", Location(source, path="$.entries"))
+    records = Records()
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise MalformedInputError(f"expected an entry object, got {quote(entry)}", Location(source, record=index, path=f"$.entries[{index}]"))
+        records.memories.append(ENTRY.decode(entry, ctx))
+    header = {k: (None if k == "entries" else v) for k, v in bundle.items()}
+    meta = BundleMeta(format=NAME, version=version, embedding_model=model, header=header, local_tz=local_tz)
+    if isinstance(manifest, dict):
+        exported = manifest.get("exported_at")
+        meta.exported_at = _timestamp(exported) if isinstance(exported, str) else None
+        meta.declared_counts = {"memories": manifest.get("memory_count")}
+        meta.schema_version = manifest.get("schema_version") if isinstance(manifest.get("schema_version"), str) else None
+    return Bundle(meta, records, columns=COLUMNS)
+
+
+def jsonl_from_native(entries: Iterable[dict[str, Any]], *, local_tz: str = "UTC", model: EmbeddingModel | None = None) -> Bundle:
+    """A JSONL-stream bundle from native entries; the stream itself carries no model identity."""
+    ctx = _Context(model.name if model else None, model.dimensions if model else None)
+    records = Records(memories=[ENTRY.decode(e, ctx) for e in entries])
+    return Bundle(BundleMeta(format=JSONL_NAME, version="1.0", local_tz=local_tz, embedding_model=model), records, columns=COLUMNS)
 
 
 class EntryChecker:
