@@ -6,7 +6,7 @@
     >>> memport.validate("examples/kagura").valid        # doctest: +SKIP
 """
 
-from .api import inspect, read, validate, write
+from .api import convert, inspect, read, validate, write
 from .bundle import Bundle, Records
 from .errors import (BundleNotFoundError, ConversionError, MalformedInputError, MemportError, NotABundleError,
                      OutputExistsError, UnsupportedVersionError)
@@ -16,7 +16,7 @@ from .model import (BundleMeta, Chunk, Document, Embedding, EmbeddingModel, Memo
 from .problems import Problem, Report
 
 __all__ = [
-    "Bundle", "BundleMeta", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
+    "Bundle", "BundleMeta", "convert", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
     "EmbeddingModel", "MalformedInputError", "Memory", "MemportError", "Node", "NotABundleError", "OutputExistsError",
     "PendingMemory", "Problem", "Records", "Relation", "Report", "Timestamp", "UnsupportedVersionError", "detect",
     "inspect", "read", "validate", "write",

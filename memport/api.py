@@ -39,8 +39,20 @@ def write(bundle: Bundle, path: str | Path, *, to: str | None = None, overwrite:
     """
     target = to or bundle.format
     if target != bundle.format:
-        raise ConversionError(f"writing a {bundle.format} bundle as {target} needs a conversion between formats, which this release does not do yet (it rewrites a bundle in its own format)")
+        raise ConversionError(f"writing a {bundle.format} bundle as {target} needs a conversion: memport.convert(bundle, {target!r})")
     return plugin(target).write(bundle, Path(path), overwrite=overwrite, exported_at=exported_at)
+
+
+def convert(bundle: Bundle, to: str, *, exported_at: datetime | None = None, user_id: str = "memport",
+            agent_name: str = "global") -> Bundle:
+    """Convert a bundle to another format; ``result.conversion`` says what was carried and lost.
+
+    See :mod:`memport.conversion` for identity, provenance and accounting, and docs/mapping.md for
+    where each field goes.
+    """
+    from .conversion import convert as _convert
+
+    return _convert(bundle, to, exported_at=exported_at, user_id=user_id, agent_name=agent_name)
 
 
 def validate(path: str | Path) -> Report:

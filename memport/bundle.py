@@ -45,6 +45,8 @@ class Bundle:
         self.path = path
         # the canonical columns this bundle's format has, per kind (set by the reader)
         self.columns = columns or {}
+        # for a bundle made by memport.convert: what the conversion carried, merged and lost
+        self.conversion: Any = None
 
     @property
     def format(self) -> str:

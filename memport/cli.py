@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -18,6 +19,7 @@ import click
 from . import api
 from .errors import MemportError
 from .formats import plugins
+from .jsonio import atomic_write_bytes
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
@@ -103,19 +105,42 @@ def validate(path: str, as_json: bool, strict: bool) -> None:
 @click.option("--to", "target", required=True, type=click.Choice([p.name for p in plugins()]),
               help="Format to write.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Where to write the bundle.")
+@click.option("--loss-report", type=click.Path(), help="Also write the conversion report (JSON) to this file.")
+@click.option("--strict", is_flag=True, help="Fail (exit 1, nothing written) if anything cannot be carried.")
+@click.option("--json", "as_json", is_flag=True, help="Print the accounting and losses as JSON.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (the old one is kept as <name>.bak-<time>).")
 @click.option("--local-tz", default="UTC", show_default=True,
               help="IANA time zone of the machine that wrote naive local times (Kagura).")
+@click.option("--user-id", default="memport", show_default=True, help="Owner of the memories when converting to Kagura from a format without users.")
+@click.option("--agent-name", default="global", show_default=True, help="Agent of the memories when converting to Kagura from a format without agents.")
 @_guard
-def convert(src: str, target: str, output: str, overwrite: bool, local_tz: str) -> None:
-    """Read SRC and write it as FORMAT to OUTPUT, atomically.
+def convert(src: str, target: str, output: str, loss_report: str | None, strict: bool, as_json: bool, overwrite: bool,
+            local_tz: str, user_id: str, agent_name: str) -> None:
+    """Read SRC and write it as FORMAT to OUTPUT, atomically, saying what could not be carried.
 
-    This release writes the bundle's own format (a lossless, byte-exact rewrite of native
-    exports); conversions between formats come next.
+    The same format is rewritten byte for byte. Between formats, the accounting
+    input = written + merged + dropped is always printed, with every loss.
     """
     bundle = api.read(src, local_tz=local_tz)
-    backup = api.write(bundle, output, to=target, overwrite=overwrite)
-    counts = ", ".join(f"{k} {v}" for k, v in bundle.counts().items() if v) or "empty"
-    click.echo(f"wrote {target} bundle to {output} ({counts})")
-    if backup is not None:
-        click.echo(f"previous output kept at {backup}")
+    result = api.convert(bundle, target, user_id=user_id, agent_name=agent_name)
+    report = result.conversion
+    failed = strict and not report.lossless
+    if not failed:
+        backup = api.write(result, output, overwrite=overwrite)
+        if loss_report:
+            atomic_write_bytes(Path(loss_report), (json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        click.echo(report.summary_line())
+        for loss in sorted(report.losses.values(), key=lambda x: (x.kind, x.field)):
+            examples = ", ".join(loss.examples)
+            click.echo(f"  lost {loss.kind}.{loss.field}: {loss.count} (e.g. {examples}){' - ' + loss.note if loss.note else ''}")
+        if failed:
+            click.echo(f"not written: --strict and {len(report.losses)} kind(s) of loss")
+        else:
+            click.echo(f"wrote {target} bundle to {output}")
+            if backup is not None:
+                click.echo(f"previous output kept at {backup}")
+    if failed:
+        sys.exit(EXIT_INVALID)

@@ -88,10 +88,10 @@ def test_convert_same_format_is_byte_exact_and_atomic(tmp_path):
     assert len(list(tmp_path.glob("out.json.bak-*"))) == 1
 
 
-def test_convert_to_another_format_is_refused_for_now(tmp_path):
-    src = write_doclea(tmp_path / "d.json", doclea_bundle())
-    result = run("convert", src, "--to", "kagura", "-o", tmp_path / "k")
-    assert result.exit_code == 2 and "conversion between formats" in result.output
+def test_write_to_another_format_needs_a_conversion(tmp_path):
+    bundle = memport.read(write_doclea(tmp_path / "d.json", doclea_bundle()))
+    with pytest.raises(memport.ConversionError, match="memport.convert"):
+        memport.write(bundle, tmp_path / "k", to="kagura")
     assert not (tmp_path / "k").exists()
 
 
