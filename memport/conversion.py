@@ -279,8 +279,21 @@ def _utc(ts: Timestamp | None) -> datetime | None:
     return ts.utc if ts is not None else None
 
 
+def _report_extras(bundle: Bundle, report: ConversionReport) -> None:
+    """Native values the source format had but memport could not interpret (unknown fields,
+    values of the wrong type) survive only in their own format: in a conversion they are lost."""
+    for kind in ("memories", "relations", "nodes"):
+        for record in getattr(bundle.records, kind):
+            consumed = DOCLEA_ONLY if kind == "memories" and bundle.format == "doclea" else ()
+            for key in record.extra:
+                if key not in consumed:
+                    report.lose(kind, key, getattr(record, "id", None) or getattr(record, "key", None),
+                                "a native value memport could not interpret (unknown field or wrong type) is carried only within its own format")
+
+
 def _views(bundle: Bundle, report: ConversionReport) -> list[View]:
     fmt = "tribal" if bundle.format == "tribal-jsonl" else bundle.format
+    _report_extras(bundle, report)
     memories = bundle.records.memories
     views: list[View] = []
     companions: dict[Any, Any] = {}
@@ -388,11 +401,23 @@ def nanoid_like(*parts: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()[:21]
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _clean(text: str, v: View, field_name: str, report: ConversionReport, target: str) -> str:
+    """Text with lone UTF-16 surrogates, which Tribal's store rejects and Doclea's text columns
+    replace by U+FFFD: replaced the same way here, and reported."""
+    if not _LONE_SURROGATE.search(text):
+        return text
+    report.lose("memories", field_name, v.label, f"lone UTF-16 surrogates replaced by U+FFFD ({target} cannot store them)")
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def _text(v: View, report: ConversionReport, target: str) -> str:
     if isinstance(v.content, str):
-        return v.content
+        return _clean(v.content, v, "content", report, target)
     report.lose("memories", "content", v.label, f"a non-text value is written as JSON text ({target} content is text)")
-    return json.dumps(v.content, ensure_ascii=False)
+    return _clean(json.dumps(v.content, ensure_ascii=False), v, "content", report, target)
 
 
 def _export_time(bundle: Bundle, exported_at: datetime | None) -> datetime:
@@ -452,6 +477,7 @@ def _to_kagura(bundle: Bundle, views: list[View], report: ConversionReport, now:
     local_iso = now.astimezone(tz).replace(tzinfo=None).isoformat()
     _lose_vectors(views, report, "kagura")
     memories: list[dict[str, Any]] = []
+    position: dict[str, int] = {}
     for v in views:
         scope = v.scope if v.scope in ("working", "persistent") else "persistent"
         key = v.key if v.key is not None else v.source_id
@@ -474,7 +500,15 @@ def _to_kagura(bundle: Bundle, views: list[View], report: ConversionReport, now:
         elif _kagura_metadata(v) is not None:
             report.lose("memories", "metadata", v.label, "Kagura's working memories hold no metadata")
         record["exported_at"] = local_iso
-        memories.append(record)
+        # Kagura upserts on (key, user, agent): a repeated identity replaces the earlier record
+        identity = json.dumps([scope, record["key"] if scope == "working" else str(record["key"]), user_id, record["agent_name"]])
+        if identity in position:
+            memories[position[identity]] = record
+            report.merged += 1
+            report.lose("memories", "(record)", v.label, "same Kagura identity (scope, key, user, agent) as an earlier record: the later one wins, as in Kagura")
+        else:
+            position[identity] = len(memories)
+            memories.append(record)
     graph = _kagura_graph(bundle, views, report, local_iso)
     nodes = sum(1 for g in graph if g["type"] == "node")
     _drop_all(bundle, ("documents", "chunks", "pending"), report, "kagura")
@@ -571,8 +605,8 @@ def _to_tribal(bundle: Bundle, views: list[View], report: ConversionReport, now:
         entry = {"id": ids[id(v)], "content": _text(v, report, target), "embedding": vector,
                  "source_instance": v.source_instance if v.source_instance is not None else "unknown", "source_type": source_type,
                  "created_at": created.astimezone(timezone.utc).isoformat(), "updated_at": updated.astimezone(timezone.utc).isoformat(),
-                 "tags": list(v.tags or []),
-                 "context": _tribal_context(v, report, ids[id(v)]),
+                 "tags": [_clean(t, v, "tags", report, target) for t in v.tags or []],
+                 "context": _clean_optional(_tribal_context(v, report, ids[id(v)]), v, "context", report, target),
                  "confidence": v.confidence if isinstance(v.confidence, (int, float)) and not isinstance(v.confidence, bool) else 1.0,
                  "supersedes": supersedes if supersedes is not None else _mapped(v.supersedes, ids, views),
                  "related_to": related + [r for r in (_mapped(x, ids, views) for x in (v.related_to or [])) if r is not None and r not in related]}
@@ -587,6 +621,10 @@ def _to_tribal(bundle: Bundle, views: list[View], report: ConversionReport, now:
         embedding["provider"] = manifest_model.provider
     manifest = {"schema_version": "1.0", "embedding": embedding, "memory_count": len(entries), "exported_at": now.isoformat()}
     return tribal.from_native({"manifest": manifest, "entries": entries})
+
+
+def _clean_optional(text: str | None, v: View, field_name: str, report: ConversionReport, target: str) -> str | None:
+    return None if text is None else _clean(text, v, field_name, report, target)
 
 
 def _tribal_ids(views: list[View], report: ConversionReport) -> dict[int, str]:
@@ -711,9 +749,9 @@ def _to_doclea(bundle: Bundle, views: list[View], report: ConversionReport, now:
         for name, value in (("created_at", created), ("updated_at", accessed)):
             if value.microsecond:
                 report.lose("memories", name, v.label, "Doclea keeps whole Unix seconds")
-        record: dict[str, Any] = {"id": ids[id(v)], "type": kind, "title": title, "content": text}
+        record: dict[str, Any] = {"id": ids[id(v)], "type": kind, "title": _clean(title, v, "title", report, "doclea"), "content": text}
         if v.summary is not None:
-            record["summary"] = v.summary
+            record["summary"] = _clean(v.summary, v, "summary", report, "doclea")
         importance = v.importance if isinstance(v.importance, (int, float)) and not isinstance(v.importance, bool) else 0.5
         record["importance"] = _js_number(importance)
         record["tags"] = list(v.tags or [])

@@ -249,3 +249,28 @@ def test_every_field_without_a_home_is_reported(src, target):
         source, loss = NO_HOME_EVIDENCE[name]
         report = memport.convert(memport.read(src[source]), target).conversion
         assert loss in {(l.kind, l.field) for l in report.losses.values()}, (name, source, target)
+
+
+def test_lone_surrogates_are_replaced_as_the_targets_would_and_reported(tmp_path):
+    src = write_kagura(tmp_path / "k", [dict(KAGURA_PERSISTENT, value="half \ud83d emoji")], metadata=None)
+    for target in ("tribal", "doclea"):
+        out = tmp_path / f"o-{target}.json"
+        result = converted(src, target, out)
+        assert result.records.memories[0].content == "half \ufffd emoji"
+        assert ("memories", "content") in {(l.kind, l.field) for l in result.conversion.losses.values()}
+        assert memport.validate(out).errors == []
+
+
+def test_repeated_identities_merge_into_kagura_as_kagura_would(tmp_path):
+    dup = doclea_bundle(memories=[copy.deepcopy(DOCLEA_MEMORY), dict(DOCLEA_MEMORY, content="second copy")])
+    out = tmp_path / "k"
+    result = converted(write_doclea(tmp_path / "d.json", dup), "kagura", out)
+    assert [m.content for m in result.records.memories] == ["second copy"]
+    assert result.conversion.merged == 1 and result.conversion.closed
+    assert memport.validate(out).errors == []
+
+
+def test_values_memport_could_not_interpret_are_reported(tmp_path):
+    bundle = memport.read(write_tribal(tmp_path / "t.json", tribal_bundle([dict(TRIBAL_ENTRY, tags="work", scope="user")])))
+    losses = {(l.kind, l.field) for l in memport.convert(bundle, "doclea").conversion.losses.values()}
+    assert {("memories", "tags"), ("memories", "scope")} <= losses
