@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import re
 import uuid
 from collections import Counter
@@ -438,6 +439,10 @@ def _first_line_title(text: str) -> str:
 
 def _vectors_for_tribal(views: list[View], report: ConversionReport) -> EmbeddingModel | None:
     """One model and one dimension for every vector, or none are carried."""
+    for v in views:
+        if v.embedding is not None and not all(math.isfinite(x) for x in v.embedding.vector):
+            report.lose("memories", "embedding", v.label, "a vector with NaN or Infinity: Tribal's store rejects it, re-embed after import")
+            v.embedding = None
     vectors = [v for v in views if v.embedding is not None and v.embedding.vector]
     identities = {(v.embedding.model, len(v.embedding.vector)) for v in vectors}
     if len(identities) == 1:
@@ -818,27 +823,39 @@ def _doclea_ids(views: list[View]) -> dict[int, str]:
 
 
 def _doclea_relations(bundle: Bundle, views: list[View], ids: dict[int, str], report: ConversionReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    memory_rows: list[dict[str, Any]] = []
-    cross_rows: list[dict[str, Any]] = []
+    rows: dict[str, list[dict[str, Any]]] = {"memory": [], "cross_layer": []}
+    seen: set[Any] = set()
+
+    def add(kind: str, row: dict[str, Any], from_record: Any) -> None:
+        """Doclea keeps one row per id and per (source, target, type): a repeat is merged."""
+        ends = (row.get("source_id", row.get("memory_id")), row.get("target_id", row.get("code_node_id")), row.get("type", row.get("relation_type")))
+        if row["id"] in seen or ends in seen:
+            if from_record is not None:
+                report.merged += 1
+            report.lose("relations", "(record)", row["id"], "a repeated link between the same memories: Doclea keeps one")
+            return
+        seen.update((row["id"], ends))
+        rows[kind].append(row)
+        if from_record is not None:
+            report.written += 1
+        else:
+            report.created += 1
+
     # relations a Tribal or Kagura source keeps as fields
     for v in views:
         for rel_type, targets in (("supersedes", [v.supersedes] if v.supersedes else []), ("related_to", v.related_to or [])):
             for target in targets:
                 source_id = ids[id(v)]
-                memory_rows.append({"id": nanoid_like("rel", source_id, target, rel_type), "source_id": source_id,
-                                    "target_id": next((ids[id(w)] for w in views if _own_id(w) == target), target),
-                                    "type": rel_type, "weight": 1, "metadata": None,
-                                    "created_at": int((v.updated or v.created or EPOCH).timestamp() * 1000)})
-                report.created += 1
+                add("memory", {"id": nanoid_like("rel", source_id, target, rel_type), "source_id": source_id,
+                               "target_id": next((ids[id(w)] for w in views if _own_id(w) == target), target),
+                               "type": rel_type, "weight": 1, "metadata": None,
+                               "created_at": int((v.updated or v.created or EPOCH).timestamp() * 1000)}, None)
     key_to_id = {json.dumps(v.key): ids[id(v)] for v in views if v.key is not None}
     for rel in bundle.records.relations:
-        if rel.kind == "memory" or rel.kind == "cross_layer":
-            continue  # Doclea to Doclea does not get here
+        # only Kagura edges get here: Doclea relations stay in Doclea, Tribal has none
         provenance = rel.data.get("memport") if isinstance(rel.data, dict) else None
         if isinstance(provenance, dict) and provenance.get("kind") in ("memory", "cross_layer"):
-            row = _doclea_row_back(rel, provenance, key_to_id)
-            (memory_rows if provenance["kind"] == "memory" else cross_rows).append(row)
-            report.written += 1
+            add(provenance["kind"], _doclea_row_back(rel, provenance, key_to_id), rel)
             continue
         src = key_to_id.get(json.dumps(rel.source), rel.source if isinstance(rel.source, str) else json.dumps(rel.source))
         dst = key_to_id.get(json.dumps(rel.target), rel.target if isinstance(rel.target, str) else json.dumps(rel.target))
@@ -846,11 +863,10 @@ def _doclea_relations(bundle: Bundle, views: list[View], ids: dict[int, str], re
         metadata = json.dumps({"memport": {"rel_type": rel.type, "src": rel.source, "dst": rel.target, "data": rel.data}},
                               ensure_ascii=False, separators=(",", ":"))
         weight = rel.weight if isinstance(rel.weight, (int, float)) and not isinstance(rel.weight, bool) else 1
-        memory_rows.append({"id": nanoid_like("edge", json.dumps(rel.source), json.dumps(rel.target)), "source_id": src, "target_id": dst,
-                            "type": KAGURA_TO_DOCLEA_REL.get(rel.type or "", "references"), "weight": _js_number(weight), "metadata": metadata,
-                            "created_at": _millis(created)})
-        report.written += 1
-    return memory_rows, cross_rows
+        add("memory", {"id": nanoid_like("edge", json.dumps(rel.source), json.dumps(rel.target)), "source_id": src, "target_id": dst,
+                       "type": KAGURA_TO_DOCLEA_REL.get(rel.type or "", "references"), "weight": _js_number(weight), "metadata": metadata,
+                       "created_at": _millis(created)}, rel)
+    return rows["memory"], rows["cross_layer"]
 
 
 def _doclea_row_back(rel: Relation, provenance: dict[str, Any], key_to_id: dict[str, str]) -> dict[str, Any]:
