@@ -106,6 +106,11 @@ def parse_text(text: str, *, naive: str, local_tz: tzinfo = UTC) -> tuple[dateti
     return None, UNPARSED
 
 
+def store_text(dt: datetime | None) -> str | None:
+    """The store's time text: UTC with microseconds and Z, fixed width so that text order is time order."""
+    return None if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def parse_epoch(value: Any, *, milliseconds: bool) -> tuple[datetime | None, str]:
     dialect = EPOCH_MILLISECONDS if milliseconds else EPOCH_SECONDS
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -14,6 +14,7 @@ Adding a format or a version touches one module here and one folder under ``sche
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +35,40 @@ class Detection:
         return {"format": self.format, "version": self.version, "evidence": list(self.evidence)}
 
 
+@dataclass(slots=True)
+class NativeRecord:
+    """One record as the format wrote it, streamed for the store (never a whole bundle in memory)."""
+
+    kind: str  # memories | relations | nodes | documents | chunks | pending
+    value: Any
+    exact: bool  # parsed by the standard library (NaN, lone surrogates, huge integers)
+    file: str
+    line: int | None = None
+    record: int | None = None
+
+
+@dataclass(slots=True)
+class Indexed:
+    """What the store indexes of a native record: its identity and the columns filters use.
+
+    ``identity`` is unique per origin format and record kind (Kagura: scope, user, agent and key;
+    the others: their id). Times are UTC ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` text, which sorts.
+    """
+
+    identity: str
+    user_id: str | None = None
+    agent_name: str | None = None
+    scope: str | None = None
+    type: str | None = None
+    title: str | None = None
+    content: str | None = None
+    tags: list[str] | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    source: str | None = None  # relations: the ends, as native ids
+    target: str | None = None
+
+
 class FormatPlugin(Protocol):
     """The surface every format module offers (as ``PLUGIN``)."""
 
@@ -50,6 +85,10 @@ class FormatPlugin(Protocol):
     def validate(self, path: Path, detection: Detection) -> list[Any]: ...
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]: ...
+
+    def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]: ...
+
+    def index(self, kind: str, value: Any, local_tz: Any) -> Indexed: ...
 
 
 def plugins() -> list[FormatPlugin]:

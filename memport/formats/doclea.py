@@ -11,6 +11,7 @@ code units.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ from ..model import (BundleMeta, Chunk, Codec, Document, EmbeddingModel, Field, 
                      Timestamp, Unfit, integer, number, raw_timestamp, text, text_list)
 from ..problems import Problem, quote
 from ..schemas import needs_reference, schema_set
-from ..timestamps import parse_epoch
-from . import Detection
+from ..timestamps import parse_epoch, store_text
+from . import Detection, Indexed, NativeRecord
 from ._document import parse_checked
 
 NAME = "doclea"
@@ -179,6 +180,32 @@ class DocleaFormat:
         bundle.path = str(path)
         return bundle
 
+    def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
+        parsed = read_document(path)
+        data = parsed.value.get("data") if isinstance(parsed.value, dict) else None
+        for section in SECTIONS:
+            items = data.get(section) if isinstance(data, dict) else None
+            for index, item in enumerate(items if isinstance(items, list) else []):
+                if not isinstance(item, dict):
+                    raise MalformedInputError(f"expected an object, got {quote(item)}", Location(str(path), record=index, path=f"$.data.{section}[{index}]"))
+                yield NativeRecord(READERS[section][1], item, parsed.exact, str(path), None, index)
+
+    def index(self, kind: str, rec: dict[str, Any], local_tz: Any) -> Indexed:
+        ident = rec.get("id")
+        identity = ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False)
+        if kind == "memories":
+            tags = rec.get("tags")
+            return Indexed(identity, type=_str(rec.get("type")), title=_str(rec.get("title")), content=_str(rec.get("content")),
+                           tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
+                           created_at=_epoch_text(rec.get("createdAt"), False), updated_at=_epoch_text(rec.get("accessedAt"), False))
+        if kind == "relations":
+            cross = "memory_id" in rec  # crossLayerRelations rows
+            return Indexed(json.dumps(["cross" if cross else "memory", identity], ensure_ascii=False),
+                           type=_str(rec.get("relation_type" if cross else "type")),
+                           source=_str(rec.get("memory_id" if cross else "source_id")), target=_str(rec.get("code_node_id" if cross else "target_id")),
+                           created_at=_epoch_text(rec.get("created_at"), not cross))
+        return Indexed(identity, title=_str(rec.get("title")), content=_str(rec.get("content")))
+
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
         data = read_document(path).value.get("data")
         data = data if isinstance(data, dict) else {}
@@ -321,6 +348,15 @@ def from_native(doc: dict[str, Any], *, version: str = "1.0.0", local_tz: str = 
                                                   provider=metadata.get("embeddingProvider") if isinstance(metadata.get("embeddingProvider"), str) else None)
     return Bundle(meta, records, columns=COLUMNS)
 
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _epoch_text(value: Any, milliseconds: bool) -> str | None:
+    utc, _ = parse_epoch(value, milliseconds=milliseconds)
+    return store_text(utc)
 
 
 def utf16_slice(text: str, start: int, end: int) -> str:

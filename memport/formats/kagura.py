@@ -14,7 +14,8 @@ import threading
 from array import array
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,8 @@ from ..jsonio import atomic_output, dumps_python, read_document, write_synced
 from ..model import BundleMeta, Codec, Field, Memory, Node, Relation, Timestamp, Unfit, raw_timestamp, text
 from ..problems import Problem
 from ..schemas import SchemaSet, schema_set
-from ..timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, parse_text, zone
-from . import Detection
+from ..timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, parse_text, store_text, zone
+from . import Detection, Indexed, NativeRecord
 from ._document import parse_checked
 from ._jsonl import FileFacts, ends_with_newline, file_problems, line_ranges, scan
 
@@ -164,6 +165,37 @@ class KaguraFormat:
                 counts["relations" if is_edge else "nodes"] += 1
         return counts
 
+    # the store ---------------------------------------------------------------------------
+
+    def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
+        if (path / MEMORIES).is_file():
+            for line, value, exact in scan(path / MEMORIES, None, ascii_expected=True):
+                yield NativeRecord("memories", _object(value, path / MEMORIES, line), exact, str(path / MEMORIES), line)
+        if (path / GRAPH).is_file():
+            for line, value, exact in scan(path / GRAPH, None, ascii_expected=True):
+                obj = _object(value, path / GRAPH, line)
+                yield NativeRecord("relations" if obj.get("type") == "edge" else "nodes", obj, exact, str(path / GRAPH), line)
+
+    def index(self, kind: str, rec: dict[str, Any], local_tz: tzinfo) -> Indexed:
+        if kind == "memories":
+            scope, key, user, agent = rec.get("scope"), rec.get("key"), rec.get("user_id"), rec.get("agent_name")
+            # persistent keys are TEXT in Kagura, so 5 and "5" are one row there
+            key_identity = str(key) if scope == "persistent" and _tag(key) is not None else _same_number(key)
+            value = rec.get("value")
+            return Indexed(
+                identity=json.dumps([scope, user, agent, key_identity], ensure_ascii=False),
+                user_id=user if isinstance(user, str) else None, agent_name=agent if isinstance(agent, str) else None,
+                scope=scope if isinstance(scope, str) else None, title=key if isinstance(key, str) else None,
+                content=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+                tags=_metadata_tags(rec.get("metadata")),
+                created_at=_store_time(rec.get("created_at"), local_tz), updated_at=_store_time(rec.get("updated_at"), local_tz))
+        if kind == "nodes":
+            node_type = rec.get("node_type")
+            return Indexed(json.dumps(["node", _same_number(rec.get("id"))], ensure_ascii=False), type=node_type if isinstance(node_type, str) else None)
+        src, dst, rel_type = _same_number(rec.get("src")), _same_number(rec.get("dst")), rec.get("rel_type")
+        return Indexed(json.dumps(["edge", src, dst], ensure_ascii=False), type=rel_type if isinstance(rel_type, str) else None,
+                       source=json.dumps(src, ensure_ascii=False), target=json.dumps(dst, ensure_ascii=False))
+
     # writing -----------------------------------------------------------------------------
 
     def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
@@ -256,6 +288,30 @@ def _write_lines(file: Path, records: Any) -> None:
         for record in records:
             f.write(dumps_python(record))
             f.write("\n")
+
+
+def _same_number(value: Any) -> Any:
+    """1.0 and 1 are one node id (Python equality), so the store identifies them alike."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _metadata_tags(metadata: Any) -> list[str] | None:
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    if isinstance(tags, str):  # MCP stores lists as JSON strings
+        try:
+            tags = json.loads(tags)
+        except ValueError:
+            return None
+    return tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None
+
+
+def _store_time(text: Any, local_tz: tzinfo) -> str | None:
+    if not isinstance(text, str):
+        return None
+    if len(text) == 19 and text[10] == " ":  # SQLite UTC, the common case: no parsing needed
+        return f"{text[:10]}T{text[11:]}.000000Z"
+    utc, _ = parse_text(text, naive=SQLITE_UTC, local_tz=local_tz)
+    return store_text(utc)
 
 
 # validation helpers ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ carries no model identity, so its vectors have no model.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,8 +24,8 @@ from ..model import (BundleMeta, Codec, Embedding, EmbeddingModel, Field, Memory
                      raw_timestamp, text, text_list)
 from ..problems import Problem, quote
 from ..schemas import SchemaSet, has_lone_surrogate, needs_reference, schema_set
-from ..timestamps import ISO_NAIVE_UTC, parse_text
-from . import Detection
+from ..timestamps import ISO_NAIVE_UTC, parse_text, store_text
+from . import Detection, Indexed, NativeRecord
 from ._document import parse_checked
 from ._jsonl import scan
 
@@ -138,6 +139,18 @@ class TribalFormat:
         result.path = str(path)
         return result
 
+    def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
+        parsed = read_document(path)
+        bundle, _ = _unwrap(parsed.value)
+        entries = bundle.get("entries", []) if isinstance(bundle, dict) else []
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, dict):
+                raise MalformedInputError(f"expected an entry object, got {quote(entry)}", Location(str(path), record=index, path=f"$.entries[{index}]"))
+            yield NativeRecord("memories", entry, parsed.exact, str(path), None, index)
+
+    def index(self, kind: str, value: dict[str, Any], local_tz: Any) -> Indexed:
+        return _entry_index(kind, value)
+
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
         bundle, _ = _unwrap(read_document(path).value)
         entries = bundle.get("entries", [])
@@ -248,6 +261,15 @@ class TribalJsonlFormat:
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
         return {"memories": sum(1 for _ in scan(path, None, ascii_expected=True, exact_integers=False))}
 
+    def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
+        for line, value, exact in scan(path, None, ascii_expected=True):
+            if not isinstance(value, dict):
+                raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
+            yield NativeRecord("memories", value, exact, str(path), line)
+
+    def index(self, kind: str, value: dict[str, Any], local_tz: Any) -> Indexed:
+        return _entry_index(kind, value)
+
     def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
         with atomic_output(path, directory=False, overwrite=overwrite) as out:
             with open(out.tmp, "w", encoding="ascii", newline="\n") as f:
@@ -269,6 +291,24 @@ class TribalJsonlFormat:
 
 PLUGIN = TribalFormat()
 JSONL_PLUGIN = TribalJsonlFormat()
+
+
+def _entry_index(kind: str, entry: dict[str, Any], local_tz: Any = None) -> Indexed:
+    """Entries of the bundle and of the stream are one object, indexed alike."""
+    ident = entry.get("id")
+    content, tags = entry.get("content"), entry.get("tags")
+    return Indexed(identity=ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False),
+                   type=entry.get("source_type") if isinstance(entry.get("source_type"), str) else None,
+                   content=content if isinstance(content, str) else json.dumps(content, ensure_ascii=False),
+                   tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
+                   created_at=_store_time(entry.get("created_at")), updated_at=_store_time(entry.get("updated_at")))
+
+
+def _store_time(text: Any) -> str | None:
+    if not isinstance(text, str):
+        return None
+    utc, _ = parse_text(text, naive=ISO_NAIVE_UTC)
+    return store_text(utc)
 
 
 def from_native(bundle: dict[str, Any], *, version: str = "1.0", local_tz: str = "UTC", source: str | None = None) -> Bundle:
