@@ -8,6 +8,10 @@
 
 from .api import convert, inspect, read, validate, write
 from .bundle import Bundle, Records
+from .diff import Decision, Plan, import_bundle, load_decisions, plan, save_decisions
+from .exporter import export
+from .filters import Filters
+from .store import Store
 from .errors import (BundleNotFoundError, ConversionError, MalformedInputError, MemportError, NotABundleError,
                      OutputExistsError, UnsupportedVersionError)
 from .formats import Detection, detect
@@ -16,7 +20,8 @@ from .model import (BundleMeta, Chunk, Document, Embedding, EmbeddingModel, Memo
 from .problems import Problem, Report
 
 __all__ = [
-    "Bundle", "BundleMeta", "convert", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
+    "Bundle", "BundleMeta", "convert", "Decision", "Plan", "import_bundle", "load_decisions", "plan", "save_decisions",
+    "export", "Filters", "Store", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
     "EmbeddingModel", "MalformedInputError", "Memory", "MemportError", "Node", "NotABundleError", "OutputExistsError",
     "PendingMemory", "Problem", "Records", "Relation", "Report", "Timestamp", "UnsupportedVersionError", "detect",
     "inspect", "read", "validate", "write",

@@ -16,8 +16,12 @@ from typing import Any, Callable
 
 import click
 
-from . import api
+from . import api, diff
+from . import exporter
+from .diff import STRATEGIES
 from .errors import MemportError
+from .filters import Filters
+from .store import Store
 from .formats import plugins
 from .jsonio import atomic_write_bytes
 
@@ -144,3 +148,132 @@ def convert(src: str, target: str, output: str, loss_report: str | None, strict:
                 click.echo(f"previous output kept at {backup}")
     if failed:
         sys.exit(EXIT_INVALID)
+
+
+def _filter_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--user, --agent, --scope, --tag and the date ranges, shared by import, export and diff."""
+    options = [
+        click.option("--user", "users", multiple=True, help="Only memories of this user (repeatable)."),
+        click.option("--agent", "agents", multiple=True, help="Only memories of this agent (repeatable)."),
+        click.option("--scope", "scopes", multiple=True, help="Only memories of this scope, e.g. persistent (repeatable)."),
+        click.option("--tag", "tags", multiple=True, help="Only memories with any of these tags (repeatable)."),
+        click.option("--created-since", help="Created at or after this ISO 8601 date (2026, 2026-01, 2026-01-15, or a date-time)."),
+        click.option("--created-until", help="Created before the end of this ISO 8601 date."),
+        click.option("--updated-since", help="Updated at or after this ISO 8601 date."),
+        click.option("--updated-until", help="Updated before the end of this ISO 8601 date."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _filters(kwargs: dict[str, Any]) -> Filters:
+    names = ("users", "agents", "scopes", "tags", "created_since", "created_until", "updated_since", "updated_until")
+    values = {name: kwargs.pop(name) for name in names}
+    return Filters(**{k: list(v) if isinstance(v, tuple) else v for k, v in values.items()})
+
+
+@cli.command(name="import")
+@click.argument("src", type=click.Path())
+@click.option("--db", "db_path", required=True, type=click.Path(), help="The store file (created if missing).")
+@click.option("--strategy", type=click.Choice(list(STRATEGIES)), default="skip", show_default=True,
+              help="What to do with a record that differs from the stored one.")
+@click.option("--decisions", type=click.Path(), help="A decisions file (JSON Lines) to replay.")
+@click.option("--dry-run", is_flag=True, help="Only report what would happen; write nothing.")
+@click.option("--clear", is_flag=True, help="Empty the store first (after a backup).")
+@click.option("--json", "as_json", is_flag=True, help="Print the accounting as JSON.")
+@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
+@_filter_options
+@_guard
+def import_(src: str, db_path: str, strategy: str, decisions: str | None, dry_run: bool, clear: bool, as_json: bool, local_tz: str,
+            **kwargs: Any) -> None:
+    """Import the bundle SRC into the store, in one transaction."""
+    filters = _filters(kwargs)
+    with Store(db_path) as store:
+        if dry_run:
+            result = diff.plan(src, store, strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear).summary()
+        else:
+            result = diff.import_bundle(src, store, strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear)
+    if as_json:
+        _emit_json(result)
+    else:
+        verb = "would import" if dry_run else "imported"
+        click.echo(f"{verb} {src}: " + ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid", "total")))
+        if result["backup"]:
+            click.echo(f"backup of the store before --clear: {result['backup']}")
+    if result["conflicts"] and strategy == "error":
+        sys.exit(EXIT_INVALID)
+
+
+@cli.command(name="diff")
+@click.argument("src", type=click.Path())
+@click.option("--db", "db_path", type=click.Path(), help="Compare with this store.")
+@click.option("--against", type=click.Path(), help="Compare with this other bundle.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and the differing records as JSON.")
+@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
+@_filter_options
+@_guard
+def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, local_tz: str, **kwargs: Any) -> None:
+    """Show what differs between the bundle SRC and a store (--db) or another bundle (--against)."""
+    if (db_path is None) == (against is None):
+        raise click.UsageError("give exactly one of --db STORE or --against OTHER")
+    filters = _filters(kwargs)
+    with Store(db_path if db_path else ":memory:") as store:
+        if against:
+            diff.import_bundle(against, store, local_tz=local_tz)
+        result = diff.plan(src, store, strategy="manual", filters=filters, local_tz=local_tz)
+        summary = result.summary()
+        rows = [{"uid": r.uid, "kind": r.kind, "action": "differs" if r.action == "conflict" else r.action, "reason": r.reason,
+                 "fields": r.fields} for r in result.notable]
+    summary = {"new": summary["inserted"], "same": summary["unchanged"], "differs": summary["conflicts"], "skipped": summary["skipped"],
+               "invalid": summary["invalid"], "total": summary["total"]}
+    if as_json:
+        _emit_json({"summary": summary, "records": rows})
+        return
+    click.echo(", ".join(f"{k} {v}" for k, v in summary.items()))
+    for row in rows:
+        click.echo(f"  {row['action']:<8} {row['uid']}  {', '.join(row['fields'])}")
+
+
+@cli.command(name="export")
+@click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The store file.")
+@click.option("--to", "target", required=True, type=click.Choice([p.name for p in plugins()]), help="Format to write.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="Where to write the bundle.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output (the old one is kept as <name>.bak-<time>).")
+@click.option("--json", "as_json", is_flag=True, help="Print counts and conversion reports as JSON.")
+@_filter_options
+@_guard
+def export_(db_path: str, target: str, output: str, overwrite: bool, as_json: bool, **kwargs: Any) -> None:
+    """Write the store's records (filtered) as one bundle; with --user, everything of that user (GDPR)."""
+    with Store(db_path) as store:
+        result = exporter.export(store, target, output, filters=_filters(kwargs), overwrite=overwrite)
+    if as_json:
+        _emit_json(result)
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in result["counts"].items() if v) or "nothing"
+    click.echo(f"wrote {target} bundle to {output} ({counts})")
+    for report in result["conversions"]:
+        lost = sum(loss["count"] for loss in report["losses"])
+        click.echo(f"  converted {report['from']} records: {report['input']} in, {report['written']} written, {lost} losses (see --json)")
+
+
+@cli.command(name="erase")
+@click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The store file.")
+@click.option("--user", "user_id", required=True, help="The user whose memories (and the relations touching them) are erased.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+@_guard
+def erase(db_path: str, user_id: str, yes: bool, as_json: bool) -> None:
+    """Erase everything of one user in one transaction, after a backup of the store."""
+    with Store(db_path) as store:
+        memories, relations = store.user_selection(user_id)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise click.UsageError(f"would erase {len(memories)} memories and {len(relations)} relations of {user_id!r}; pass --yes to do it")
+            click.confirm(f"erase {len(memories)} memories and {len(relations)} relations of {user_id!r}?", abort=True)
+        result = store.erase_user(user_id)
+    if as_json:
+        _emit_json(result)
+        return
+    click.echo(f"erased {result['removed']['memories']} memories and {result['removed']['relations']} relations of {user_id!r}")
+    click.echo(f"backup of the store before erasing: {result['backup']}")

@@ -180,7 +180,7 @@ class KaguraFormat:
         if kind == "memories":
             scope, key, user, agent = rec.get("scope"), rec.get("key"), rec.get("user_id"), rec.get("agent_name")
             # persistent keys are TEXT in Kagura, so 5 and "5" are one row there
-            key_identity = str(key) if scope == "persistent" and _tag(key) is not None else _same_number(key)
+            key_identity = str(key) if scope == "persistent" and _tag(key) is not None else same_number(key)
             value = rec.get("value")
             return Indexed(
                 identity=json.dumps([scope, user, agent, key_identity], ensure_ascii=False),
@@ -191,8 +191,8 @@ class KaguraFormat:
                 created_at=_store_time(rec.get("created_at"), local_tz), updated_at=_store_time(rec.get("updated_at"), local_tz))
         if kind == "nodes":
             node_type = rec.get("node_type")
-            return Indexed(json.dumps(["node", _same_number(rec.get("id"))], ensure_ascii=False), type=node_type if isinstance(node_type, str) else None)
-        src, dst, rel_type = _same_number(rec.get("src")), _same_number(rec.get("dst")), rec.get("rel_type")
+            return Indexed(json.dumps(["node", same_number(rec.get("id"))], ensure_ascii=False), type=node_type if isinstance(node_type, str) else None)
+        src, dst, rel_type = same_number(rec.get("src")), same_number(rec.get("dst")), rec.get("rel_type")
         return Indexed(json.dumps(["edge", src, dst], ensure_ascii=False), type=rel_type if isinstance(rel_type, str) else None,
                        source=json.dumps(src, ensure_ascii=False), target=json.dumps(dst, ensure_ascii=False))
 
@@ -290,7 +290,7 @@ def _write_lines(file: Path, records: Any) -> None:
             f.write("\n")
 
 
-def _same_number(value: Any) -> Any:
+def same_number(value: Any) -> Any:
     """1.0 and 1 are one node id (Python equality), so the store identifies them alike."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
 

@@ -1,0 +1,521 @@
+"""Dry-run plans, conflict strategies, replayable decisions, and the import that applies them.
+
+One streaming evaluator decides every incoming record, in bundle order, against the store: the
+dry run (:func:`plan`) and the real import (:func:`import_bundle`, :meth:`Plan.apply`) run the
+same code, so a dry run reports exactly the counts the real run will produce, including for
+duplicate ids inside one bundle (the second copy meets the first, as it would in the store).
+
+Actions: ``insert`` (new), ``update`` (replaces the stored record), ``unchanged`` (same content),
+``conflict`` (differs and nothing resolved it: not written), ``skip`` (differs, kept as stored, or
+filtered out), ``invalid`` (the record has schema errors: not written).
+
+Strategies for a record that differs from the stored one: ``skip`` (default: keep the stored
+one), ``overwrite``, ``newer`` (the incoming one wins only if its ``updated_at`` is strictly later,
+as instants; a tie keeps the stored one; a missing time is a conflict), ``error`` (any conflict
+fails the whole import; nothing is written), ``manual`` (per-record decisions; without one, a
+conflict).
+
+Decisions (JSON Lines, one per record) name the record's uid, a choice (``keep``, ``take``,
+``skip``, or per-field picks ``{"fields": {"<native key>": "keep" | "take"}}``) and the hashes of
+both sides when decided. A decision whose sides changed since is refused, never applied stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .bundle import Bundle
+from .errors import MemportError
+from .filters import Filters
+from .formats import Indexed, NativeRecord, detect, plugin
+from .jsonio import atomic_write_bytes
+from .schemas import needs_reference, schema_set
+from .store import Store, columns
+from .timestamps import zone
+
+ACTIONS = ("insert", "update", "unchanged", "conflict", "skip", "invalid")
+STRATEGIES = ("skip", "overwrite", "newer", "error", "manual")
+CHOICES = ("keep", "take", "skip", "fields")
+BATCH = 2000
+
+# per format: the schema that validates a record of each kind
+SCHEMA_FOR = {
+    "kagura": {"memories": "memory", "nodes": "graph", "relations": "graph"},
+    "tribal": {"memories": "entry"},
+    "doclea": {"memories": "memory", "documents": "document", "chunks": "chunk", "pending": "pending-memory", "relations": None},
+}
+
+
+class ConflictError(MemportError):
+    """The ``error`` strategy met a conflict: nothing was written."""
+
+
+class StaleDecisionError(MemportError):
+    """A decision was made about records that have changed since."""
+
+
+class StalePlanError(MemportError):
+    """The store changed between the dry run and its application."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    uid: str
+    choice: str
+    existing_hash: str
+    incoming_hash: str
+    fields: dict[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.choice not in CHOICES:
+            raise MemportError(f"decision for {self.uid}: choice must be one of {', '.join(CHOICES)}, got {self.choice!r}")
+        if self.choice == "fields" and not self.fields:
+            raise MemportError(f"decision for {self.uid}: per-field picks need a fields mapping")
+
+    def to_json(self) -> str:
+        out: dict[str, Any] = {"uid": self.uid, "choice": self.choice}
+        if self.fields:
+            out["fields"] = self.fields
+        out["existing_hash"] = self.existing_hash
+        out["incoming_hash"] = self.incoming_hash
+        return json.dumps(out, ensure_ascii=False, sort_keys=False)
+
+
+def load_decisions(path: str | Path) -> dict[str, Decision]:
+    decisions: dict[str, Decision] = {}
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                decisions[raw["uid"]] = Decision(raw["uid"], raw["choice"], raw["existing_hash"], raw["incoming_hash"], raw.get("fields"))
+            except (ValueError, KeyError, TypeError) as err:
+                raise MemportError(f"{path}, line {number}: not a decision ({err}); expected {{\"uid\", \"choice\", \"existing_hash\", \"incoming_hash\"}}") from None
+    return decisions
+
+
+def save_decisions(decisions: Iterable[Decision], path: str | Path) -> None:
+    """Write decisions as JSON Lines, sorted by uid (deterministic), atomically."""
+    text = "".join(d.to_json() + "\n" for d in sorted(decisions, key=lambda d: d.uid))
+    atomic_write_bytes(Path(path), text.encode("utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def native_hash(value: Any, exact: bool) -> str:
+    """A content hash of a native record, independent of key order and formatting.
+
+    ``exact`` must say whether the value holds NaN, lone surrogates or integers beyond 64 bits
+    (orjson would write those unfaithfully), so that a record hashes the same however it came.
+    """
+    if exact:
+        data = json.dumps(value, sort_keys=True, ensure_ascii=True).encode()
+    else:
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def native_text(value: Any, exact: bool) -> str:
+    # exact values may hold NaN, huge integers or lone surrogates: only the standard library
+    # writes them faithfully (ASCII escapes keep lone surrogates storable as SQLite text)
+    return json.dumps(value, ensure_ascii=True) if exact else orjson.dumps(value).decode()
+
+
+def field_diff(old: Any, new: Any) -> dict[str, tuple[Any, Any]]:
+    """Native keys whose values differ: key -> (stored, incoming); absent is None."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return {"(record)": (old, new)}
+    return {k: (old.get(k), new.get(k)) for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k) or (k in old) != (k in new)}
+
+
+@dataclass
+class Row:
+    """One incoming record as evaluated."""
+
+    position: int
+    kind: str
+    uid: str
+    action: str
+    reason: str
+    incoming_hash: str
+    existing_hash: str | None = None
+    fields: list[str] = field(default_factory=list)
+    file: str | None = None
+    line: int | None = None
+    record: int | None = None
+
+
+@dataclass
+class Source:
+    """Where incoming records come from: a bundle path (streamed) or a Bundle in memory."""
+
+    format: str
+    version: str
+    origin: str
+    records: Any  # callable returning an iterator of NativeRecord
+    label: str
+    header: Any = None  # the bundle's own header, recorded with the import
+
+
+def _source(bundle: str | Path | Bundle) -> Source:
+    if isinstance(bundle, Bundle):
+        fmt = bundle.format
+        return Source(fmt, bundle.version or "1.0", "tribal" if fmt == "tribal-jsonl" else fmt, lambda: _bundle_records(bundle),
+                      bundle.path or f"<{fmt} bundle>", bundle.meta.header)
+    path = Path(bundle)
+    detection = detect(path)
+    fmt = detection.format
+    return Source(fmt, detection.version, "tribal" if fmt == "tribal-jsonl" else fmt, lambda: plugin(fmt).records(path, detection), str(path),
+                  _header(path, detection))
+
+
+def _header(path: Path, detection: Any) -> Any:
+    """A bundle's header without its records (small: read for the import run's record)."""
+    if detection.format == "kagura":
+        meta = path / "metadata.json"
+        return json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else None
+    if detection.format == "tribal-jsonl":
+        return None
+    doc = json.loads(path.read_bytes())
+    if detection.format == "tribal" and "manifest" not in doc and isinstance(doc.get("bundle"), dict):
+        doc = doc["bundle"]
+    return {k: v for k, v in doc.items() if k not in ("entries", "data")}
+
+
+def _bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
+    """A bundle in memory as native records, through its format's own codecs."""
+    from .formats import doclea, kagura, tribal
+
+    fmt = bundle.format
+    r = bundle.records
+    label = bundle.path or f"<{fmt} bundle>"
+    if fmt == "kagura":
+        encoded = [("memories", kagura.MEMORY, r.memories), ("nodes", kagura.NODE, r.nodes), ("relations", kagura.EDGE, r.relations)]
+    elif fmt in ("tribal", "tribal-jsonl"):
+        encoded = [("memories", tribal.ENTRY, r.memories)]
+    else:
+        encoded = [("memories", doclea.MEMORY, r.memories), ("documents", doclea.DOCUMENT, r.documents), ("chunks", doclea.CHUNK, r.chunks),
+                   ("relations", None, r.relations), ("pending", doclea.PENDING, r.pending)]
+    for kind, codec, records in encoded:
+        for index, record in enumerate(records):
+            if codec is None:
+                codec_for = doclea.MEMORY_RELATION if record.kind == "memory" else doclea.CROSS_LAYER
+                value = codec_for.encode(record)
+            else:
+                value = codec.encode(record)
+            # the same test a file's parser makes: exact only for values orjson cannot write faithfully
+            yield NativeRecord(kind, value, needs_reference(value), label, None, index)
+
+
+class _Evaluator:
+    """Decides each incoming record; writes it too when given a transaction."""
+
+    def __init__(self, source: Source, store: Store, strategy: str, decisions: dict[str, Decision], filters: Filters,
+                 local_tz: str, write_run: int | None):
+        if strategy not in STRATEGIES:
+            raise MemportError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+        if strategy == "manual" and decisions is None:
+            decisions = {}
+        self.source, self.store, self.strategy = source, store, strategy
+        self.decisions = decisions or {}
+        self.filters = filters
+        self.tz = zone(local_tz)
+        self.plugin = plugin(source.format)
+        self.schemas = schema_set(source.origin, source.version)
+        self.run = write_run
+        # in a dry run, what earlier records of this bundle would have left in the store: kept
+        # as ints (uid hash -> content hash) so that a million records fit in a few dozen MB
+        self.planned: dict[int, int] = {}
+        self.planned_updated: dict[int, str | None] = {}
+        self.stale: list[str] = []
+        self.decided: set[str] = set()
+
+    def _schema(self, kind: str, value: Any) -> str | None:
+        names = SCHEMA_FOR[self.source.origin]
+        if kind == "relations" and self.source.origin == "doclea":
+            return "cross-layer-relation" if isinstance(value, dict) and "memory_id" in value else "memory-relation"
+        return names.get(kind)
+
+    def rows(self) -> Iterator[Row]:
+        batch: list[tuple[int, NativeRecord]] = []
+        for position, record in enumerate(self.source.records()):
+            batch.append((position, record))
+            if len(batch) >= BATCH:
+                yield from self._batch(batch)
+                batch = []
+        if batch:
+            yield from self._batch(batch)
+        unused = set(self.decisions) - self.decided
+        if self.stale:
+            shown = ", ".join(self.stale[:5]) + (f" and {len(self.stale) - 5} more" if len(self.stale) > 5 else "")
+            raise StaleDecisionError(f"{len(self.stale)} decision(s) were made about records that changed since ({shown}); decide again")
+        self.unused_decisions = sorted(unused)
+
+    def _batch(self, batch: list[tuple[int, NativeRecord]]) -> Iterator[Row]:
+        prepared = []
+        for position, record in batch:
+            item = self.plugin.index(record.kind, record.value, self.tz)
+            uid = f"{self.source.origin}:{record.kind}:{item.identity}"
+            prepared.append((position, record, item, uid, native_hash(record.value, record.exact)))
+        existing: dict[str, dict[str, tuple[str, str | None]]] = {}
+        for kind in {p[1].kind for p in prepared}:
+            existing[kind] = self.store.lookup(kind, [p[3] for p in prepared if p[1].kind == kind])
+        writes: dict[str, list[tuple[Any, ...]]] = {}
+        for position, record, item, uid, digest in prepared:
+            row, value, write_item = self._decide(position, record, item, uid, digest, existing[record.kind])
+            if row.action in ("insert", "update"):
+                if self.run is not None:
+                    exact = record.exact or value is not record.value
+                    writes.setdefault(record.kind, []).append(self._values(record.kind, uid, write_item, value, exact))
+                    # later records of this batch meet this one, as they will in the store
+                    existing[record.kind][uid] = (native_hash(value, exact) if value is not record.value else digest, write_item.updated_at)
+                else:
+                    key = hash((record.kind, uid))
+                    self.planned[key] = int(digest if value is record.value else native_hash(value, True), 16)
+                    if self.strategy == "newer":
+                        self.planned_updated[key] = write_item.updated_at
+            yield row
+        for kind, rows in writes.items():
+            cols = columns(kind)
+            self.store.conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+
+    def _values(self, kind: str, uid: str, item: Indexed, value: Any, exact: bool) -> tuple[Any, ...]:
+        text = native_text(value, exact)
+        digest = native_hash(value, exact)
+        if kind == "memories":
+            tags = json.dumps(item.tags, ensure_ascii=False) if item.tags is not None else None
+            return (uid, self.source.origin, _source_id(value), item.user_id, item.agent_name, item.scope, item.type, item.title,
+                    item.content, tags, item.created_at, item.updated_at, text, digest, self.run)
+        return (uid, self.source.origin, _source_id(value), item.type, item.source, item.target, text, digest, self.run)
+
+    def _decide(self, position: int, record: NativeRecord, item: Indexed, uid: str, digest: str,
+                existing: dict[str, tuple[str, str | None]]) -> tuple[Row, Any, Indexed]:
+        row = Row(position, record.kind, uid, "insert", "new", digest, file=record.file, line=record.line, record=record.record)
+        if self.filters.active and (record.kind != "memories" or not self.filters.matches(item)):
+            row.action, row.reason = "skip", "filtered"
+            return row, record.value, item
+        schema = self._schema(record.kind, record.value)
+        if schema is not None:
+            errors = [c for c in self.schemas.check(schema, record.value, exact=record.exact) if c.severity == "error"]
+            if errors:
+                row.action, row.reason = "invalid", errors[0].code
+                return row, record.value, item
+        key = hash((record.kind, uid))
+        planned = self.planned.get(key) if self.run is None else None
+        if planned is not None:
+            stored_hash, stored_updated = f"{planned:032x}", self.planned_updated.get(key)
+        elif uid in existing:
+            stored_hash, stored_updated = existing[uid]
+        else:
+            return row, record.value, item
+        row.existing_hash = stored_hash
+        if stored_hash == digest:
+            row.action, row.reason = "unchanged", "same-content"
+            return row, record.value, item
+        old = None if planned is not None else self.store.native(record.kind, uid)
+        row.fields = list(field_diff(old, record.value)) if old is not None else ["(an earlier record of this bundle)"]
+        decision = self.decisions.get(uid)
+        if decision is not None:
+            self.decided.add(uid)
+            if decision.existing_hash != stored_hash or decision.incoming_hash != digest:
+                self.stale.append(uid)
+                row.action, row.reason = "conflict", "stale-decision"
+                return row, record.value, item
+            if decision.choice == "take":
+                row.action, row.reason = "update", "decision-take"
+            elif decision.choice == "fields":
+                merged = _merge_fields(old, record.value, decision.fields or {})
+                row.action, row.reason = "update", "decision-fields"
+                return row, merged, self.plugin.index(record.kind, merged, self.tz)
+            else:
+                row.action, row.reason = "skip", f"decision-{decision.choice}"
+            return row, record.value, item
+        if self.strategy == "skip":
+            row.action, row.reason = "skip", "exists"
+        elif self.strategy == "overwrite":
+            row.action, row.reason = "update", "overwrite"
+        elif self.strategy == "newer":
+            if item.updated_at is None or stored_updated is None:
+                row.action, row.reason = "conflict", "missing-updated_at"
+            elif item.updated_at > stored_updated:
+                row.action, row.reason = "update", "newer"
+            else:
+                row.action, row.reason = "skip", "not-newer"
+        else:
+            row.action, row.reason = "conflict", "differs" if self.strategy == "error" else "no-decision"
+        return row, record.value, item
+
+
+def _source_id(value: Any) -> str | None:
+    ident = value.get("id") if isinstance(value, dict) else None
+    if ident is None and isinstance(value, dict) and "key" in value:
+        ident = value["key"]
+    return ident if isinstance(ident, str) else (json.dumps(ident) if ident is not None else None)
+
+
+def _merge_fields(old: Any, new: Any, picks: dict[str, str]) -> Any:
+    """The stored record with the native keys picked "take" from the incoming one."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    merged = dict(old)
+    for key, pick in picks.items():
+        if pick == "take":
+            if key in new:
+                merged[key] = new[key]
+            else:
+                merged.pop(key, None)
+    return merged
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Plan:
+    """What an import would do, one row per incoming record, and the means to do it."""
+
+    def __init__(self, source: Source, store: Store, strategy: str, decisions: dict[str, Decision], filters: Filters,
+                 local_tz: str, clear: bool):
+        self.source, self.store, self.strategy, self.decisions, self.filters = source, store, strategy, decisions, filters
+        self.local_tz, self.clear = local_tz, clear
+        self.generation = store.generation()
+        self.actions = array("b")
+        self.counts: Counter = Counter()
+        self.reasons: Counter = Counter()
+        # the rows worth showing one by one: everything but plain inserts and unchanged records
+        self.notable: list[Row] = []
+        evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None)
+        if clear:
+            evaluator.store = _EmptyStore(store)
+        for row in evaluator.rows():
+            self.actions.append(ACTIONS.index(row.action))
+            self.counts[row.action] += 1
+            self.reasons[(row.action, row.reason)] += 1
+            if row.action not in ("insert", "unchanged"):
+                self.notable.append(row)
+        self.unused_decisions = evaluator.unused_decisions
+
+    @property
+    def total(self) -> int:
+        return len(self.actions)
+
+    @property
+    def ok(self) -> bool:
+        """False when the ``error`` strategy met a conflict: applying would write nothing."""
+        return not (self.strategy == "error" and self.counts["conflict"])
+
+    def summary(self) -> dict[str, Any]:
+        """The accounting: total = inserted + updated + unchanged + skipped + conflicts + invalid."""
+        return {"inserted": self.counts["insert"], "updated": self.counts["update"], "unchanged": self.counts["unchanged"],
+                "skipped": self.counts["skip"], "conflicts": self.counts["conflict"], "invalid": self.counts["invalid"],
+                "total": self.total, "dry_run": True, "backup": None}
+
+    def conflicts(self) -> list[Row]:
+        return [r for r in self.notable if r.action == "conflict"]
+
+    def decide(self, uid: str, choice: str, fields: dict[str, str] | None = None) -> Decision:
+        """A decision about one differing record, bound to both sides as they are now."""
+        row = next((r for r in self.notable if r.uid == uid and r.existing_hash is not None), None)
+        if row is None:
+            raise MemportError(f"{uid} is not a record that differs from the store in this plan")
+        return Decision(uid, choice, row.existing_hash, row.incoming_hash, fields)
+
+    def to_frame(self) -> Any:
+        """The notable rows (all but plain inserts and unchanged records) with their field diffs."""
+        import pandas as pd
+
+        frame = pd.DataFrame([{"position": r.position, "kind": r.kind, "uid": r.uid, "action": r.action, "reason": r.reason,
+                               "fields": r.fields, "file": r.file, "line": r.line, "record": r.record} for r in self.notable],
+                             columns=["position", "kind", "uid", "action", "reason", "fields", "file", "line", "record"])
+        frame["action"] = pd.Categorical(frame["action"], categories=list(ACTIONS))
+        frame["line"] = frame["line"].astype("Int64")
+        frame["record"] = frame["record"].astype("Int64")
+        return frame
+
+    def diff(self, uid: str) -> dict[str, tuple[Any, Any]]:
+        """Field-level diff of one differing record: native key -> (stored, incoming)."""
+        row = next((r for r in self.notable if r.uid == uid), None)
+        if row is None:
+            raise MemportError(f"{uid} does not differ from the store in this plan")
+        incoming = next(rec.value for i, rec in enumerate(self.source.records()) if i == row.position)
+        return field_diff(self.store.native(row.kind, uid), incoming)
+
+    def _repr_html_(self) -> str:
+        counts = "".join(f"<td>{v}</td>" for v in self.summary().values() if not isinstance(v, bool) and v is not None)
+        heads = "".join(f"<th>{k}</th>" for k, v in self.summary().items() if not isinstance(v, bool) and v is not None)
+        head = f"<p>plan for <b>{html.escape(self.source.label)}</b> with strategy <b>{self.strategy}</b></p>"
+        table = f"<table><tr>{heads}</tr><tr>{counts}</tr></table>"
+        return head + table + (self.to_frame().head(200).to_html(index=False) if self.notable else "")
+
+    def apply(self) -> dict[str, Any]:
+        """Do what the plan says, in one transaction; refuses if the store changed since."""
+        if self.store.generation() != self.generation:
+            raise StalePlanError("the store changed since this plan was made; make a new plan")
+        result = import_bundle(self.source, self.store, strategy=self.strategy, decisions=self.decisions, filters=self.filters,
+                               local_tz=self.local_tz, clear=self.clear)
+        expected = {k: v for k, v in self.summary().items() if k not in ("dry_run", "backup")}
+        got = {k: v for k, v in result.items() if k in expected}
+        if got != expected:  # cannot happen while the store is unchanged: the same code decided both
+            raise StalePlanError(f"the import did not match its plan ({got} versus {expected})")
+        return result
+
+
+class _EmptyStore:
+    """A view of a store as if cleared: for planning an import with ``clear``."""
+
+    def __init__(self, store: Store):
+        self.conn = store.conn
+
+    def lookup(self, kind: str, uids: list[str]) -> dict[str, tuple[str, str | None]]:
+        return {}
+
+    def native(self, kind: str, uid: str) -> Any:
+        return None
+
+
+def plan(bundle: str | Path | Bundle, store: Store, *, strategy: str = "skip", decisions: dict[str, Decision] | str | Path | None = None,
+         filters: Filters | None = None, local_tz: str = "UTC", clear: bool = False) -> Plan:
+    """A dry run: what importing ``bundle`` into ``store`` would do, without writing anything."""
+    if isinstance(decisions, (str, Path)):
+        decisions = load_decisions(decisions)
+    return Plan(_source(bundle) if not isinstance(bundle, Source) else bundle, store, strategy, decisions or {}, filters or Filters(),
+                local_tz, clear)
+
+
+def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strategy: str = "skip",
+                  decisions: dict[str, Decision] | str | Path | None = None, filters: Filters | None = None,
+                  local_tz: str = "UTC", clear: bool = False) -> dict[str, Any]:
+    """Import in one transaction: all of it lands or none of it. ``clear`` empties the store first,
+    after a backup. Returns the accounting (the shape of ``memport import --json``)."""
+    source = bundle if isinstance(bundle, Source) else _source(bundle)
+    if isinstance(decisions, (str, Path)):
+        decisions = load_decisions(decisions)
+    backup = store.backup() if clear else None
+    counts: Counter = Counter()
+    with store.transaction():
+        if clear:
+            store.clear()
+        run = store.record_run(operation="import", source=source.label, format=source.format, strategy=strategy, dry_run=0,
+                               decisions=sorted(decisions) if decisions else None, backup=str(backup) if backup else None,
+                               header=source.header)
+        evaluator = _Evaluator(source, store, strategy, decisions or {}, filters or Filters(), local_tz, run)
+        for row in evaluator.rows():
+            counts[row.action] += 1
+        if strategy == "error" and counts["conflict"]:
+            raise ConflictError(f"{counts['conflict']} record(s) differ from the store and the strategy is error: nothing was written")
+        result = {"inserted": counts["insert"], "updated": counts["update"], "unchanged": counts["unchanged"], "skipped": counts["skip"],
+                  "conflicts": counts["conflict"], "invalid": counts["invalid"], "total": sum(counts.values()),
+                  "dry_run": False, "backup": str(backup) if backup else None}
+        store.finish_run(run, {k: v for k, v in result.items() if k not in ("dry_run", "backup")})
+    return result

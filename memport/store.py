@@ -1,0 +1,224 @@
+"""The memport store: one SQLite file, built with sqlite-utils, that merges bundles of any format.
+
+Every record is kept as its exact native JSON (so an export to its own format gives it back), plus
+the columns filters and full-text search use. A record's ``uid`` is ``<origin>:<kind>:<identity>``:
+the same record from the same system always gets the same uid, whichever bundle brings it.
+
+The file opens as-is in sqlite-utils and Datasette (``datasette memport.db``); ``memories_fts`` is
+an FTS5 index on title and content kept current by triggers. The schema version is SQLite's
+``user_version``; opening an older store migrates it in one transaction.
+
+Writes happen in one transaction (WAL mode, so readers keep reading meanwhile); destructive
+operations first copy the whole file with SQLite's backup API to ``<store>.bak-<UTC time>``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .errors import Location, MemportError
+from .filters import Filters
+from .jsonio import backup_name
+
+SCHEMA_VERSION = 1
+KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
+MEMORY_COLUMNS = ("uid", "origin", "source_id", "user_id", "agent_name", "scope", "type", "title", "content", "tags",
+                  "created_at", "updated_at", "native", "hash", "run_id")
+OTHER_COLUMNS = ("uid", "origin", "source_id", "type", "source", "target", "native", "hash", "run_id")
+
+
+class StoreError(MemportError):
+    """The store file cannot be used (newer schema, not a memport store, locked, ...)."""
+
+
+def columns(kind: str) -> tuple[str, ...]:
+    return MEMORY_COLUMNS if kind == "memories" else OTHER_COLUMNS
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    text = str
+    db["memories"].create({c: (int if c == "run_id" else text) for c in MEMORY_COLUMNS}, pk="uid")
+    for column in ("user_id", "agent_name", "created_at", "updated_at", "origin"):
+        db["memories"].create_index([column])
+    db["memories"].enable_fts(["title", "content"], fts_version="FTS5", create_triggers=True)
+    for kind in KINDS[1:]:
+        db[kind].create({c: (int if c == "run_id" else text) for c in OTHER_COLUMNS}, pk="uid")
+    db["relations"].create_index(["source"])
+    db["relations"].create_index(["target"])
+    db["embeddings"].create({"memory_uid": text, "fingerprint": text, "dimensions": int, "vector": bytes}, pk=("memory_uid", "fingerprint"))
+    db["import_runs"].create({"run_id": int, "source": text, "format": text, "started_at": text, "finished_at": text, "strategy": text,
+                              "dry_run": int, "counts": text, "decisions": text, "backup": text, "operation": text, "header": text},
+                             pk="run_id")
+
+
+MIGRATIONS = [_migrate_1]
+
+
+class Store:
+    """A memport store file; created (and migrated) on first open."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise StoreError("is a directory; expected a store file (e.g. memport.db)", Location(str(self.path)))
+        try:
+            # autocommit mode: memport opens its own transactions (BEGIN IMMEDIATE) around writes
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"not a SQLite database memport can open ({err})", Location(str(self.path))) from None
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"store schema version {version} is newer than this memport understands ({SCHEMA_VERSION}); upgrade memport",
+                             Location(str(self.path)))
+        if version == 0 and self.db.table_names() and "memories" not in self.db.table_names():
+            raise StoreError("is a SQLite database, but not a memport store", Location(str(self.path)))
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                MIGRATIONS[number](self.db)
+                self.conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it lands, or none of it (also when the process is killed)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # reading -----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        return {kind: self.conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0] for kind in KINDS}
+
+    def generation(self) -> int:
+        """Changes whenever memport writes to the store (each write records a run)."""
+        return self.conn.execute("SELECT coalesce(max(run_id), 0) FROM import_runs").fetchone()[0]
+
+    def lookup(self, kind: str, uids: list[str]) -> dict[str, tuple[str, str | None]]:
+        """uid -> (hash, updated_at) for those of ``uids`` the store has."""
+        found: dict[str, tuple[str, str | None]] = {}
+        updated = "updated_at" if kind == "memories" else "NULL"
+        for start in range(0, len(uids), 900):
+            chunk = uids[start:start + 900]
+            sql = f"SELECT uid, hash, {updated} FROM {kind} WHERE uid IN ({','.join('?' * len(chunk))})"
+            for uid, digest, updated_at in self.conn.execute(sql, chunk):
+                found[uid] = (digest, updated_at)
+        return found
+
+    def native(self, kind: str, uid: str) -> Any:
+        row = self.conn.execute(f"SELECT native FROM {kind} WHERE uid = ?", [uid]).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def natives(self, kind: str, *, origin: str | None = None, where: str = "1", params: Iterable[Any] = ()) -> Iterator[Any]:
+        """The native records of ``kind`` in insertion order (optionally of one origin format)."""
+        sql = f"SELECT native FROM {kind} WHERE ({where})" + (" AND origin = ?" if origin else "") + " ORDER BY rowid"
+        for (text,) in self.conn.execute(sql, [*params, *([origin] if origin else [])]):
+            yield json.loads(text)
+
+    def origins(self) -> list[str]:
+        found: set[str] = set()
+        for kind in KINDS:
+            found.update(row[0] for row in self.conn.execute(f"SELECT DISTINCT origin FROM {kind}"))
+        return sorted(found)
+
+    def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Full-text search on memory titles and content (FTS5 query syntax)."""
+        sql = ("SELECT m.uid, m.title, m.content FROM memories_fts f JOIN memories m ON m.rowid = f.rowid "
+               "WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?")
+        return [dict(zip(("uid", "title", "content"), row)) for row in self.conn.execute(sql, [query, limit])]
+
+    def latest_header(self, origin: str) -> dict[str, Any] | None:
+        """The header (manifest, metadata) of the latest import from ``origin``: what an export needs
+        that records do not carry, such as the embedding model of Tribal vectors."""
+        row = self.conn.execute("SELECT header FROM import_runs WHERE format IN (?, ?) AND header IS NOT NULL ORDER BY run_id DESC LIMIT 1",
+                                [origin, f"{origin}-jsonl"]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def runs(self) -> list[dict[str, Any]]:
+        return list(self.db["import_runs"].rows_where(order_by="run_id"))
+
+    # writing -----------------------------------------------------------------------------
+
+    def backup(self, now: datetime | None = None) -> Path:
+        """A consistent copy of the whole store next to it, made with SQLite's backup API."""
+        target = backup_name(self.path, now)
+        dest = sqlite3.connect(str(target))
+        try:
+            self.conn.backup(dest)
+        finally:
+            dest.close()
+        return target
+
+    def record_run(self, **values: Any) -> int:
+        values.setdefault("started_at", datetime.now(timezone.utc).isoformat())
+        cursor = self.conn.execute(
+            f"INSERT INTO import_runs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+            [json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v for v in values.values()])
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int, counts: dict[str, Any]) -> None:
+        self.conn.execute("UPDATE import_runs SET finished_at = ?, counts = ? WHERE run_id = ?",
+                          [datetime.now(timezone.utc).isoformat(), json.dumps(counts, sort_keys=True), run_id])
+
+    def clear(self) -> None:
+        for kind in (*KINDS, "embeddings"):
+            self.conn.execute(f"DELETE FROM {kind}")
+
+    # GDPR --------------------------------------------------------------------------------
+
+    def user_selection(self, user_id: str) -> tuple[list[str], list[str]]:
+        """The uids of a user's memories, and of the relations that touch them (or the user)."""
+        memories = [r[0] for r in self.conn.execute("SELECT uid FROM memories WHERE user_id = ?", [user_id])]
+        ends = {r[0] for r in self.conn.execute("SELECT source_id FROM memories WHERE user_id = ? AND source_id IS NOT NULL", [user_id])}
+        ends |= {user_id, json.dumps(user_id)}
+        relations = [r[0] for r in self.conn.execute(
+            "SELECT uid FROM relations WHERE source IN (SELECT value FROM json_each(?)) OR target IN (SELECT value FROM json_each(?))",
+            [json.dumps(sorted(ends)), json.dumps(sorted(ends))])]
+        return memories, relations
+
+    def erase_user(self, user_id: str) -> dict[str, Any]:
+        """Delete everything of one user in one transaction, after a backup; returns what was removed."""
+        memories, relations = self.user_selection(user_id)
+        backup = self.backup()
+        with self.transaction():
+            for kind, uids in (("memories", memories), ("relations", relations)):
+                for start in range(0, len(uids), 900):
+                    chunk = uids[start:start + 900]
+                    marks = ",".join("?" * len(chunk))
+                    if kind == "memories":
+                        self.conn.execute(f"DELETE FROM embeddings WHERE memory_uid IN ({marks})", chunk)
+                    self.conn.execute(f"DELETE FROM {kind} WHERE uid IN ({marks})", chunk)
+            removed = {"memories": len(memories), "relations": len(relations)}
+            self.record_run(operation="erase", source=f"user:{user_id}", counts=removed, backup=str(backup), dry_run=0)
+        return {"user": user_id, "removed": removed, "memories": memories, "relations": relations, "backup": str(backup)}
+
+    def select_memories(self, filters: Filters) -> list[str]:
+        where, params = filters.sql()
+        return [r[0] for r in self.conn.execute(f"SELECT uid FROM memories WHERE {where}", params)]
