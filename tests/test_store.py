@@ -1,0 +1,314 @@
+"""The store: identity, plans, strategies, decisions, filters, safety, GDPR, and crash safety with a
+real SQLite file and real killed processes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+import memport
+from memport.cli import cli
+from memport.diff import ConflictError, StaleDecisionError, StalePlanError
+from memport.store import SCHEMA_VERSION, StoreError
+from native import (DOCLEA_MEMORY, DOCLEA_RELATION, KAGURA_EDGE, KAGURA_NODES, KAGURA_PERSISTENT, KAGURA_WORKING, TRIBAL_ENTRY,
+                    doclea_bundle, kagura_line, reference_kagura, tribal_bundle, write_doclea, write_kagura, write_tribal)
+
+ACCOUNT = ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid")
+
+
+def entry(**changes):
+    e = copy.deepcopy(TRIBAL_ENTRY)
+    e.update(changes)
+    return e
+
+
+def accounting_closes(result: dict) -> bool:
+    return result["total"] == sum(result[k] for k in ACCOUNT)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with memport.Store(tmp_path / "memport.db") as s:
+        yield s
+
+
+def test_store_file_schema_and_sqlite_utils(tmp_path, store):
+    assert store.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    memport.import_bundle(reference_kagura(tmp_path / "k"), store)
+    db = sqlite_utils.Database(tmp_path / "memport.db")  # opens as-is in sqlite-utils
+    assert {"memories", "relations", "nodes", "embeddings", "import_runs", "memories_fts"} <= set(db.table_names())
+    assert db["memories"].count == 2
+    assert [r["title"] for r in store.search("Python")] == ["favourite_language"]
+
+
+def test_refuses_what_is_not_a_memport_store(tmp_path):
+    newer = tmp_path / "newer.db"
+    with memport.Store(newer) as s:
+        s.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this memport"):
+        memport.Store(newer)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(StoreError, match="not a memport store"):
+        memport.Store(other)
+    with pytest.raises(StoreError, match="is a directory"):
+        memport.Store(tmp_path)
+
+
+def test_identity_is_stable_across_bundles_and_imports(tmp_path, store):
+    first = memport.import_bundle(reference_kagura(tmp_path / "a"), store)
+    assert first["inserted"] == 5 and accounting_closes(first)
+    again = memport.import_bundle(reference_kagura(tmp_path / "b"), store)
+    assert again["unchanged"] == 5 and again["inserted"] == 0
+    # the same persistent row under key 5 and "5" is one Kagura identity (TEXT key)
+    five = write_kagura(tmp_path / "c", [dict(KAGURA_PERSISTENT, key=5)], metadata=None)
+    five_text = write_kagura(tmp_path / "d", [dict(KAGURA_PERSISTENT, key="5")], metadata=None)
+    memport.import_bundle(five, store)
+    assert memport.plan(five_text, store).summary()["skipped"] == 1
+
+
+def test_plan_rows_field_diff_and_frames(tmp_path, store):
+    src = write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a"), entry(id="b")]))
+    memport.import_bundle(src, store)
+    changed = write_tribal(tmp_path / "t2.json", tribal_bundle([entry(id="a", content="changed", tags=["x"]), entry(id="b"), entry(id="c")]))
+    plan = memport.plan(changed, store)
+    assert plan.summary() == {"inserted": 1, "updated": 0, "unchanged": 1, "skipped": 1, "conflicts": 0, "invalid": 0, "total": 3,
+                              "dry_run": True, "backup": None}
+    frame = plan.to_frame()
+    assert frame[["uid", "action", "reason"]].values.tolist() == [["tribal:memories:a", "skip", "exists"]]
+    assert frame["fields"][0] == ["content", "tags"]
+    assert plan.diff("tribal:memories:a") == {"content": ("Alice prefers Python", "changed"), "tags": (["preferences"], ["x"])}
+    assert "strategy <b>skip</b>" in plan._repr_html_()
+
+
+def test_strategies(tmp_path, store):
+    memport.import_bundle(write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a", updated_at="2025-01-01T12:00:00+00:00")])), store)
+
+    def incoming(**changes):
+        return write_tribal(tmp_path / f"in-{len(list(tmp_path.iterdir()))}.json", tribal_bundle([entry(id="a", content="new", **changes)]))
+
+    assert memport.plan(incoming(), store).summary()["skipped"] == 1
+    assert memport.plan(incoming(), store, strategy="overwrite").summary()["updated"] == 1
+    # newer compares instants: 13:00+01:00 is the same instant (a tie keeps the stored one)
+    assert memport.plan(incoming(updated_at="2025-01-01T13:00:00+01:00"), store, strategy="newer").summary()["skipped"] == 1
+    assert memport.plan(incoming(updated_at="2025-01-01T12:00:00.000001"), store, strategy="newer").summary()["updated"] == 1
+    assert memport.plan(incoming(updated_at="2025-01-01T17:00:00+05:30"), store, strategy="newer").summary()["skipped"] == 1
+    assert memport.plan(incoming(updated_at="2025"), store, strategy="newer").summary()["skipped"] == 1
+    assert memport.plan(incoming(updated_at=12), store, strategy="newer").summary()["invalid"] == 1  # not even a string
+    missing = memport.plan(incoming(updated_at="not a date"), store, strategy="newer")
+    assert missing.summary()["conflicts"] == 1 and missing.conflicts()[0].reason == "missing-updated_at"
+    conflict = memport.plan(incoming(), store, strategy="error")
+    assert not conflict.ok and conflict.summary()["conflicts"] == 1
+    before = store.counts()
+    with pytest.raises(ConflictError, match="nothing was written"):
+        memport.import_bundle(incoming(), store, strategy="error")
+    assert store.counts() == before and store.native("memories", "tribal:memories:a")["content"] == "Alice prefers Python"
+
+
+def test_dry_run_counts_equal_the_real_run_with_duplicates_inside_the_bundle(tmp_path):
+    three = tribal_bundle([entry(id="a"), entry(id="b"), entry(id="a", content="again", updated_at="2026-01-01T00:00:00")])
+    src = write_tribal(tmp_path / "t.json", three)
+    for strategy in ("skip", "overwrite", "newer", "manual"):
+        with memport.Store(tmp_path / f"{strategy}.db") as s:
+            planned = memport.plan(src, s, strategy=strategy).summary()
+            real = memport.import_bundle(src, s, strategy=strategy)
+            assert {k: planned[k] for k in ACCOUNT} == {k: real[k] for k in ACCOUNT}, strategy
+            assert accounting_closes(real)
+            assert real["inserted"] == 2 and s.counts()["memories"] == 2
+    with memport.Store(tmp_path / "error.db") as s:
+        assert memport.plan(src, s, strategy="error").summary()["conflicts"] == 1
+        with pytest.raises(ConflictError):
+            memport.import_bundle(src, s, strategy="error")
+        assert s.counts()["memories"] == 0
+
+
+def test_invalid_records_are_counted_not_written(tmp_path, store):
+    src = write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a"), entry(id="b", tags=None), entry(id="c", source_type="BOGUS")]))
+    result = memport.import_bundle(src, store)
+    assert (result["inserted"], result["invalid"]) == (1, 2) and accounting_closes(result)
+
+
+def test_decisions_replay_stale_and_field_picks(tmp_path, store):
+    memport.import_bundle(write_doclea(tmp_path / "d.json", doclea_bundle()), store)
+    changed = write_doclea(tmp_path / "d2.json", doclea_bundle(memories=[dict(DOCLEA_MEMORY, content="new text", title="New title")]))
+    plan = memport.plan(changed, store, strategy="manual")
+    uid = "doclea:memories:mem_AbCdEfGh12345678"
+    assert plan.summary()["conflicts"] == 1 and plan.conflicts()[0].fields == ["title", "content"]
+    decisions = tmp_path / "decisions.jsonl"
+    memport.save_decisions([plan.decide(uid, "fields", {"content": "take", "title": "keep"})], decisions)
+    assert json.loads(decisions.read_text())["choice"] == "fields"
+    replay = memport.plan(changed, store, strategy="manual", decisions=decisions)
+    assert replay.summary()["updated"] == 1
+    replay.apply()
+    merged = store.native("memories", uid)
+    assert (merged["content"], merged["title"]) == ("new text", "Use JWT for auth")
+    # the stored record changed since the decision: replaying it is refused
+    with pytest.raises(StaleDecisionError, match="changed since"):
+        memport.plan(changed, store, strategy="manual", decisions=decisions)
+    runner = CliRunner().invoke(cli, ["import", str(changed), "--db", str(store.path), "--strategy", "manual", "--decisions", str(decisions)])
+    assert runner.exit_code == 2 and "decide again" in runner.output
+
+
+def test_a_plan_refuses_to_apply_after_the_store_changed(tmp_path, store):
+    plan = memport.plan(reference_kagura(tmp_path / "k"), store)
+    memport.import_bundle(write_tribal(tmp_path / "t.json", tribal_bundle()), store)
+    with pytest.raises(StalePlanError):
+        plan.apply()
+
+
+def test_filters_on_import_and_export(tmp_path, store):
+    records = [dict(KAGURA_PERSISTENT, key="old", created_at="2025-12-31 23:59:59", metadata={"tags": ["a"]}),
+               dict(KAGURA_PERSISTENT, key="jan", created_at="2026-01-15 10:00:00", metadata={"tags": ["b"]}),
+               dict(KAGURA_PERSISTENT, key="feb", created_at="2026-02-01 00:00:00", agent_name="thread_1", metadata=None),
+               dict(KAGURA_WORKING, key="w", user_id="bob")]
+    src = write_kagura(tmp_path / "k", records, metadata=None)
+    def keys(**filters):
+        with memport.Store(tmp_path / f"f{len(list(tmp_path.iterdir()))}.db") as s:
+            memport.import_bundle(src, s, filters=memport.Filters(**filters))
+            return sorted(json.loads(m["native"])["key"] for m in s.db["memories"].rows)
+    assert keys(created_since="2026-01", created_until="2026-01") == ["jan"]
+    assert keys(created_since="2026-01-15T11:00:00+01:00") == ["feb", "jan"]  # 10:00Z is 11:00+01:00
+    assert keys(created_until="2025") == ["old"]
+    assert keys(tags=["a", "b"]) == ["jan", "old"]
+    assert keys(agents=["thread_1"]) == ["feb"]
+    assert keys(users=["bob"], scopes=["working"]) == ["w"]
+    with pytest.raises(memport.MemportError, match="not an ISO 8601 date"):
+        memport.Filters(created_since="Jan 2026")
+    memport.import_bundle(src, store)
+    out = tmp_path / "jan.json"
+    memport.export(store, "tribal", out, filters=memport.Filters(created_since="2026-01", created_until="2026-01"))
+    assert [json.loads(e["context"][len("memport-provenance: "):])["fields"]["key"] for e in json.loads(out.read_text())["entries"]] == ["jan"]
+
+
+def test_clear_keeps_a_backup(tmp_path, store):
+    memport.import_bundle(reference_kagura(tmp_path / "k"), store)
+    result = memport.import_bundle(write_tribal(tmp_path / "t.json", tribal_bundle()), store, clear=True)
+    backup = Path(result["backup"])
+    assert backup.exists() and backup.name.startswith("memport.db.bak-")
+    assert store.counts()["memories"] == 1
+    with memport.Store(backup) as old:
+        assert old.counts()["memories"] == 2
+
+
+def test_export_own_format_gives_the_records_back_exactly(tmp_path, store):
+    doclea_src = write_doclea(tmp_path / "d.json", doclea_bundle(memoryRelations=[DOCLEA_RELATION]))
+    memport.import_bundle(doclea_src, store)
+    out = tmp_path / "out.json"
+    memport.export(store, "doclea", out, exported_at=datetime.fromtimestamp(1748779200, timezone.utc))
+    assert out.read_bytes() == doclea_src.read_bytes()
+    kagura_src = reference_kagura(tmp_path / "k")
+    with memport.Store(tmp_path / "k.db") as s:
+        memport.import_bundle(kagura_src, s)
+        memport.export(s, "kagura", tmp_path / "kout", exported_at=datetime(2025, 6, 1, 12, 0, 0, 125000, tzinfo=timezone.utc))
+    for name in ("memories.jsonl", "graph.jsonl", "metadata.json"):
+        assert (tmp_path / "kout" / name).read_bytes() == (kagura_src / name).read_bytes()
+
+
+def test_export_of_a_mixed_store_validates_in_every_format(tmp_path, store):
+    for src in (reference_kagura(tmp_path / "k"), write_tribal(tmp_path / "t.json", tribal_bundle()), write_doclea(tmp_path / "d.json", doclea_bundle())):
+        memport.import_bundle(src, store)
+    for target, suffix in (("kagura", ""), ("tribal", ".json"), ("tribal-jsonl", ".jsonl"), ("doclea", ".json")):
+        result = memport.export(store, target, tmp_path / f"all-{target}{suffix}")
+        assert memport.validate(tmp_path / f"all-{target}{suffix}").errors == []
+        assert sum(result["counts"].values()) > 0
+
+
+def test_gdpr_export_and_erase(tmp_path, store):
+    bob = [dict(KAGURA_PERSISTENT, key="bob_fact", user_id="bob")]
+    graph = [*KAGURA_NODES, {**KAGURA_NODES[0], "id": "bob", "data": {"user_id": "bob"}}, KAGURA_EDGE,
+             {**KAGURA_EDGE, "src": "bob", "dst": "topic_python"}]
+    memport.import_bundle(write_kagura(tmp_path / "k", [KAGURA_WORKING, KAGURA_PERSISTENT] + bob, graph), store)
+    out = tmp_path / "alice"
+    memport.export(store, "kagura", out, filters=memport.Filters(users=["user_alice"]))
+    exported = memport.read(out)
+    assert sorted(m.key for m in exported.records.memories) == ["draft_topic", "favourite_language"]
+    assert [(e.source, e.target) for e in exported.records.relations] == [("user_alice", "topic_python")]
+    assert memport.validate(out).errors == []
+    report = store.erase_user("user_alice")
+    assert report["removed"] == {"memories": 2, "relations": 1} and Path(report["backup"]).exists()
+    assert [json.loads(m["native"])["key"] for m in store.db["memories"].rows] == ["bob_fact"]
+    assert store.counts()["relations"] == 1
+    assert store.runs()[-1]["operation"] == "erase"
+
+
+def test_cli_import_diff_export_erase(tmp_path):
+    runner = CliRunner()
+    db = tmp_path / "memport.db"
+    src = write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a"), entry(id="b")]))
+    dry = runner.invoke(cli, ["import", str(src), "--db", str(db), "--json", "--dry-run"], catch_exceptions=False)
+    assert json.loads(dry.output) == {"inserted": 2, "updated": 0, "unchanged": 0, "skipped": 0, "conflicts": 0, "invalid": 0, "total": 2,
+                                      "dry_run": True, "backup": None}
+    real = runner.invoke(cli, ["import", str(src), "--db", str(db), "--json"], catch_exceptions=False)
+    assert json.loads(real.output)["inserted"] == 2 and json.loads(real.output)["dry_run"] is False
+    other = write_tribal(tmp_path / "o.json", tribal_bundle([entry(id="a", content="x"), entry(id="c")]))
+    diff = json.loads(runner.invoke(cli, ["diff", str(other), "--db", str(db), "--json"], catch_exceptions=False).output)
+    assert diff["summary"] == {"new": 1, "same": 0, "differs": 1, "skipped": 0, "invalid": 0, "total": 2}
+    assert diff["records"][0]["fields"] == ["content"]
+    against = json.loads(runner.invoke(cli, ["diff", str(other), "--against", str(src), "--json"], catch_exceptions=False).output)
+    assert against["summary"] == diff["summary"]
+    assert runner.invoke(cli, ["diff", str(other)]).exit_code == 2
+    conflict = runner.invoke(cli, ["import", str(other), "--db", str(db), "--strategy", "error"], catch_exceptions=False)
+    assert conflict.exit_code == 2 and "nothing was written" in conflict.output
+    exported = runner.invoke(cli, ["export", "--db", str(db), "--to", "doclea", "-o", str(tmp_path / "x.json")], catch_exceptions=False)
+    assert exported.exit_code == 0 and memport.validate(tmp_path / "x.json").errors == []
+    refused = runner.invoke(cli, ["erase", "--db", str(db), "--user", "nobody"])
+    assert refused.exit_code == 2 and "--yes" in refused.output
+
+
+def test_readers_keep_reading_during_a_write(tmp_path, store):
+    memport.import_bundle(reference_kagura(tmp_path / "k"), store)
+    reader = sqlite3.connect(store.path)
+    with store.transaction():
+        store.clear()
+        # WAL: another connection still sees the last committed state, without waiting
+        assert reader.execute("SELECT count(*) FROM memories").fetchone()[0] == 2
+    assert reader.execute("SELECT count(*) FROM memories").fetchone()[0] == 0
+
+
+def big_kagura(path: Path, n: int) -> Path:
+    path.mkdir()
+    with open(path / "memories.jsonl", "w") as f:
+        for i in range(n):
+            f.write(kagura_line(dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"memory number {i} " * 5)))
+    return path
+
+
+def test_killed_imports_leave_the_store_before_or_after(tmp_path):
+    """SIGKILL at random moments: the store is always its before or its after state."""
+    src = big_kagura(tmp_path / "big", 40_000)
+    template = tmp_path / "template.db"
+    with memport.Store(template) as s:
+        memport.import_bundle(reference_kagura(tmp_path / "small"), s)
+    before = 2
+    outcomes = set()
+    rng = random.Random(20261120)
+    for attempt in range(6):
+        db = tmp_path / f"run{attempt}.db"
+        shutil.copy(template, db)
+        proc = subprocess.Popen([sys.executable, "-m", "memport", "import", str(src), "--db", str(db)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 2.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        check = sqlite3.connect(db)
+        assert check.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        count = check.execute("SELECT count(*) FROM memories").fetchone()[0]
+        fts = check.execute("SELECT count(*) FROM memories_fts").fetchone()[0]
+        check.close()
+        assert count in (before, before + 40_000) and fts == count
+        outcomes.add(count)
+    assert before in outcomes  # at least one kill landed mid-import (the test would be vacuous otherwise)
