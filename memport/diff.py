@@ -140,7 +140,7 @@ def field_diff(old: Any, new: Any) -> dict[str, tuple[Any, Any]]:
     return {k: (old.get(k), new.get(k)) for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k) or (k in old) != (k in new)}
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One incoming record as evaluated."""
 
@@ -234,6 +234,7 @@ class _Evaluator:
         self.tz = zone(local_tz)
         self.plugin = plugin(source.format)
         self.schemas = schema_set(source.origin, source.version)
+        self._is_valid: dict[str, Any] = {}
         self.run = write_run
         # in a dry run, what earlier records of this bundle would have left in the store: kept
         # as ints (uid hash -> content hash) so that a million records fit in a few dozen MB
@@ -308,10 +309,12 @@ class _Evaluator:
             return row, record.value, item
         schema = self._schema(record.kind, record.value)
         if schema is not None:
-            errors = [c for c in self.schemas.check(schema, record.value, exact=record.exact) if c.severity == "error"]
-            if errors:
-                row.action, row.reason = "invalid", errors[0].code
-                return row, record.value, item
+            is_valid = self._is_valid.get(schema) or self._is_valid.setdefault(schema, self.schemas.fast(schema).is_valid)
+            if record.exact or not is_valid(record.value):
+                errors = [c for c in self.schemas.check(schema, record.value, exact=record.exact) if c.severity == "error"]
+                if errors:
+                    row.action, row.reason = "invalid", errors[0].code
+                    return row, record.value, item
         key = hash((record.kind, uid))
         planned = self.planned.get(key) if self.run is None else None
         if planned is not None:
@@ -398,12 +401,15 @@ class Plan:
         evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None)
         if clear:
             evaluator.store = _EmptyStore(store)
+        code = {action: number for number, action in enumerate(ACTIONS)}
+        append, notable = self.actions.append, self.notable
         for row in evaluator.rows():
-            self.actions.append(ACTIONS.index(row.action))
-            self.counts[row.action] += 1
-            self.reasons[(row.action, row.reason)] += 1
-            if row.action not in ("insert", "unchanged"):
-                self.notable.append(row)
+            action = row.action
+            append(code[action])
+            if action != "insert" and action != "unchanged":
+                notable.append(row)
+        self.counts = Counter({ACTIONS[number]: n for number, n in enumerate(_tally(self.actions)) if n})
+        self.reasons = Counter((r.action, r.reason) for r in notable)
         self.unused_decisions = evaluator.unused_decisions
 
     @property
@@ -469,6 +475,13 @@ class Plan:
         if got != expected:  # cannot happen while the store is unchanged: the same code decided both
             raise StalePlanError(f"the import did not match its plan ({got} versus {expected})")
         return result
+
+
+def _tally(actions: array) -> list[int]:
+    counts = [0] * len(ACTIONS)
+    for number in range(len(ACTIONS)):
+        counts[number] = actions.count(number)
+    return counts
 
 
 class _EmptyStore:

@@ -15,7 +15,10 @@ from array import array
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 import json
+import math
 from collections.abc import Iterable, Iterator
+
+import orjson
 from pathlib import Path
 from typing import Any
 
@@ -168,13 +171,16 @@ class KaguraFormat:
     # the store ---------------------------------------------------------------------------
 
     def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
-        if (path / MEMORIES).is_file():
-            for line, value, exact in scan(path / MEMORIES, None, ascii_expected=True):
-                yield NativeRecord("memories", _object(value, path / MEMORIES, line), exact, str(path / MEMORIES), line)
-        if (path / GRAPH).is_file():
-            for line, value, exact in scan(path / GRAPH, None, ascii_expected=True):
-                obj = _object(value, path / GRAPH, line)
-                yield NativeRecord("relations" if obj.get("type") == "edge" else "nodes", obj, exact, str(path / GRAPH), line)
+        for name in (MEMORIES, GRAPH):
+            file = path / name
+            if not file.is_file():
+                continue
+            label = str(file)
+            for line, value, exact in scan(file, None, ascii_expected=True):
+                if type(value) is not dict:
+                    _object(value, file, line)  # raises the located error
+                kind = "memories" if name == MEMORIES else "relations" if value.get("type") == "edge" else "nodes"
+                yield NativeRecord(kind, value, exact, label, line)
 
     def index(self, kind: str, rec: dict[str, Any], local_tz: tzinfo) -> Indexed:
         if kind == "memories":
@@ -183,7 +189,7 @@ class KaguraFormat:
             key_identity = str(key) if scope == "persistent" and _tag(key) is not None else same_number(key)
             value = rec.get("value")
             return Indexed(
-                identity=json.dumps([scope, user, agent, key_identity], ensure_ascii=False),
+                identity=_identity([scope, user, agent, key_identity]),
                 user_id=user if isinstance(user, str) else None, agent_name=agent if isinstance(agent, str) else None,
                 scope=scope if isinstance(scope, str) else None, title=key if isinstance(key, str) else None,
                 content=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
@@ -191,9 +197,9 @@ class KaguraFormat:
                 created_at=_store_time(rec.get("created_at"), local_tz), updated_at=_store_time(rec.get("updated_at"), local_tz))
         if kind == "nodes":
             node_type = rec.get("node_type")
-            return Indexed(json.dumps(["node", same_number(rec.get("id"))], ensure_ascii=False), type=node_type if isinstance(node_type, str) else None)
+            return Indexed(_identity(["node", same_number(rec.get("id"))]), type=node_type if isinstance(node_type, str) else None)
         src, dst, rel_type = same_number(rec.get("src")), same_number(rec.get("dst")), rec.get("rel_type")
-        return Indexed(json.dumps(["edge", src, dst], ensure_ascii=False), type=rel_type if isinstance(rel_type, str) else None,
+        return Indexed(_identity(["edge", src, dst]), type=rel_type if isinstance(rel_type, str) else None,
                        source=json.dumps(src, ensure_ascii=False), target=json.dumps(dst, ensure_ascii=False))
 
     # writing -----------------------------------------------------------------------------
@@ -288,6 +294,16 @@ def _write_lines(file: Path, records: Any) -> None:
         for record in records:
             f.write(dumps_python(record))
             f.write("\n")
+
+
+def _identity(parts: list[Any]) -> str:
+    """JSON text of the identity parts; orjson where it writes them faithfully (the common case)."""
+    if not any(type(p) is float and not math.isfinite(p) for p in parts):  # orjson writes NaN as null
+        try:
+            return orjson.dumps(parts).decode()
+        except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits
+            pass
+    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
 
 
 def same_number(value: Any) -> Any:

@@ -1,0 +1,83 @@
+"""Benchmark: importing a 1M-record Kagura bundle into the store, and a dry run against it.
+
+All in one run, each measurement in its own child process (peak RSS is that child's):
+* bare parse: a loop that only parses each line of memories.jsonl with orjson;
+* raw executemany: the very rows memport stored, inserted with sqlite3 executemany into a fresh
+  store of the same schema (indexes and FTS triggers included), in one transaction;
+* memport import: `memport import BUNDLE --db STORE` into an empty store;
+* dry run: `memport import BUNDLE --db STORE --dry-run` with the 1M records already stored.
+Prints ratios; asserts nothing.
+
+    python benchmarks/store_kagura.py [--records 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from validate_kagura import generate, run  # noqa: E402
+
+BARE = """
+import sys, orjson
+n = 0
+with open(sys.argv[1] + "/memories.jsonl", "rb") as f:
+    for line in f:
+        orjson.loads(line)
+        n += 1
+print(n)
+"""
+
+RAW = """
+import sqlite3, sys, time
+from memport.store import Store, MEMORY_COLUMNS
+source, target = sys.argv[1], sys.argv[2]
+rows = sqlite3.connect(source).execute(f"SELECT {', '.join(MEMORY_COLUMNS)} FROM memories ORDER BY rowid").fetchall()
+store = Store(target)
+start = time.perf_counter()
+store.conn.execute("BEGIN IMMEDIATE")
+store.conn.executemany(f"INSERT INTO memories ({', '.join(MEMORY_COLUMNS)}) VALUES ({', '.join('?' * len(MEMORY_COLUMNS))})", rows)
+store.conn.execute("COMMIT")
+print(time.perf_counter() - start)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "data" / "store")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    bundle = args.dir / f"kagura-{args.records}"
+    if not (bundle / "metadata.json").exists():
+        print(f"generating {args.records} memories in {bundle} ...", flush=True)
+        generate(bundle, args.records + 2 * (args.records // 98))  # memories.jsonl gets --records lines
+        (bundle / "graph.jsonl").unlink()
+    n = sum(1 for _ in open(bundle / "memories.jsonl", "rb"))
+    db, raw_db = args.dir / "memport.db", args.dir / "raw.db"
+    for path in (db, raw_db):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    parse_s, parse_rss, _ = run([sys.executable, "-c", BARE, str(bundle)])
+    import_s, import_rss, out = run([sys.executable, "-m", "memport", "import", str(bundle), "--db", str(db), "--json"])
+    result = json.loads(out)
+    _, raw_rss, raw_out = run([sys.executable, "-c", RAW, str(db), str(raw_db)])
+    raw_s = float(raw_out)
+    dry_s, dry_rss, dry_out = run([sys.executable, "-m", "memport", "import", str(bundle), "--db", str(db), "--json", "--dry-run"])
+    dry = json.loads(dry_out)
+    print(f"memories: {n}; imported {result['inserted']} (accounting total {result['total']}); dry run: {dry['unchanged']} unchanged")
+    print(f"bare orjson parse:     {parse_s:6.2f} s  {n / parse_s:9.0f} records/s  peak RSS {parse_rss} MB")
+    print(f"raw executemany:       {raw_s:6.2f} s  {n / raw_s:9.0f} records/s  (insert only, rows prepared in memory)")
+    print(f"memport import:        {import_s:6.2f} s  {n / import_s:9.0f} records/s  peak RSS {import_rss} MB")
+    print(f"memport dry run:       {dry_s:6.2f} s  {n / dry_s:9.0f} records/s  peak RSS {dry_rss} MB")
+    print(f"import throughput / raw executemany: {raw_s / import_s:.2f}  (target >= 0.50)")
+    print(f"dry run time / bare parse time:      {dry_s / parse_s:.2f}  (target <= 3.0; peak RSS target <= 400 MB)")
+
+
+if __name__ == "__main__":
+    main()
