@@ -22,7 +22,6 @@ both sides when decided. A decision whose sides changed since is refused, never 
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from array import array
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from xxhash import xxh3_64_intdigest
 
 from .bundle import Bundle
 from .errors import MemportError
@@ -114,17 +114,34 @@ def save_decisions(decisions: Iterable[Decision], path: str | Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def native_hash(value: Any, exact: bool) -> str:
-    """A content hash of a native record, independent of key order and formatting.
+def key64(data: bytes) -> int:
+    """A 64-bit key (signed, as SQLite stores integers) from xxh3: identities and contents are
+    compared by key; a collision among a million records has odds of about 3 in 100 million."""
+    key = xxh3_64_intdigest(data)
+    return key - _TWO_64 if key >= _TWO_63 else key
+
+
+_TWO_63, _TWO_64 = 1 << 63, 1 << 64
+
+
+def uid_key(uid: str) -> int:
+    return key64(uid.encode("utf-8", "surrogatepass"))
+
+
+def content_key(value: Any, exact: bool) -> int:
+    """A key of a native record's content, independent of key order and formatting.
 
     ``exact`` must say whether the value holds NaN, lone surrogates or integers beyond 64 bits
-    (orjson would write those unfaithfully), so that a record hashes the same however it came.
+    (orjson would write those unfaithfully), so that a record gets the same key however it came.
     """
     if exact:
-        data = json.dumps(value, sort_keys=True, ensure_ascii=True).encode()
-    else:
-        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+        return key64(json.dumps(value, sort_keys=True, ensure_ascii=True).encode())
+    return key64(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+
+
+def hex_key(key: int) -> str:
+    """How decisions name a content: 16 hex digits."""
+    return f"{key & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def native_text(value: Any, exact: bool) -> str:
@@ -220,145 +237,143 @@ def _bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
 
 
 class _Evaluator:
-    """Decides each incoming record; writes it too when given a transaction."""
+    """Decides each incoming record in bundle order; writes it too when given a run (one
+    transaction). The store's state is preloaded as 64-bit keys and updated as records are
+    decided, so later records of the bundle meet earlier ones exactly as they will in the store."""
 
-    def __init__(self, source: Source, store: Store, strategy: str, decisions: dict[str, Decision], filters: Filters,
+    def __init__(self, source: Source, store: Any, strategy: str, decisions: dict[str, Decision], filters: Filters,
                  local_tz: str, write_run: int | None):
         if strategy not in STRATEGIES:
             raise MemportError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
-        if strategy == "manual" and decisions is None:
-            decisions = {}
         self.source, self.store, self.strategy = source, store, strategy
         self.decisions = decisions or {}
         self.filters = filters
         self.tz = zone(local_tz)
         self.plugin = plugin(source.format)
         self.schemas = schema_set(source.origin, source.version)
-        self._is_valid: dict[str, Any] = {}
         self.run = write_run
-        # in a dry run, what earlier records of this bundle would have left in the store: kept
-        # as ints (uid hash -> content hash) so that a million records fit in a few dozen MB
-        self.planned: dict[int, int] = {}
-        self.planned_updated: dict[int, str | None] = {}
+        self._is_valid: dict[str, Any] = {}
+        self.state: dict[str, dict[int, int]] = {}
+        self.updated: dict[int, str | None] = {}  # updated_at of records decided in this run ("newer" only)
+        self.from_run: set[int] = set()  # keys whose stored state comes from this run, not the store
+        self.filtering = filters.active
+        self.needs_index = self.filtering or strategy == "newer" or write_run is not None
         self.stale: list[str] = []
         self.decided: set[str] = set()
+        self.unused_decisions: list[str] = []
 
     def _schema(self, kind: str, value: Any) -> str | None:
-        names = SCHEMA_FOR[self.source.origin]
         if kind == "relations" and self.source.origin == "doclea":
             return "cross-layer-relation" if isinstance(value, dict) and "memory_id" in value else "memory-relation"
-        return names.get(kind)
+        return SCHEMA_FOR[self.source.origin].get(kind)
 
-    def rows(self) -> Iterator[Row]:
-        batch: list[tuple[int, NativeRecord]] = []
+    def _state(self, kind: str) -> dict[int, int]:
+        state = self.state.get(kind)
+        if state is None:
+            state = self.state[kind] = self.store.state(kind)
+        return state
+
+    def rows(self) -> Iterator[tuple[str, Row | None]]:
+        """(action, row) per record; row only for notable records (not plain inserts or unchanged)."""
+        writes: dict[str, list[tuple[Any, ...]]] = {}
+        pending = 0
         for position, record in enumerate(self.source.records()):
-            batch.append((position, record))
-            if len(batch) >= BATCH:
-                yield from self._batch(batch)
-                batch = []
-        if batch:
-            yield from self._batch(batch)
-        unused = set(self.decisions) - self.decided
+            action, row, write = self.decide(position, record)
+            if write is not None:
+                writes.setdefault(record.kind, []).append(write)
+                pending += 1
+                if pending >= BATCH:
+                    self._flush(writes)
+                    pending = 0
+            yield action, row
+        self._flush(writes)
         if self.stale:
             shown = ", ".join(self.stale[:5]) + (f" and {len(self.stale) - 5} more" if len(self.stale) > 5 else "")
             raise StaleDecisionError(f"{len(self.stale)} decision(s) were made about records that changed since ({shown}); decide again")
-        self.unused_decisions = sorted(unused)
+        self.unused_decisions = sorted(set(self.decisions) - self.decided)
 
-    def _batch(self, batch: list[tuple[int, NativeRecord]]) -> Iterator[Row]:
-        prepared = []
-        for position, record in batch:
-            item = self.plugin.index(record.kind, record.value, self.tz)
-            uid = f"{self.source.origin}:{record.kind}:{item.identity}"
-            prepared.append((position, record, item, uid, native_hash(record.value, record.exact)))
-        existing: dict[str, dict[str, tuple[str, str | None]]] = {}
-        for kind in {p[1].kind for p in prepared}:
-            existing[kind] = self.store.lookup(kind, [p[3] for p in prepared if p[1].kind == kind])
-        writes: dict[str, list[tuple[Any, ...]]] = {}
-        for position, record, item, uid, digest in prepared:
-            row, value, write_item = self._decide(position, record, item, uid, digest, existing[record.kind])
-            if row.action in ("insert", "update"):
-                if self.run is not None:
-                    exact = record.exact or value is not record.value
-                    writes.setdefault(record.kind, []).append(self._values(record.kind, uid, write_item, value, exact))
-                    # later records of this batch meet this one, as they will in the store
-                    existing[record.kind][uid] = (native_hash(value, exact) if value is not record.value else digest, write_item.updated_at)
-                else:
-                    key = hash((record.kind, uid))
-                    self.planned[key] = int(digest if value is record.value else native_hash(value, True), 16)
-                    if self.strategy == "newer":
-                        self.planned_updated[key] = write_item.updated_at
-            yield row
+    def _flush(self, writes: dict[str, list[tuple[Any, ...]]]) -> None:
         for kind, rows in writes.items():
-            cols = columns(kind)
-            self.store.conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+            if rows:
+                cols = columns(kind)
+                self.store.conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+                rows.clear()
 
-    def _values(self, kind: str, uid: str, item: Indexed, value: Any, exact: bool) -> tuple[Any, ...]:
-        text = native_text(value, exact)
-        digest = native_hash(value, exact)
-        if kind == "memories":
-            tags = json.dumps(item.tags, ensure_ascii=False) if item.tags is not None else None
-            return (uid, self.source.origin, _source_id(value), item.user_id, item.agent_name, item.scope, item.type, item.title,
-                    item.content, tags, item.created_at, item.updated_at, text, digest, self.run)
-        return (uid, self.source.origin, _source_id(value), item.type, item.source, item.target, text, digest, self.run)
+    def decide(self, position: int, record: NativeRecord) -> tuple[str, Row | None, tuple[Any, ...] | None]:
+        kind, value = record.kind, record.value
+        uid = f"{self.source.origin}:{kind}:{self.plugin.identity(kind, value)}"
+        ukey = uid_key(uid)
+        ckey = content_key(value, record.exact)
+        item = self.plugin.index(kind, value, self.tz) if self.needs_index else None
 
-    def _decide(self, position: int, record: NativeRecord, item: Indexed, uid: str, digest: str,
-                existing: dict[str, tuple[str, str | None]]) -> tuple[Row, Any, Indexed]:
-        row = Row(position, record.kind, uid, "insert", "new", digest, file=record.file, line=record.line, record=record.record)
-        if self.filters.active and (record.kind != "memories" or not self.filters.matches(item)):
-            row.action, row.reason = "skip", "filtered"
-            return row, record.value, item
-        schema = self._schema(record.kind, record.value)
+        def row(action: str, reason: str, fields: list[str] | None = None, existing: int | None = None) -> Row:
+            # only built for notable records: a plain insert or unchanged record gets none
+            return Row(position, kind, uid, action, reason, hex_key(ckey), hex_key(existing) if existing is not None else None,
+                       fields or [], record.file, record.line, record.record)
+
+        if self.filtering and (kind != "memories" or not self.filters.matches(item)):
+            return "skip", row("skip", "filtered"), None
+        schema = self._schema(kind, value)
         if schema is not None:
-            is_valid = self._is_valid.get(schema) or self._is_valid.setdefault(schema, self.schemas.fast(schema).is_valid)
-            if record.exact or not is_valid(record.value):
-                errors = [c for c in self.schemas.check(schema, record.value, exact=record.exact) if c.severity == "error"]
+            is_valid = self._is_valid.get(schema)
+            if is_valid is None:
+                is_valid = self._is_valid[schema] = self.schemas.fast(schema).is_valid
+            if record.exact or not is_valid(value):
+                errors = [c for c in self.schemas.check(schema, value, exact=record.exact) if c.severity == "error"]
                 if errors:
-                    row.action, row.reason = "invalid", errors[0].code
-                    return row, record.value, item
-        key = hash((record.kind, uid))
-        planned = self.planned.get(key) if self.run is None else None
-        if planned is not None:
-            stored_hash, stored_updated = f"{planned:032x}", self.planned_updated.get(key)
-        elif uid in existing:
-            stored_hash, stored_updated = existing[uid]
-        else:
-            return row, record.value, item
-        row.existing_hash = stored_hash
-        if stored_hash == digest:
-            row.action, row.reason = "unchanged", "same-content"
-            return row, record.value, item
-        old = None if planned is not None else self.store.native(record.kind, uid)
-        row.fields = list(field_diff(old, record.value)) if old is not None else ["(an earlier record of this bundle)"]
+                    return "invalid", row("invalid", errors[0].code), None
+        state = self._state(kind)
+        stored = state.get(ukey)
+        if stored is None:
+            return "insert", None, self._accept(kind, uid, ukey, ckey, value, record.exact, item)
+        if stored == ckey:
+            return "unchanged", None, None
+        in_run = ukey in self.from_run
+        old = None if in_run else self.store.native(kind, uid)
+        fields = list(field_diff(old, value)) if old is not None else ["(an earlier record of this bundle)"]
         decision = self.decisions.get(uid)
         if decision is not None:
             self.decided.add(uid)
-            if decision.existing_hash != stored_hash or decision.incoming_hash != digest:
+            if decision.existing_hash != hex_key(stored) or decision.incoming_hash != hex_key(ckey):
                 self.stale.append(uid)
-                row.action, row.reason = "conflict", "stale-decision"
-                return row, record.value, item
+                return "conflict", row("conflict", "stale-decision", fields, stored), None
             if decision.choice == "take":
-                row.action, row.reason = "update", "decision-take"
-            elif decision.choice == "fields":
-                merged = _merge_fields(old, record.value, decision.fields or {})
-                row.action, row.reason = "update", "decision-fields"
-                return row, merged, self.plugin.index(record.kind, merged, self.tz)
-            else:
-                row.action, row.reason = "skip", f"decision-{decision.choice}"
-            return row, record.value, item
+                return "update", row("update", "decision-take", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item)
+            if decision.choice == "fields":
+                merged = _merge_fields(old, value, decision.fields or {})
+                exact = needs_reference(merged)
+                merged_item = self.plugin.index(kind, merged, self.tz) if self.needs_index else None
+                write = self._accept(kind, uid, ukey, content_key(merged, exact), merged, exact, merged_item)
+                return "update", row("update", "decision-fields", fields, stored), write
+            return "skip", row("skip", f"decision-{decision.choice}", fields, stored), None
         if self.strategy == "skip":
-            row.action, row.reason = "skip", "exists"
-        elif self.strategy == "overwrite":
-            row.action, row.reason = "update", "overwrite"
-        elif self.strategy == "newer":
-            if item.updated_at is None or stored_updated is None:
-                row.action, row.reason = "conflict", "missing-updated_at"
-            elif item.updated_at > stored_updated:
-                row.action, row.reason = "update", "newer"
-            else:
-                row.action, row.reason = "skip", "not-newer"
-        else:
-            row.action, row.reason = "conflict", "differs" if self.strategy == "error" else "no-decision"
-        return row, record.value, item
+            return "skip", row("skip", "exists", fields, stored), None
+        if self.strategy == "overwrite":
+            return "update", row("update", "overwrite", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item)
+        if self.strategy == "newer":
+            stored_updated = self.updated.get(ukey) if in_run else self.store.updated_at(kind, uid)
+            incoming_updated = item.updated_at if item is not None else None
+            if incoming_updated is None or stored_updated is None:
+                return "conflict", row("conflict", "missing-updated_at", fields, stored), None
+            if incoming_updated > stored_updated:
+                return "update", row("update", "newer", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item)
+            return "skip", row("skip", "not-newer", fields, stored), None
+        return "conflict", row("conflict", "differs" if self.strategy == "error" else "no-decision", fields, stored), None
+
+    def _accept(self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None) -> tuple[Any, ...] | None:
+        """Record the new state; in a real run, also the row to write."""
+        self._state(kind)[ukey] = ckey
+        self.from_run.add(ukey)
+        if self.strategy == "newer":
+            self.updated[ukey] = item.updated_at if item is not None else None
+        if self.run is None:
+            return None
+        text = native_text(value, exact)
+        if kind == "memories":
+            tags = json.dumps(item.tags, ensure_ascii=False) if item.tags is not None else None
+            return (uid, ukey, self.source.origin, _source_id(value), item.user_id, item.agent_name, item.scope, item.type, item.title,
+                    item.content, tags, item.created_at, item.updated_at, text, ckey, self.run)
+        return (uid, ukey, self.source.origin, _source_id(value), item.type, item.source, item.target, text, ckey, self.run)
 
 
 def _source_id(value: Any) -> str | None:
@@ -403,10 +418,9 @@ class Plan:
             evaluator.store = _EmptyStore(store)
         code = {action: number for number, action in enumerate(ACTIONS)}
         append, notable = self.actions.append, self.notable
-        for row in evaluator.rows():
-            action = row.action
+        for action, row in evaluator.rows():
             append(code[action])
-            if action != "insert" and action != "unchanged":
+            if row is not None:
                 notable.append(row)
         self.counts = Counter({ACTIONS[number]: n for number, n in enumerate(_tally(self.actions)) if n})
         self.reasons = Counter((r.action, r.reason) for r in notable)
@@ -490,10 +504,13 @@ class _EmptyStore:
     def __init__(self, store: Store):
         self.conn = store.conn
 
-    def lookup(self, kind: str, uids: list[str]) -> dict[str, tuple[str, str | None]]:
+    def state(self, kind: str) -> dict[int, int]:
         return {}
 
     def native(self, kind: str, uid: str) -> Any:
+        return None
+
+    def updated_at(self, kind: str, uid: str) -> str | None:
         return None
 
 
@@ -523,8 +540,8 @@ def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strateg
                                decisions=sorted(decisions) if decisions else None, backup=str(backup) if backup else None,
                                header=source.header)
         evaluator = _Evaluator(source, store, strategy, decisions or {}, filters or Filters(), local_tz, run)
-        for row in evaluator.rows():
-            counts[row.action] += 1
+        for action, _ in evaluator.rows():
+            counts[action] += 1
         if strategy == "error" and counts["conflict"]:
             raise ConflictError(f"{counts['conflict']} record(s) differ from the store and the strategy is error: nothing was written")
         result = {"inserted": counts["insert"], "updated": counts["update"], "unchanged": counts["unchanged"], "skipped": counts["skip"],

@@ -59,10 +59,11 @@ class Filters:
             "created_at": (self.created_since and parse_bound(self.created_since), self.created_until and parse_bound(self.created_until, end=True)),
             "updated_at": (self.updated_since and parse_bound(self.updated_since), self.updated_until and parse_bound(self.updated_until, end=True)),
         }
+        self._active = bool(self.users or self.agents or self.scopes or self.tags or any(a or b for a, b in self._bounds.values()))
 
     @property
     def active(self) -> bool:
-        return bool(self.users or self.agents or self.scopes or self.tags or any(a or b for a, b in self._bounds.values()))
+        return self._active
 
     def matches(self, item: Indexed) -> bool:
         if self.users and item.user_id not in self.users:

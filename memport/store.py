@@ -30,9 +30,10 @@ from .jsonio import backup_name
 
 SCHEMA_VERSION = 1
 KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
-MEMORY_COLUMNS = ("uid", "origin", "source_id", "user_id", "agent_name", "scope", "type", "title", "content", "tags",
-                  "created_at", "updated_at", "native", "hash", "run_id")
-OTHER_COLUMNS = ("uid", "origin", "source_id", "type", "source", "target", "native", "hash", "run_id")
+MEMORY_COLUMNS = ("uid", "uid_key", "origin", "source_id", "user_id", "agent_name", "scope", "type", "title", "content", "tags",
+                  "created_at", "updated_at", "native", "content_key", "run_id")
+OTHER_COLUMNS = ("uid", "uid_key", "origin", "source_id", "type", "source", "target", "native", "content_key", "run_id")
+INTEGER_COLUMNS = {"uid_key", "content_key", "run_id"}
 
 
 class StoreError(MemportError):
@@ -45,12 +46,15 @@ def columns(kind: str) -> tuple[str, ...]:
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
     text = str
-    db["memories"].create({c: (int if c == "run_id" else text) for c in MEMORY_COLUMNS}, pk="uid")
+    db["memories"].create({c: (int if c in INTEGER_COLUMNS else text) for c in MEMORY_COLUMNS}, pk="uid")
+    # (uid_key, content_key) covers the one scan a plan makes to preload the store's state
+    db["memories"].create_index(["uid_key", "content_key"])
     for column in ("user_id", "agent_name", "created_at", "updated_at", "origin"):
         db["memories"].create_index([column])
     db["memories"].enable_fts(["title", "content"], fts_version="FTS5", create_triggers=True)
     for kind in KINDS[1:]:
-        db[kind].create({c: (int if c == "run_id" else text) for c in OTHER_COLUMNS}, pk="uid")
+        db[kind].create({c: (int if c in INTEGER_COLUMNS else text) for c in OTHER_COLUMNS}, pk="uid")
+        db[kind].create_index(["uid_key", "content_key"])
     db["relations"].create_index(["source"])
     db["relations"].create_index(["target"])
     db["embeddings"].create({"memory_uid": text, "fingerprint": text, "dimensions": int, "vector": bytes}, pk=("memory_uid", "fingerprint"))
@@ -121,16 +125,16 @@ class Store:
         """Changes whenever memport writes to the store (each write records a run)."""
         return self.conn.execute("SELECT coalesce(max(run_id), 0) FROM import_runs").fetchone()[0]
 
-    def lookup(self, kind: str, uids: list[str]) -> dict[str, tuple[str, str | None]]:
-        """uid -> (hash, updated_at) for those of ``uids`` the store has."""
-        found: dict[str, tuple[str, str | None]] = {}
-        updated = "updated_at" if kind == "memories" else "NULL"
-        for start in range(0, len(uids), 900):
-            chunk = uids[start:start + 900]
-            sql = f"SELECT uid, hash, {updated} FROM {kind} WHERE uid IN ({','.join('?' * len(chunk))})"
-            for uid, digest, updated_at in self.conn.execute(sql, chunk):
-                found[uid] = (digest, updated_at)
-        return found
+    def state(self, kind: str) -> dict[int, int]:
+        """uid_key -> content_key of every record of ``kind``: one index scan, so that a plan looks
+        records up in a dict rather than with a query each (64-bit keys: a few dozen MB per million)."""
+        return dict(self.conn.execute(f"SELECT uid_key, content_key FROM {kind}"))
+
+    def updated_at(self, kind: str, uid: str) -> str | None:
+        if kind != "memories":
+            return None
+        row = self.conn.execute("SELECT updated_at FROM memories WHERE uid = ?", [uid]).fetchone()
+        return row[0] if row else None
 
     def native(self, kind: str, uid: str) -> Any:
         row = self.conn.execute(f"SELECT native FROM {kind} WHERE uid = ?", [uid]).fetchone()

@@ -190,9 +190,15 @@ class DocleaFormat:
                     raise MalformedInputError(f"expected an object, got {quote(item)}", Location(str(path), record=index, path=f"$.data.{section}[{index}]"))
                 yield NativeRecord(READERS[section][1], item, parsed.exact, str(path), None, index)
 
-    def index(self, kind: str, rec: dict[str, Any], local_tz: Any) -> Indexed:
+    def identity(self, kind: str, rec: dict[str, Any]) -> str:
         ident = rec.get("id")
         identity = ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False)
+        if kind == "relations":  # the two relation tables have separate id spaces
+            return json.dumps(["cross" if "memory_id" in rec else "memory", identity], ensure_ascii=False)
+        return identity
+
+    def index(self, kind: str, rec: dict[str, Any], local_tz: Any) -> Indexed:
+        identity = self.identity(kind, rec)
         if kind == "memories":
             tags = rec.get("tags")
             return Indexed(identity, type=_str(rec.get("type")), title=_str(rec.get("title")), content=_str(rec.get("content")),
@@ -200,8 +206,7 @@ class DocleaFormat:
                            created_at=_epoch_text(rec.get("createdAt"), False), updated_at=_epoch_text(rec.get("accessedAt"), False))
         if kind == "relations":
             cross = "memory_id" in rec  # crossLayerRelations rows
-            return Indexed(json.dumps(["cross" if cross else "memory", identity], ensure_ascii=False),
-                           type=_str(rec.get("relation_type" if cross else "type")),
+            return Indexed(identity, type=_str(rec.get("relation_type" if cross else "type")),
                            source=_str(rec.get("memory_id" if cross else "source_id")), target=_str(rec.get("code_node_id" if cross else "target_id")),
                            created_at=_epoch_text(rec.get("created_at"), not cross))
         return Indexed(identity, title=_str(rec.get("title")), content=_str(rec.get("content")))

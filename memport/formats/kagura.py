@@ -15,7 +15,6 @@ from array import array
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 import json
-import math
 from collections.abc import Iterable, Iterator
 
 import orjson
@@ -182,14 +181,23 @@ class KaguraFormat:
                 kind = "memories" if name == MEMORIES else "relations" if value.get("type") == "edge" else "nodes"
                 yield NativeRecord(kind, value, exact, label, line)
 
+    def identity(self, kind: str, rec: dict[str, Any]) -> str:
+        """What makes a record the same record in Kagura (cheap: the hot path of a dry run)."""
+        if kind == "memories":
+            scope, key = rec.get("scope"), rec.get("key")
+            # persistent keys are TEXT in Kagura, so 5 and "5" are one row there
+            key_identity = str(key) if scope == "persistent" and _tag(key) is not None else same_number(key)
+            return _identity([scope, rec.get("user_id"), rec.get("agent_name"), key_identity])
+        if kind == "nodes":
+            return _identity(["node", same_number(rec.get("id"))])
+        return _identity(["edge", same_number(rec.get("src")), same_number(rec.get("dst"))])
+
     def index(self, kind: str, rec: dict[str, Any], local_tz: tzinfo) -> Indexed:
         if kind == "memories":
             scope, key, user, agent = rec.get("scope"), rec.get("key"), rec.get("user_id"), rec.get("agent_name")
-            # persistent keys are TEXT in Kagura, so 5 and "5" are one row there
-            key_identity = str(key) if scope == "persistent" and _tag(key) is not None else same_number(key)
             value = rec.get("value")
             return Indexed(
-                identity=_identity([scope, user, agent, key_identity]),
+                identity=self.identity(kind, rec),
                 user_id=user if isinstance(user, str) else None, agent_name=agent if isinstance(agent, str) else None,
                 scope=scope if isinstance(scope, str) else None, title=key if isinstance(key, str) else None,
                 content=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
@@ -197,9 +205,9 @@ class KaguraFormat:
                 created_at=_store_time(rec.get("created_at"), local_tz), updated_at=_store_time(rec.get("updated_at"), local_tz))
         if kind == "nodes":
             node_type = rec.get("node_type")
-            return Indexed(_identity(["node", same_number(rec.get("id"))]), type=node_type if isinstance(node_type, str) else None)
+            return Indexed(self.identity(kind, rec), type=node_type if isinstance(node_type, str) else None)
         src, dst, rel_type = same_number(rec.get("src")), same_number(rec.get("dst")), rec.get("rel_type")
-        return Indexed(_identity(["edge", src, dst]), type=rel_type if isinstance(rel_type, str) else None,
+        return Indexed(self.identity(kind, rec), type=rel_type if isinstance(rel_type, str) else None,
                        source=json.dumps(src, ensure_ascii=False), target=json.dumps(dst, ensure_ascii=False))
 
     # writing -----------------------------------------------------------------------------
@@ -298,12 +306,12 @@ def _write_lines(file: Path, records: Any) -> None:
 
 def _identity(parts: list[Any]) -> str:
     """JSON text of the identity parts; orjson where it writes them faithfully (the common case)."""
-    if not any(type(p) is float and not math.isfinite(p) for p in parts):  # orjson writes NaN as null
-        try:
-            return orjson.dumps(parts).decode()
-        except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits
-            pass
-    return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text = orjson.dumps(parts)
+    except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits
+        return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    # orjson writes NaN and Infinity as null: a null means a look with the exact writer
+    return text.decode() if b"null" not in text else json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
 
 
 def same_number(value: Any) -> Any:

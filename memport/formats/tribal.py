@@ -148,6 +148,9 @@ class TribalFormat:
                 raise MalformedInputError(f"expected an entry object, got {quote(entry)}", Location(str(path), record=index, path=f"$.entries[{index}]"))
             yield NativeRecord("memories", entry, parsed.exact, str(path), None, index)
 
+    def identity(self, kind: str, value: dict[str, Any]) -> str:
+        return _entry_identity(kind, value)
+
     def index(self, kind: str, value: dict[str, Any], local_tz: Any) -> Indexed:
         return _entry_index(kind, value)
 
@@ -267,6 +270,9 @@ class TribalJsonlFormat:
                 raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
             yield NativeRecord("memories", value, exact, str(path), line)
 
+    def identity(self, kind: str, value: dict[str, Any]) -> str:
+        return _entry_identity(kind, value)
+
     def index(self, kind: str, value: dict[str, Any], local_tz: Any) -> Indexed:
         return _entry_index(kind, value)
 
@@ -293,11 +299,15 @@ PLUGIN = TribalFormat()
 JSONL_PLUGIN = TribalJsonlFormat()
 
 
+def _entry_identity(kind: str, entry: dict[str, Any]) -> str:
+    ident = entry.get("id")
+    return ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False)
+
+
 def _entry_index(kind: str, entry: dict[str, Any], local_tz: Any = None) -> Indexed:
     """Entries of the bundle and of the stream are one object, indexed alike."""
-    ident = entry.get("id")
     content, tags = entry.get("content"), entry.get("tags")
-    return Indexed(identity=ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False),
+    return Indexed(identity=_entry_identity(kind, entry),
                    type=entry.get("source_type") if isinstance(entry.get("source_type"), str) else None,
                    content=content if isinstance(content, str) else json.dumps(content, ensure_ascii=False),
                    tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
