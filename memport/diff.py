@@ -22,8 +22,12 @@ both sides when decided. A decision whose sides changed since is refused, never 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import multiprocessing
+import os
+import threading
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -38,6 +42,8 @@ from .bundle import Bundle
 from .errors import MemportError
 from .filters import Filters
 from .formats import Indexed, NativeRecord, detect, plugin
+from .formats._jsonl import FileFacts, line_ranges
+from .formats.kagura import jsonl_records
 from .jsonio import atomic_write_bytes
 from .schemas import needs_reference, schema_set
 from .store import Store, columns
@@ -184,6 +190,7 @@ class Source:
     records: Any  # callable returning an iterator of NativeRecord
     label: str
     header: Any = None  # the bundle's own header, recorded with the import
+    path: Path | None = None  # a bundle on disk (a Bundle in memory has none)
 
 
 def _source(bundle: str | Path | Bundle) -> Source:
@@ -195,7 +202,7 @@ def _source(bundle: str | Path | Bundle) -> Source:
     detection = detect(path)
     fmt = detection.format
     return Source(fmt, detection.version, "tribal" if fmt == "tribal-jsonl" else fmt, lambda: plugin(fmt).records(path, detection), str(path),
-                  _header(path, detection))
+                  _header(path, detection), path)
 
 
 def _header(path: Path, detection: Any) -> Any:
@@ -261,6 +268,7 @@ class _Evaluator:
         self.stale: list[str] = []
         self.decided: set[str] = set()
         self.unused_decisions: list[str] = []
+        self.last_key = 0
 
     def _schema(self, kind: str, value: Any) -> str | None:
         if kind == "relations" and self.source.origin == "doclea":
@@ -273,11 +281,11 @@ class _Evaluator:
             state = self.state[kind] = self.store.state(kind)
         return state
 
-    def rows(self) -> Iterator[tuple[str, Row | None]]:
+    def rows(self, records: Iterable[NativeRecord] | None = None, start: int = 0) -> Iterator[tuple[str, Row | None]]:
         """(action, row) per record; row only for notable records (not plain inserts or unchanged)."""
         writes: dict[str, list[tuple[Any, ...]]] = {}
         pending = 0
-        for position, record in enumerate(self.source.records()):
+        for position, record in enumerate(self.source.records() if records is None else records, start):
             action, row, write = self.decide(position, record)
             if write is not None:
                 writes.setdefault(record.kind, []).append(write)
@@ -287,6 +295,9 @@ class _Evaluator:
                     pending = 0
             yield action, row
         self._flush(writes)
+
+    def finish(self) -> None:
+        """After the last record: refuse stale decisions, and note the decisions nothing needed."""
         if self.stale:
             shown = ", ".join(self.stale[:5]) + (f" and {len(self.stale) - 5} more" if len(self.stale) > 5 else "")
             raise StaleDecisionError(f"{len(self.stale)} decision(s) were made about records that changed since ({shown}); decide again")
@@ -302,7 +313,7 @@ class _Evaluator:
     def decide(self, position: int, record: NativeRecord) -> tuple[str, Row | None, tuple[Any, ...] | None]:
         kind, value = record.kind, record.value
         uid = f"{self.source.origin}:{kind}:{self.plugin.identity(kind, value)}"
-        ukey = uid_key(uid)
+        ukey = self.last_key = uid_key(uid)
         ckey = content_key(value, record.exact)
         item = self.plugin.index(kind, value, self.tz) if self.needs_index else None
 
@@ -313,21 +324,16 @@ class _Evaluator:
 
         if self.filtering and (kind != "memories" or not self.filters.matches(item)):
             return "skip", row("skip", "filtered"), None
-        schema = self._schema(kind, value)
-        if schema is not None:
-            is_valid = self._is_valid.get(schema)
-            if is_valid is None:
-                is_valid = self._is_valid[schema] = self.schemas.fast(schema).is_valid
-            if record.exact or not is_valid(value):
-                errors = [c for c in self.schemas.check(schema, value, exact=record.exact) if c.severity == "error"]
-                if errors:
-                    return "invalid", row("invalid", errors[0].code), None
         state = self._state(kind)
         stored = state.get(ukey)
+        if stored == ckey:
+            # the store holds only records that passed validation: the same content passes again
+            return "unchanged", None, None
+        error = self._invalid(kind, value, record.exact)
+        if error is not None:
+            return "invalid", row("invalid", error), None
         if stored is None:
             return "insert", None, self._accept(kind, uid, ukey, ckey, value, record.exact, item)
-        if stored == ckey:
-            return "unchanged", None, None
         in_run = ukey in self.from_run
         old = None if in_run else self.store.native(kind, uid)
         fields = list(field_diff(old, value)) if old is not None else ["(an earlier record of this bundle)"]
@@ -359,6 +365,41 @@ class _Evaluator:
                 return "update", row("update", "newer", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item)
             return "skip", row("skip", "not-newer", fields, stored), None
         return "conflict", row("conflict", "differs" if self.strategy == "error" else "no-decision", fields, stored), None
+
+    def _invalid(self, kind: str, value: Any, exact: bool) -> str | None:
+        """The code of the first schema error of a record, or None."""
+        schema = self._schema(kind, value)
+        if schema is None:
+            return None
+        is_valid = self._is_valid.get(schema)
+        if is_valid is None:
+            is_valid = self._is_valid[schema] = self.schemas.fast(schema).is_valid
+        if not exact and is_valid(value):
+            return None
+        errors = [c for c in self.schemas.check(schema, value, exact=exact) if c.severity == "error"]
+        return errors[0].code if errors else None
+
+    def lean_rows(self, records: Iterable[NativeRecord], start: int = 0) -> Iterator[tuple[str, Row | None]]:
+        """rows() for a dry run without filters, with the two common cases inline: a record the store
+        has unchanged, and a valid new one. Everything else goes through decide()."""
+        if self.run is not None or self.filtering or self.strategy == "newer":
+            yield from self.rows(records, start)
+            return
+        origin, identity, from_run = self.source.origin, self.plugin.identity, self.from_run
+        for position, record in enumerate(records, start):
+            kind, value = record.kind, record.value
+            ukey = self.last_key = uid_key(f"{origin}:{kind}:{identity(kind, value)}")
+            state = self.state.get(kind) or self._state(kind)
+            stored = state.get(ukey)
+            if stored is not None and stored == content_key(value, record.exact):
+                yield "unchanged", None
+            elif stored is None and ukey not in from_run and self._invalid(kind, value, record.exact) is None:
+                state[ukey] = content_key(value, record.exact)
+                from_run.add(ukey)
+                yield "insert", None
+            else:
+                action, row, _ = self.decide(position, record)
+                yield action, row
 
     def _accept(self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None) -> tuple[Any, ...] | None:
         """Record the new state; in a real run, also the row to write."""
@@ -416,15 +457,71 @@ class Plan:
         evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None)
         if clear:
             evaluator.store = _EmptyStore(store)
+        split = None if clear else _splittable(source, store)
+        if split is None:
+            self._collect(evaluator.lean_rows(source.records()))
+        else:
+            self._plan_in_two(evaluator, *split)
+        evaluator.finish()
+        self.counts = Counter({ACTIONS[number]: n for number, n in enumerate(_tally(self.actions)) if n})
+        self.reasons = Counter((r.action, r.reason) for r in self.notable)
+        self.unused_decisions = evaluator.unused_decisions
+
+    def _collect(self, rows: Iterable[tuple[str, Row | None]]) -> None:
         code = {action: number for number, action in enumerate(ACTIONS)}
         append, notable = self.actions.append, self.notable
-        for action, row in evaluator.rows():
+        for action, row in rows:
             append(code[action])
             if row is not None:
                 notable.append(row)
-        self.counts = Counter({ACTIONS[number]: n for number, n in enumerate(_tally(self.actions)) if n})
-        self.reasons = Counter((r.action, r.reason) for r in notable)
-        self.unused_decisions = evaluator.unused_decisions
+
+    def _plan_in_two(self, evaluator: _Evaluator, file: Path, rest: Any) -> None:
+        """The memories file in two byte ranges on two cores, then the rest of the bundle.
+
+        The worker decides the second range against the store as it was; afterwards the records
+        of that range whose uid the first range inserted or updated (rare: duplicates across the
+        halves) are read again and decided in order here, so the result is the sequential one.
+        """
+        import numpy as np
+
+        first, second = line_ranges(file, 2)
+        facts = FileFacts()
+        method = "fork" if threading.active_count() == 1 else "spawn"
+        if method == "fork":
+            # load the store's state once, before forking, so the worker inherits it
+            evaluator._state("memories")
+            _INHERITED.update(store=str(self.store.path), state=evaluator.state)
+        args = (str(self.store.path), self.source.format, self.source.version, self.source.origin, str(file), second,
+                self.strategy, self.decisions, self.filters, self.local_tz)
+        with multiprocessing.get_context(method).Pool(1) as pool:
+            later = pool.apply_async(_plan_range, args)
+            self._collect(evaluator.lean_rows(jsonl_records(file, _memories, *first, facts=facts)))
+            result = later.get()
+        offset, line_offset = len(self.actions), facts.lines
+        codes = array("b", result["codes"])
+        rows = {}
+        for row in result["notable"]:
+            row.position += offset
+            row.line = row.line + line_offset if row.line is not None else None
+            rows[row.position] = row
+        changed = np.fromiter(evaluator.from_run, dtype=np.int64, count=len(evaluator.from_run))
+        hits = np.nonzero(np.isin(np.frombuffer(result["keys"], dtype=np.int64), changed))[0] if changed.size else []
+        if len(hits):
+            wanted = set(int(i) for i in hits)
+            code = {action: number for number, action in enumerate(ACTIONS)}
+            for relative, record in enumerate(jsonl_records(file, _memories, *second)):
+                if relative in wanted:
+                    record.line = record.line + line_offset if record.line is not None else None
+                    action, row, _ = evaluator.decide(offset + relative, record)
+                    codes[relative] = code[action]
+                    rows.pop(offset + relative, None)
+                    if row is not None:
+                        rows[offset + relative] = row
+        self.actions.extend(codes)
+        self.notable.extend(rows[p] for p in sorted(rows))
+        evaluator.decided |= result["decided"]
+        evaluator.stale += result["stale"]
+        self._collect(evaluator.lean_rows(rest(), start=len(self.actions)))
 
     @property
     def total(self) -> int:
@@ -498,6 +595,58 @@ def _tally(actions: array) -> list[int]:
     return counts
 
 
+# Below this size a memories file is planned in one process (see Plan._plan_in_two).
+PARALLEL_BYTES = 32 * 1024 * 1024
+# what a forked planning worker inherits from its parent (see Plan._plan_in_two)
+_INHERITED: dict[str, Any] = {}
+
+
+def _memories(value: Any) -> str:
+    return "memories"
+
+
+def _splittable(source: Source, store: Any) -> tuple[Path, Any] | None:
+    """For a bundle on disk whose memories are a large JSONL file: that file, and a factory of the
+    bundle's other records (Kagura's graph)."""
+    if source.path is None or str(getattr(store, "path", ":memory:")) == ":memory:" or (os.cpu_count() or 1) < 2:
+        return None
+    if source.format == "kagura":
+        file = source.path / "memories.jsonl"
+        graph = source.path / "graph.jsonl"
+
+        def rest() -> Iterator[NativeRecord]:
+            if graph.is_file():
+                yield from jsonl_records(graph, lambda value: "relations" if value.get("type") == "edge" else "nodes")
+    elif source.format == "tribal-jsonl":
+        file = source.path
+
+        def rest() -> Iterator[NativeRecord]:
+            return iter(())
+    else:
+        return None
+    if not file.is_file() or file.stat().st_size < PARALLEL_BYTES:
+        return None
+    return file, rest
+
+
+def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str, byte_range: tuple[int, int | None], strategy: str,
+                decisions: dict[str, Decision], filters: Filters, local_tz: str) -> dict[str, Any]:
+    """In the worker: decide one byte range of a memories file against the store as it is."""
+    with Store(store_path) as store:
+        source = Source(fmt, version, origin, lambda: iter(()), file)
+        evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None)
+        codes, keys, notable = array("b"), array("q"), []
+        code = {action: number for number, action in enumerate(ACTIONS)}
+        if _INHERITED.get("store") == store_path:
+            evaluator.state = _INHERITED["state"]  # forked: the parent's preloaded state, shared copy-on-write
+        for action, row in evaluator.lean_rows(jsonl_records(Path(file), _memories, *byte_range)):
+            codes.append(code[action])
+            keys.append(evaluator.last_key)
+            if row is not None:
+                notable.append(row)
+    return {"codes": codes.tobytes(), "keys": keys.tobytes(), "notable": notable, "decided": evaluator.decided, "stale": evaluator.stale}
+
+
 class _EmptyStore:
     """A view of a store as if cleared: for planning an import with ``clear``."""
 
@@ -523,6 +672,20 @@ def plan(bundle: str | Path | Bundle, store: Store, *, strategy: str = "skip", d
                 local_tz, clear)
 
 
+# an import this many records or more (and at least as many as the store holds) rebuilds the
+# full-text index once instead of updating it row by row
+BULK_RECORDS = 20_000
+_BYTES_PER_RECORD = 300  # what one memory takes in a bundle, roughly: only used to estimate
+
+
+def _large(source: Source, store: Store) -> bool:
+    if source.path is None:
+        return False
+    size = sum(f.stat().st_size for f in source.path.iterdir()) if source.path.is_dir() else source.path.stat().st_size
+    estimate = size // _BYTES_PER_RECORD
+    return estimate >= BULK_RECORDS and estimate >= store.counts()["memories"]
+
+
 def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strategy: str = "skip",
                   decisions: dict[str, Decision] | str | Path | None = None, filters: Filters | None = None,
                   local_tz: str = "UTC", clear: bool = False) -> dict[str, Any]:
@@ -540,8 +703,11 @@ def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strateg
                                decisions=sorted(decisions) if decisions else None, backup=str(backup) if backup else None,
                                header=source.header)
         evaluator = _Evaluator(source, store, strategy, decisions or {}, filters or Filters(), local_tz, run)
-        for action, _ in evaluator.rows():
-            counts[action] += 1
+        bulk = _large(source, store)
+        with store.bulk_text_index() if bulk else contextlib.nullcontext():
+            for action, _ in evaluator.rows():
+                counts[action] += 1
+            evaluator.finish()
         if strategy == "error" and counts["conflict"]:
             raise ConflictError(f"{counts['conflict']} record(s) differ from the store and the strategy is error: nothing was written")
         result = {"inserted": counts["insert"], "updated": counts["update"], "unchanged": counts["unchanged"], "skipped": counts["skip"],

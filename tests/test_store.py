@@ -312,3 +312,18 @@ def test_killed_imports_leave_the_store_before_or_after(tmp_path):
         assert count in (before, before + 40_000) and fts == count
         outcomes.add(count)
     assert before in outcomes  # at least one kill landed mid-import (the test would be vacuous otherwise)
+
+
+def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, monkeypatch):
+    from memport import diff
+
+    monkeypatch.setattr(diff, "BULK_RECORDS", 1)
+    with memport.Store(tmp_path / "bulk.db") as s:
+        memport.import_bundle(big_kagura(tmp_path / "big", 500), s)
+        assert s.conn.execute("SELECT count(*) FROM memories_fts").fetchone()[0] == 500
+        assert [r["title"] for r in s.search("k42")] == ["k42"]
+        triggers = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        assert len(triggers) == 3  # recreated: later small imports keep the index current row by row
+        monkeypatch.setattr(diff, "BULK_RECORDS", 10**9)
+        memport.import_bundle(write_kagura(tmp_path / "one", [dict(KAGURA_PERSISTENT, key="zebra", value="unique words here")], metadata=None), s)
+        assert [r["title"] for r in s.search("zebra")] == ["zebra"]

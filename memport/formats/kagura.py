@@ -170,16 +170,10 @@ class KaguraFormat:
     # the store ---------------------------------------------------------------------------
 
     def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
-        for name in (MEMORIES, GRAPH):
-            file = path / name
-            if not file.is_file():
-                continue
-            label = str(file)
-            for line, value, exact in scan(file, None, ascii_expected=True):
-                if type(value) is not dict:
-                    _object(value, file, line)  # raises the located error
-                kind = "memories" if name == MEMORIES else "relations" if value.get("type") == "edge" else "nodes"
-                yield NativeRecord(kind, value, exact, label, line)
+        if (path / MEMORIES).is_file():
+            yield from jsonl_records(path / MEMORIES, lambda value: "memories")
+        if (path / GRAPH).is_file():
+            yield from jsonl_records(path / GRAPH, lambda value: "relations" if value.get("type") == "edge" else "nodes")
 
     def identity(self, kind: str, rec: dict[str, Any]) -> str:
         """What makes a record the same record in Kagura (cheap: the hot path of a dry run)."""
@@ -266,6 +260,16 @@ class KaguraFormat:
 
 
 PLUGIN = KaguraFormat()
+
+
+def jsonl_records(file: Path, kind_of: Any, start: int = 0, end: int | None = None,
+                  facts: FileFacts | None = None) -> Iterator[NativeRecord]:
+    """The objects of a JSONL file (or of a byte range of it) as native records."""
+    label = str(file)
+    for line, value, exact in scan(file, None, ascii_expected=True, start=start, end=end, facts=facts):
+        if type(value) is not dict:
+            _object(value, file, line)  # raises the located error
+        yield NativeRecord(kind_of(value), value, exact, label, line)
 
 
 def from_native(memories: Iterable[dict[str, Any]], graph: Iterable[dict[str, Any]], header: dict[str, Any] | None, *,
