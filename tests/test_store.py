@@ -327,3 +327,26 @@ def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, 
         monkeypatch.setattr(diff, "BULK_RECORDS", 10**9)
         memport.import_bundle(write_kagura(tmp_path / "one", [dict(KAGURA_PERSISTENT, key="zebra", value="unique words here")], metadata=None), s)
         assert [r["title"] for r in s.search("zebra")] == ["zebra"]
+
+
+@pytest.mark.parametrize("strategy", ["skip", "overwrite", "manual"])
+def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy):
+    from memport import diff
+
+    stored = [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(300)]
+    incoming = [dict(KAGURA_PERSISTENT, key=f"k{i % 250}", value=f"v{i}" if i % 7 else f"changed {i}") for i in range(600)]
+    incoming[10] = dict(incoming[10], scope="episodic")  # invalid
+    src = write_kagura(tmp_path / "in", incoming, [*KAGURA_NODES, KAGURA_EDGE])
+    with memport.Store(tmp_path / "s.db") as s:
+        memport.import_bundle(write_kagura(tmp_path / "old", stored, metadata=None), s)
+        monkeypatch.setattr(diff, "PARALLEL_BYTES", 10**12)
+        single = memport.plan(src, s, strategy=strategy)
+        monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
+        parallel = memport.plan(src, s, strategy=strategy)
+        assert parallel.summary() == single.summary()
+        assert list(parallel.actions) == list(single.actions)
+        assert [(r.position, r.uid, r.action, r.reason, r.fields, r.line) for r in parallel.notable] == \
+               [(r.position, r.uid, r.action, r.reason, r.fields, r.line) for r in single.notable]
+        # and both equal what the real import does
+        real = memport.import_bundle(src, s, strategy=strategy)
+        assert {k: real[k] for k in ACCOUNT} == {k: single.summary()[k] for k in ACCOUNT}
