@@ -42,7 +42,8 @@ from .bundle import Bundle
 from .errors import MemportError
 from .filters import Filters
 from .formats import Indexed, NativeRecord, detect, plugin
-from .formats._jsonl import FileFacts, line_ranges
+from .errors import Location, MalformedInputError
+from .formats._jsonl import FileFacts, line_ranges, scan
 from .formats.kagura import jsonl_records
 from .jsonio import atomic_write_bytes
 from .schemas import needs_reference, schema_set
@@ -401,6 +402,34 @@ class _Evaluator:
                 action, row, _ = self.decide(position, record)
                 yield action, row
 
+    def lean_memories(self, file: Path, byte_range: tuple[int, int | None], start: int, facts: FileFacts | None = None,
+                      line_offset: int = 0) -> Iterator[tuple[str, Row | None]]:
+        """lean_rows() over a memories JSONL file (or a byte range of it), straight from the parser:
+        the two common cases need no record objects at all."""
+        if self.run is not None or self.filtering or self.strategy == "newer":
+            yield from self.rows(jsonl_records(file, _memories, *byte_range, facts=facts), start)
+            return
+        prefix = f"{self.source.origin}:memories:".encode()
+        identity, from_run, label = self.plugin.identity_bytes, self.from_run, str(file)
+        state = self._state("memories")
+        position = start
+        for line, value, exact in scan(file, None, ascii_expected=True, start=byte_range[0], end=byte_range[1], facts=facts):
+            if type(value) is not dict:
+                raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(label, line=line + line_offset))
+            # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
+            ukey = self.last_key = key64(prefix + identity("memories", value))
+            stored = state.get(ukey)
+            if stored is not None and stored == content_key(value, exact):
+                yield "unchanged", None
+            elif stored is None and ukey not in from_run and self._invalid("memories", value, exact) is None:
+                state[ukey] = content_key(value, exact)
+                from_run.add(ukey)
+                yield "insert", None
+            else:
+                action, row, _ = self.decide(position, NativeRecord("memories", value, exact, label, line + line_offset))
+                yield action, row
+            position += 1
+
     def _accept(self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None) -> tuple[Any, ...] | None:
         """Record the new state; in a real run, also the row to write."""
         self._state(kind)[ukey] = ckey
@@ -495,7 +524,7 @@ class Plan:
                 self.strategy, self.decisions, self.filters, self.local_tz)
         with multiprocessing.get_context(method).Pool(1) as pool:
             later = pool.apply_async(_plan_range, args)
-            self._collect(evaluator.lean_rows(jsonl_records(file, _memories, *first, facts=facts)))
+            self._collect(evaluator.lean_memories(file, first, 0, facts))
             result = later.get()
         offset, line_offset = len(self.actions), facts.lines
         codes = array("b", result["codes"])
@@ -639,7 +668,7 @@ def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str,
         code = {action: number for number, action in enumerate(ACTIONS)}
         if _INHERITED.get("store") == store_path:
             evaluator.state = _INHERITED["state"]  # forked: the parent's preloaded state, shared copy-on-write
-        for action, row in evaluator.lean_rows(jsonl_records(Path(file), _memories, *byte_range)):
+        for action, row in evaluator.lean_memories(Path(file), byte_range, 0):
             codes.append(code[action])
             keys.append(evaluator.last_key)
             if row is not None:

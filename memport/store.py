@@ -22,8 +22,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from .errors import Location, MemportError
 from .filters import Filters
 from .jsonio import backup_name
@@ -44,7 +42,7 @@ def columns(kind: str) -> tuple[str, ...]:
     return MEMORY_COLUMNS if kind == "memories" else OTHER_COLUMNS
 
 
-def _migrate_1(db: sqlite_utils.Database) -> None:
+def _migrate_1(db: Any) -> None:
     text = str
     db["memories"].create({c: (int if c in INTEGER_COLUMNS else text) for c in MEMORY_COLUMNS}, pk="uid")
     # (uid_key, content_key) covers the one scan a plan makes to preload the store's state
@@ -81,15 +79,26 @@ class Store:
             raise StoreError(f"not a SQLite database memport can open ({err})", Location(str(self.path))) from None
         conn.execute("PRAGMA synchronous=NORMAL")
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
+        self._db: Any = None
         self._migrate()
+
+    @property
+    def db(self) -> Any:
+        """The store as a ``sqlite_utils.Database`` (imported on first use: sqlite-utils loads pandas,
+        which a command-line import or dry run does not need)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(f"store schema version {version} is newer than this memport understands ({SCHEMA_VERSION}); upgrade memport",
                              Location(str(self.path)))
-        if version == 0 and self.db.table_names() and "memories" not in self.db.table_names():
+        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and tables and "memories" not in tables:
             raise StoreError("is a SQLite database, but not a memport store", Location(str(self.path)))
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():

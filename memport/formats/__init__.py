@@ -90,6 +90,9 @@ class FormatPlugin(Protocol):
 
     def identity(self, kind: str, value: Any) -> str: ...
 
+    # JSONL formats also offer identity_bytes(kind, value): the identity's UTF-8, hashed directly
+    # on the dry run's hot path
+
     def index(self, kind: str, value: Any, local_tz: Any) -> Indexed: ...
 
 

@@ -176,12 +176,17 @@ class KaguraFormat:
             yield from jsonl_records(path / GRAPH, lambda value: "relations" if value.get("type") == "edge" else "nodes")
 
     def identity(self, kind: str, rec: dict[str, Any]) -> str:
-        """What makes a record the same record in Kagura (cheap: the hot path of a dry run)."""
+        """What makes a record the same record in Kagura."""
+        return self.identity_bytes(kind, rec).decode("utf-8", "surrogatepass")
+
+    def identity_bytes(self, kind: str, rec: dict[str, Any]) -> bytes:
+        """The identity as UTF-8 (the hot path of a dry run hashes these bytes directly)."""
         if kind == "memories":
             scope, key = rec.get("scope"), rec.get("key")
             # persistent keys are TEXT in Kagura, so 5 and "5" are one row there
-            key_identity = str(key) if scope == "persistent" and _tag(key) is not None else same_number(key)
-            return _identity([scope, rec.get("user_id"), rec.get("agent_name"), key_identity])
+            if type(key) is not str:
+                key = str(key) if scope == "persistent" and _tag(key) is not None else same_number(key)
+            return _identity([scope, rec.get("user_id"), rec.get("agent_name"), key])
         if kind == "nodes":
             return _identity(["node", same_number(rec.get("id"))])
         return _identity(["edge", same_number(rec.get("src")), same_number(rec.get("dst"))])
@@ -308,14 +313,18 @@ def _write_lines(file: Path, records: Any) -> None:
             f.write("\n")
 
 
-def _identity(parts: list[Any]) -> str:
-    """JSON text of the identity parts; orjson where it writes them faithfully (the common case)."""
+def _identity(parts: list[Any]) -> bytes:
+    """JSON of the identity parts as UTF-8; orjson where it writes them faithfully (the common case)."""
     try:
         text = orjson.dumps(parts)
     except (TypeError, orjson.JSONEncodeError):  # integers beyond 64 bits
-        return json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+        return _exact_identity(parts)
     # orjson writes NaN and Infinity as null: a null means a look with the exact writer
-    return text.decode() if b"null" not in text else json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return text if b"null" not in text else _exact_identity(parts)
+
+
+def _exact_identity(parts: list[Any]) -> bytes:
+    return json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
 
 
 def same_number(value: Any) -> Any:

@@ -151,6 +151,9 @@ class TribalFormat:
     def identity(self, kind: str, value: dict[str, Any]) -> str:
         return _entry_identity(kind, value)
 
+    def identity_bytes(self, kind: str, value: dict[str, Any]) -> bytes:
+        return _entry_identity(kind, value).encode("utf-8", "surrogatepass")
+
     def index(self, kind: str, value: dict[str, Any], local_tz: Any) -> Indexed:
         return _entry_index(kind, value)
 
@@ -272,6 +275,9 @@ class TribalJsonlFormat:
 
     def identity(self, kind: str, value: dict[str, Any]) -> str:
         return _entry_identity(kind, value)
+
+    def identity_bytes(self, kind: str, value: dict[str, Any]) -> bytes:
+        return _entry_identity(kind, value).encode("utf-8", "surrogatepass")
 
     def index(self, kind: str, value: dict[str, Any], local_tz: Any) -> Indexed:
         return _entry_index(kind, value)
