@@ -200,7 +200,7 @@ def import_(src: str, db_path: str, strategy: str, decisions: str | None, dry_ru
         verb = "would import" if dry_run else "imported"
         click.echo(f"{verb} {src}: " + ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid", "total")))
         if result["backup"]:
-            click.echo(f"backup of the store before --clear: {result['backup']}")
+            click.echo(f"backup of the store before replacing data: {result['backup']}")
     if result["conflicts"] and strategy == "error":
         sys.exit(EXIT_INVALID)
 

@@ -718,12 +718,13 @@ def _large(source: Source, store: Store) -> bool:
 def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strategy: str = "skip",
                   decisions: dict[str, Decision] | str | Path | None = None, filters: Filters | None = None,
                   local_tz: str = "UTC", clear: bool = False) -> dict[str, Any]:
-    """Import in one transaction: all of it lands or none of it. ``clear`` empties the store first,
-    after a backup. Returns the accounting (the shape of ``memport import --json``)."""
+    """Import in one transaction: all of it lands or none of it. ``clear`` empties the store first;
+    it and the ``overwrite`` strategy, which replace stored data, take a backup first (its path is
+    in the result). Returns the accounting (the shape of ``memport import --json``)."""
     source = bundle if isinstance(bundle, Source) else _source(bundle)
     if isinstance(decisions, (str, Path)):
         decisions = load_decisions(decisions)
-    backup = store.backup() if clear else None
+    backup = store.backup() if clear or strategy == "overwrite" else None
     counts: Counter = Counter()
     with store.transaction():
         if clear:

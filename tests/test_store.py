@@ -103,6 +103,10 @@ def test_strategies(tmp_path, store):
 
     assert memport.plan(incoming(), store).summary()["skipped"] == 1
     assert memport.plan(incoming(), store, strategy="overwrite").summary()["updated"] == 1
+    with memport.Store(tmp_path / "copy.db") as copy:
+        memport.import_bundle(write_tribal(tmp_path / "c.json", tribal_bundle([entry(id="a")])), copy)
+        replaced = memport.import_bundle(incoming(), copy, strategy="overwrite")
+        assert replaced["updated"] == 1 and Path(replaced["backup"]).exists()  # overwriting keeps a backup first
     # newer compares instants: 13:00+01:00 is the same instant (a tie keeps the stored one)
     assert memport.plan(incoming(updated_at="2025-01-01T13:00:00+01:00"), store, strategy="newer").summary()["skipped"] == 1
     assert memport.plan(incoming(updated_at="2025-01-01T12:00:00.000001"), store, strategy="newer").summary()["updated"] == 1
