@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 from xxhash import xxh3_64_intdigest
 
@@ -51,6 +52,7 @@ from .store import Store, columns
 from .timestamps import zone
 
 ACTIONS = ("insert", "update", "unchanged", "conflict", "skip", "invalid")
+VECTOR_STRATEGIES = ("auto", "keep", "drop")
 STRATEGIES = ("skip", "overwrite", "newer", "error", "manual")
 CHOICES = ("keep", "take", "skip", "fields")
 BATCH = 2000
@@ -250,9 +252,11 @@ class _Evaluator:
     decided, so later records of the bundle meet earlier ones exactly as they will in the store."""
 
     def __init__(self, source: Source, store: Any, strategy: str, decisions: dict[str, Decision], filters: Filters,
-                 local_tz: str, write_run: int | None):
+                 local_tz: str, write_run: int | None, vectors: str = "auto"):
         if strategy not in STRATEGIES:
             raise MemportError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
+        if vectors not in VECTOR_STRATEGIES:
+            raise MemportError(f"unknown vector strategy {vectors!r}; one of {', '.join(VECTOR_STRATEGIES)}")
         self.source, self.store, self.strategy = source, store, strategy
         self.decisions = decisions or {}
         self.filters = filters
@@ -270,6 +274,48 @@ class _Evaluator:
         self.decided: set[str] = set()
         self.unused_decisions: list[str] = []
         self.last_key = 0
+        self._vectors_for(vectors)
+
+    def _vectors_for(self, strategy: str) -> None:
+        """Where incoming vectors go (Tribal entries carry them), like Tribal's own import: ``auto``
+        keeps them when their model (name and dimension) is the store's, else drops them; ``keep``
+        keeps them always, under the store's fingerprint when compatible and under a fingerprint of
+        their own otherwise (never mixed); ``drop`` never keeps them. Memories written without a
+        vector of the store's model count as needing re-embedding."""
+        from .embed import fingerprint_id
+
+        self.needs_reembedding = 0
+        self.vector_rows: list[tuple[Any, ...]] = []
+        self.store_fingerprint = self.store.setting("embedding_fingerprint")
+        store_model = (self.store.fingerprint(self.store_fingerprint) or {}) if self.store_fingerprint else {}
+        manifest = self.source.header.get("manifest") if isinstance(self.source.header, dict) else None
+        model = manifest.get("embedding") if isinstance(manifest, dict) else None
+        name = model.get("model_name") if isinstance(model, dict) else None
+        dims = model.get("dimensions") if isinstance(model, dict) else None
+        compatible = bool(store_model) and _same_model(name, store_model.get("model")) and dims == store_model.get("dimension")
+        self.imported_fingerprint = None
+        if strategy == "drop" or self.source.origin != "tribal" or (strategy == "auto" and not compatible):
+            self.vector_fingerprint = None
+        elif compatible:
+            self.vector_fingerprint = self.store_fingerprint
+        else:
+            details = {"model": name, "dimension": dims, "imported": True}
+            self.imported_fingerprint = (fingerprint_id(details), name, dims, details)
+            self.vector_fingerprint = self.imported_fingerprint[0]
+
+    def _vector(self, uid: str, value: Any) -> None:
+        """An inserted or updated memory: keep its vector where the strategy says, and count it."""
+        vector = value.get("embedding") if isinstance(value, dict) else None
+        usable = (self.vector_fingerprint is not None and isinstance(vector, list) and vector
+                  and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vector))
+        if not (usable and self.vector_fingerprint == self.store_fingerprint):
+            self.needs_reembedding += 1
+        if usable and self.run is not None:
+            from .embed import memory_text, text_sha256
+
+            sha = text_sha256(memory_text(self.source.origin, value))
+            blob = np.asarray(vector, dtype=np.float32).tobytes()
+            self.vector_rows.append((uid, self.vector_fingerprint, len(vector), blob, sha))
 
     def _schema(self, kind: str, value: Any) -> str | None:
         if kind == "relations" and self.source.origin == "doclea":
@@ -310,6 +356,14 @@ class _Evaluator:
                 cols = columns(kind)
                 self.store.conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
                 rows.clear()
+        if self.vector_rows:
+            if self.imported_fingerprint is not None:
+                fid, name, dims, details = self.imported_fingerprint
+                self.store.conn.execute("INSERT OR IGNORE INTO fingerprints (fingerprint, model, dimensions, details, created_at) "
+                                        "VALUES (?, ?, ?, ?, datetime('now'))", [fid, name, dims, json.dumps(details, sort_keys=True)])
+            self.store.conn.executemany("INSERT OR REPLACE INTO embeddings (memory_uid, fingerprint, dimensions, vector, text_sha256) "
+                                        "VALUES (?, ?, ?, ?, ?)", self.vector_rows)
+            self.vector_rows.clear()
 
     def decide(self, position: int, record: NativeRecord) -> tuple[str, Row | None, tuple[Any, ...] | None]:
         kind, value = record.kind, record.value
@@ -397,6 +451,8 @@ class _Evaluator:
             elif stored is None and ukey not in from_run and self._invalid(kind, value, record.exact) is None:
                 state[ukey] = content_key(value, record.exact)
                 from_run.add(ukey)
+                if kind == "memories":
+                    self._vector("", value)
                 yield "insert", None
             else:
                 action, row, _ = self.decide(position, record)
@@ -424,6 +480,7 @@ class _Evaluator:
             elif stored is None and ukey not in from_run and self._invalid("memories", value, exact) is None:
                 state[ukey] = content_key(value, exact)
                 from_run.add(ukey)
+                self._vector("", value)
                 yield "insert", None
             else:
                 action, row, _ = self.decide(position, NativeRecord("memories", value, exact, label, line + line_offset))
@@ -434,6 +491,8 @@ class _Evaluator:
         """Record the new state; in a real run, also the row to write."""
         self._state(kind)[ukey] = ckey
         self.from_run.add(ukey)
+        if kind == "memories":
+            self._vector(uid, value)
         if self.strategy == "newer":
             self.updated[ukey] = item.updated_at if item is not None else None
         if self.run is None:
@@ -444,6 +503,14 @@ class _Evaluator:
             return (uid, ukey, self.source.origin, _source_id(value), item.user_id, item.agent_name, item.scope, item.type, item.title,
                     item.content, tags, item.created_at, item.updated_at, text, ckey, self.run)
         return (uid, ukey, self.source.origin, _source_id(value), item.type, item.source, item.target, text, ckey, self.run)
+
+
+def _same_model(incoming: Any, stored: Any) -> bool:
+    """Model names compared exactly, as Tribal does, except for the sentence-transformers/ prefix."""
+    def bare(name: Any) -> Any:
+        return name.removeprefix("sentence-transformers/") if isinstance(name, str) else name
+
+    return incoming is not None and bare(incoming) == bare(stored)
 
 
 def _source_id(value: Any) -> str | None:
@@ -474,18 +541,16 @@ class Plan:
     """What an import would do, one row per incoming record, and the means to do it."""
 
     def __init__(self, source: Source, store: Store, strategy: str, decisions: dict[str, Decision], filters: Filters,
-                 local_tz: str, clear: bool):
+                 local_tz: str, clear: bool, vectors: str = "auto"):
         self.source, self.store, self.strategy, self.decisions, self.filters = source, store, strategy, decisions, filters
-        self.local_tz, self.clear = local_tz, clear
+        self.local_tz, self.clear, self.vectors = local_tz, clear, vectors
         self.generation = store.generation()
         self.actions = array("b")
         self.counts: Counter = Counter()
         self.reasons: Counter = Counter()
         # the rows worth showing one by one: everything but plain inserts and unchanged records
         self.notable: list[Row] = []
-        evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None)
-        if clear:
-            evaluator.store = _EmptyStore(store)
+        evaluator = _Evaluator(source, _EmptyStore(store) if clear else store, strategy, decisions, filters, local_tz, None, vectors)
         split = None if clear else _splittable(source, store)
         if split is None:
             self._collect(evaluator.lean_rows(source.records()))
@@ -495,6 +560,7 @@ class Plan:
         self.counts = Counter({ACTIONS[number]: n for number, n in enumerate(_tally(self.actions)) if n})
         self.reasons = Counter((r.action, r.reason) for r in self.notable)
         self.unused_decisions = evaluator.unused_decisions
+        self.needs_reembedding = evaluator.needs_reembedding
 
     def _collect(self, rows: Iterable[tuple[str, Row | None]]) -> None:
         code = {action: number for number, action in enumerate(ACTIONS)}
@@ -521,13 +587,15 @@ class Plan:
             evaluator._state("memories")
             _INHERITED.update(store=str(self.store.path), state=evaluator.state)
         args = (str(self.store.path), self.source.format, self.source.version, self.source.origin, str(file), second,
-                self.strategy, self.decisions, self.filters, self.local_tz)
+                self.strategy, self.decisions, self.filters, self.local_tz, self.vectors, self.source.header)
         with multiprocessing.get_context(method).Pool(1) as pool:
             later = pool.apply_async(_plan_range, args)
             self._collect(evaluator.lean_memories(file, first, 0, facts))
             result = later.get()
         offset, line_offset = len(self.actions), facts.lines
         codes = array("b", result["codes"])
+        needs = array("b", result["needs"])
+        evaluator.needs_reembedding += sum(needs)
         rows = {}
         for row in result["notable"]:
             row.position += offset
@@ -541,6 +609,7 @@ class Plan:
             for relative, record in enumerate(jsonl_records(file, _memories, *second)):
                 if relative in wanted:
                     record.line = record.line + line_offset if record.line is not None else None
+                    evaluator.needs_reembedding -= needs[relative]  # decided again below, counted again there
                     action, row, _ = evaluator.decide(offset + relative, record)
                     codes[relative] = code[action]
                     rows.pop(offset + relative, None)
@@ -565,7 +634,7 @@ class Plan:
         """The accounting: total = inserted + updated + unchanged + skipped + conflicts + invalid."""
         return {"inserted": self.counts["insert"], "updated": self.counts["update"], "unchanged": self.counts["unchanged"],
                 "skipped": self.counts["skip"], "conflicts": self.counts["conflict"], "invalid": self.counts["invalid"],
-                "total": self.total, "dry_run": True, "backup": None}
+                "total": self.total, "dry_run": True, "backup": None, "needs_reembedding": self.needs_reembedding}
 
     def conflicts(self) -> list[Row]:
         return [r for r in self.notable if r.action == "conflict"]
@@ -609,7 +678,7 @@ class Plan:
         if self.store.generation() != self.generation:
             raise StalePlanError("the store changed since this plan was made; make a new plan")
         result = import_bundle(self.source, self.store, strategy=self.strategy, decisions=self.decisions, filters=self.filters,
-                               local_tz=self.local_tz, clear=self.clear)
+                               local_tz=self.local_tz, clear=self.clear, vectors=self.vectors)
         expected = {k: v for k, v in self.summary().items() if k not in ("dry_run", "backup")}
         got = {k: v for k, v in result.items() if k in expected}
         if got != expected:  # cannot happen while the store is unchanged: the same code decided both
@@ -659,21 +728,25 @@ def _splittable(source: Source, store: Any) -> tuple[Path, Any] | None:
 
 
 def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str, byte_range: tuple[int, int | None], strategy: str,
-                decisions: dict[str, Decision], filters: Filters, local_tz: str) -> dict[str, Any]:
+                decisions: dict[str, Decision], filters: Filters, local_tz: str, vectors: str, header: Any) -> dict[str, Any]:
     """In the worker: decide one byte range of a memories file against the store as it is."""
     with Store(store_path) as store:
-        source = Source(fmt, version, origin, lambda: iter(()), file)
-        evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None)
-        codes, keys, notable = array("b"), array("q"), []
+        source = Source(fmt, version, origin, lambda: iter(()), file, header)
+        evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None, vectors)
+        codes, keys, needs, notable = array("b"), array("q"), array("b"), []
         code = {action: number for number, action in enumerate(ACTIONS)}
         if _INHERITED.get("store") == store_path:
             evaluator.state = _INHERITED["state"]  # forked: the parent's preloaded state, shared copy-on-write
+        counted = 0
         for action, row in evaluator.lean_memories(Path(file), byte_range, 0):
             codes.append(code[action])
             keys.append(evaluator.last_key)
+            needs.append(evaluator.needs_reembedding - counted)
+            counted = evaluator.needs_reembedding
             if row is not None:
                 notable.append(row)
-    return {"codes": codes.tobytes(), "keys": keys.tobytes(), "notable": notable, "decided": evaluator.decided, "stale": evaluator.stale}
+    return {"codes": codes.tobytes(), "keys": keys.tobytes(), "needs": needs.tobytes(), "notable": notable, "decided": evaluator.decided,
+            "stale": evaluator.stale}
 
 
 class _EmptyStore:
@@ -681,6 +754,7 @@ class _EmptyStore:
 
     def __init__(self, store: Store):
         self.conn = store.conn
+        self.setting, self.fingerprint = store.setting, store.fingerprint
 
     def state(self, kind: str) -> dict[int, int]:
         return {}
@@ -693,12 +767,13 @@ class _EmptyStore:
 
 
 def plan(bundle: str | Path | Bundle, store: Store, *, strategy: str = "skip", decisions: dict[str, Decision] | str | Path | None = None,
-         filters: Filters | None = None, local_tz: str = "UTC", clear: bool = False) -> Plan:
-    """A dry run: what importing ``bundle`` into ``store`` would do, without writing anything."""
+         filters: Filters | None = None, local_tz: str = "UTC", clear: bool = False, vectors: str = "auto") -> Plan:
+    """A dry run: what importing ``bundle`` into ``store`` would do, without writing anything.
+    ``vectors`` (auto, keep, drop) says what becomes of vectors a bundle carries."""
     if isinstance(decisions, (str, Path)):
         decisions = load_decisions(decisions)
     return Plan(_source(bundle) if not isinstance(bundle, Source) else bundle, store, strategy, decisions or {}, filters or Filters(),
-                local_tz, clear)
+                local_tz, clear, vectors)
 
 
 # an import this many records or more (and at least as many as the store holds) rebuilds the
@@ -717,7 +792,7 @@ def _large(source: Source, store: Store) -> bool:
 
 def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strategy: str = "skip",
                   decisions: dict[str, Decision] | str | Path | None = None, filters: Filters | None = None,
-                  local_tz: str = "UTC", clear: bool = False) -> dict[str, Any]:
+                  local_tz: str = "UTC", clear: bool = False, vectors: str = "auto") -> dict[str, Any]:
     """Import in one transaction: all of it lands or none of it. ``clear`` empties the store first;
     it and the ``overwrite`` strategy, which replace stored data, take a backup first (its path is
     in the result). Returns the accounting (the shape of ``memport import --json``)."""
@@ -732,7 +807,7 @@ def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strateg
         run = store.record_run(operation="import", source=source.label, format=source.format, strategy=strategy, dry_run=0,
                                decisions=sorted(decisions) if decisions else None, backup=str(backup) if backup else None,
                                header=source.header)
-        evaluator = _Evaluator(source, store, strategy, decisions or {}, filters or Filters(), local_tz, run)
+        evaluator = _Evaluator(source, store, strategy, decisions or {}, filters or Filters(), local_tz, run, vectors)
         bulk = _large(source, store)
         with store.bulk_text_index() if bulk else contextlib.nullcontext():
             for action, _ in evaluator.rows():
@@ -742,6 +817,6 @@ def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strateg
             raise ConflictError(f"{counts['conflict']} record(s) differ from the store and the strategy is error: nothing was written")
         result = {"inserted": counts["insert"], "updated": counts["update"], "unchanged": counts["unchanged"], "skipped": counts["skip"],
                   "conflicts": counts["conflict"], "invalid": counts["invalid"], "total": sum(counts.values()),
-                  "dry_run": False, "backup": str(backup) if backup else None}
+                  "dry_run": False, "backup": str(backup) if backup else None, "needs_reembedding": evaluator.needs_reembedding}
         store.finish_run(run, {k: v for k, v in result.items() if k not in ("dry_run", "backup")})
     return result

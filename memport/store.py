@@ -26,7 +26,7 @@ from .errors import Location, MemportError
 from .filters import Filters
 from .jsonio import backup_name
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
 MEMORY_COLUMNS = ("uid", "uid_key", "origin", "source_id", "user_id", "agent_name", "scope", "type", "title", "content", "tags",
                   "created_at", "updated_at", "native", "content_key", "run_id")
@@ -61,7 +61,16 @@ def _migrate_1(db: Any) -> None:
                              pk="run_id")
 
 
-MIGRATIONS = [_migrate_1]
+def _migrate_2(db: Any) -> None:
+    """Re-embedding: fingerprints of models, the (fingerprint, text) cache, the store's own model."""
+    text = str
+    db["embeddings"].add_column("text_sha256", text)
+    db["fingerprints"].create({"fingerprint": text, "model": text, "dimensions": int, "details": text, "created_at": text}, pk="fingerprint")
+    db["embedding_cache"].create({"fingerprint": text, "text_sha256": text, "tokens": int, "vector": bytes}, pk=("fingerprint", "text_sha256"))
+    db["settings"].create({"key": text, "value": text}, pk="key")
+
+
+MIGRATIONS = [_migrate_1, _migrate_2]
 
 
 class Store:
@@ -172,6 +181,17 @@ class Store:
         that records do not carry, such as the embedding model of Tribal vectors."""
         row = self.conn.execute("SELECT header FROM import_runs WHERE format IN (?, ?) AND header IS NOT NULL ORDER BY run_id DESC LIMIT 1",
                                 [origin, f"{origin}-jsonl"]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def setting(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value])
+
+    def fingerprint(self, fingerprint_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT details FROM fingerprints WHERE fingerprint = ?", [fingerprint_id]).fetchone()
         return json.loads(row[0]) if row else None
 
     def runs(self) -> list[dict[str, Any]]:

