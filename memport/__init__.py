@@ -9,7 +9,6 @@
 from .api import convert, inspect, read, validate, write
 from .bundle import Bundle, Records
 from .diff import Decision, Plan, import_bundle, load_decisions, plan, save_decisions
-from .exporter import export
 from .filters import Filters
 from .store import Store
 from .errors import (BundleNotFoundError, ConversionError, MalformedInputError, MemportError, NotABundleError,
@@ -21,9 +20,22 @@ from .problems import Problem, Report
 
 __all__ = [
     "Bundle", "BundleMeta", "convert", "Decision", "Plan", "import_bundle", "load_decisions", "plan", "save_decisions",
-    "export", "Filters", "Store", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
+    "export", "Filters", "Store", "parity", "reembed", "search", "truncation", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
     "EmbeddingModel", "MalformedInputError", "Memory", "MemportError", "Node", "NotABundleError", "OutputExistsError",
     "PendingMemory", "Problem", "Records", "Relation", "Report", "Timestamp", "UnsupportedVersionError", "detect",
     "inspect", "read", "validate", "write",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # the embedding functions load numpy and, when used, torch: only import them on first use
+    if name in ("parity", "reembed", "search", "truncation"):
+        from . import embed
+
+        return getattr(embed, name)
+    if name == "export":
+        from .exporter import export
+
+        return export
+    raise AttributeError(f"module 'memport' has no attribute {name!r}")

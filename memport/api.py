@@ -72,10 +72,20 @@ def inspect(path: str | Path) -> dict[str, Any]:
     """Format, version, evidence and record counts, without loading the bundle (the shape of
     ``memport inspect --json``)."""
     detection: Detection = detect(path)
-    found = plugin(detection.format).count(Path(path), detection)
+    fmt = plugin(detection.format)
+    found = fmt.count(Path(path), detection)
+    # memories without a vector: all of them outside Tribal, whose entries may carry one
+    needs = sum(1 for r in fmt.records(Path(path), detection) if r.kind == "memories" and not _has_vector(r.value)) \
+        if detection.format in ("tribal", "tribal-jsonl") else int(found.get("memories", 0))
     return {
         "format": detection.format,
         "version": detection.version,
         "counts": {kind: int(found.get(kind, 0)) for kind in KINDS},
+        "needs_reembedding": needs,
         "evidence": detection.evidence,
     }
+
+
+def _has_vector(entry: Any) -> bool:
+    vector = entry.get("embedding") if isinstance(entry, dict) else None
+    return isinstance(vector, list) and bool(vector)

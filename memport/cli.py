@@ -17,7 +17,6 @@ from typing import Any, Callable
 import click
 
 from . import api, diff
-from . import exporter
 from .diff import STRATEGIES
 from .errors import MemportError
 from .filters import Filters
@@ -72,11 +71,13 @@ def inspect(path: str, as_json: bool) -> None:
     """Show the format, version and record counts of the bundle at PATH."""
     found = api.inspect(path)
     if as_json:
-        _emit_json({"format": found["format"], "version": found["version"], "counts": found["counts"]})
+        _emit_json({"format": found["format"], "version": found["version"], "counts": found["counts"],
+                    "needs_reembedding": found["needs_reembedding"]})
         return
     click.echo(f"{found['format']} {found['version']}  {path}")
     for kind, n in found["counts"].items():
         click.echo(f"  {kind:<10} {n}")
+    click.echo(f"  needing an embedding: {found['needs_reembedding']} (memories without a vector)")
     click.echo("evidence: " + "; ".join(found["evidence"]))
 
 
@@ -183,22 +184,24 @@ def _filters(kwargs: dict[str, Any]) -> Filters:
 @click.option("--clear", is_flag=True, help="Empty the store first (after a backup).")
 @click.option("--json", "as_json", is_flag=True, help="Print the accounting as JSON.")
 @click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
+@click.option("--vectors", type=click.Choice(list(diff.VECTOR_STRATEGIES)), default="auto", show_default=True,
+              help="Vectors a bundle carries: keep them when their model is the store's (auto), always (keep), or never (drop).")
 @_filter_options
 @_guard
 def import_(src: str, db_path: str, strategy: str, decisions: str | None, dry_run: bool, clear: bool, as_json: bool, local_tz: str,
-            **kwargs: Any) -> None:
+            vectors: str, **kwargs: Any) -> None:
     """Import the bundle SRC into the store, in one transaction."""
     filters = _filters(kwargs)
+    options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear, vectors=vectors)
     with Store(db_path) as store:
-        if dry_run:
-            result = diff.plan(src, store, strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear).summary()
-        else:
-            result = diff.import_bundle(src, store, strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear)
+        result = diff.plan(src, store, **options).summary() if dry_run else diff.import_bundle(src, store, **options)
     if as_json:
         _emit_json(result)
     else:
         verb = "would import" if dry_run else "imported"
         click.echo(f"{verb} {src}: " + ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid", "total")))
+        if result["needs_reembedding"]:
+            click.echo(f"{result['needs_reembedding']} memories need (re-)embedding: memport reembed --db {db_path}")
         if result["backup"]:
             click.echo(f"backup of the store before replacing data: {result['backup']}")
     if result["conflicts"] and strategy == "error":
@@ -245,8 +248,10 @@ def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, loc
 @_guard
 def export_(db_path: str, target: str, output: str, overwrite: bool, as_json: bool, **kwargs: Any) -> None:
     """Write the store's records (filtered) as one bundle; with --user, everything of that user (GDPR)."""
+    from .exporter import export
+
     with Store(db_path) as store:
-        result = exporter.export(store, target, output, filters=_filters(kwargs), overwrite=overwrite)
+        result = export(store, target, output, filters=_filters(kwargs), overwrite=overwrite)
     if as_json:
         _emit_json(result)
         return
@@ -277,3 +282,45 @@ def erase(db_path: str, user_id: str, yes: bool, as_json: bool) -> None:
         return
     click.echo(f"erased {result['removed']['memories']} memories and {result['removed']['relations']} relations of {user_id!r}")
     click.echo(f"backup of the store before erasing: {result['backup']}")
+
+
+@cli.command()
+@click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The store file.")
+@click.option("--model", default="all-MiniLM-L6-v2", show_default=True,
+              help="A sentence-transformers model name or local path (the default ships with memport, offline).")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Texts encoded at once.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), help="Where to run the model (default: what sentence-transformers picks).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_guard
+def reembed(db_path: str, model: str, batch_size: int, device: str | None, as_json: bool) -> None:
+    """Give every memory in the store a vector from MODEL, encoding only texts not seen before."""
+    from .embed import reembed as run
+
+    report = run(db_path, model, batch_size=batch_size, device=device, progress=not as_json).to_dict()
+    if as_json:
+        _emit_json(report)
+        return
+    click.echo(f"{report['model']} ({report['fingerprint']}): {report['total']} memories, {report['encoded']} encoded, "
+               f"{report['unchanged']} unchanged, {report['truncated']} truncated, {report['seconds']} s")
+    for record in report["truncated_records"][:20]:
+        click.echo(f"  truncated: {record['uid']} has {record['tokens']} tokens (the model reads {record['max_seq_length']})")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The store file.")
+@click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="How many results.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_guard
+def search(query: str, db_path: str, k: int, as_json: bool) -> None:
+    """The memories closest in meaning to QUERY, under the store's embedding model."""
+    from .embed import search as run
+
+    with Store(db_path) as store:
+        results = run(store, query, k)
+    if as_json:
+        _emit_json(results)
+        return
+    for hit in results:
+        text = (hit["title"] + ": " if hit["title"] else "") + (hit["content"] or "")
+        click.echo(f"{hit['score']:.3f}  {hit['uid']}  {text[:100]}")

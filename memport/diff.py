@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 from xxhash import xxh3_64_intdigest
 
@@ -311,6 +310,8 @@ class _Evaluator:
         if not (usable and self.vector_fingerprint == self.store_fingerprint):
             self.needs_reembedding += 1
         if usable and self.run is not None:
+            import numpy as np
+
             from .embed import memory_text, text_sha256
 
             sha = text_sha256(memory_text(self.source.origin, value))

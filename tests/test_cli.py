@@ -38,7 +38,7 @@ def test_inspect_json_shape_for_every_format(tmp_path):
         result = run("inspect", path, "--json")
         assert result.exit_code == 0
         got = json.loads(result.output)
-        assert list(got) == ["format", "version", "counts"]
+        assert list(got) == ["format", "version", "counts", "needs_reembedding"]
         assert got["format"] == fmt and isinstance(got["version"], str)
         assert list(got["counts"]) == COUNT_KEYS
         assert got["counts"] == {k: expected.get(k, 0) for k in COUNT_KEYS}

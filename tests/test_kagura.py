@@ -307,9 +307,12 @@ def test_frames_have_real_dtypes(tmp_path):
     assert bundle.summary()["counts"]["nodes"] == 2
 
 
-def test_parallel_validation_gives_the_same_report_as_one_process(tmp_path, monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2], ids=["fork", "spawn"])
+def test_parallel_validation_gives_the_same_report_as_one_process(tmp_path, monkeypatch, threads):
     from memport.formats import kagura
 
+    # a process with other threads (a Jupyter kernel, tqdm's monitor) spawns instead of forking
+    monkeypatch.setattr(kagura.threading, "active_count", lambda: threads)
     records = []
     for i in range(400):
         records.append(persistent(key=f"k{i % 350}", value=i))  # keys repeat across the two halves
@@ -345,3 +348,8 @@ def test_integers_at_the_64_bit_edges_stay_exact(tmp_path, number):
     src = write_kagura(tmp_path / "src", [persistent(value=number)])
     assert memport.read(src).records.memories[0].content == number
     same_bytes(src, rewrite(src, tmp_path))
+
+
+def test_working_keys_1_and_1_0_are_one_key(tmp_path):
+    src = write_kagura(tmp_path / "src", [dict(KAGURA_WORKING, key=1), dict(KAGURA_WORKING, key=1.0), dict(KAGURA_WORKING, key="1")])
+    assert [p.line for p in memport.validate(src).errors if p.code == "kagura.memory.duplicate"] == [2]

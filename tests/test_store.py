@@ -333,10 +333,12 @@ def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, 
         assert [r["title"] for r in s.search("zebra")] == ["zebra"]
 
 
+@pytest.mark.parametrize("threads", [1, 2], ids=["fork", "spawn"])
 @pytest.mark.parametrize("strategy", ["skip", "overwrite", "manual"])
-def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy):
+def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy, threads):
     from memport import diff
 
+    monkeypatch.setattr(diff.threading, "active_count", lambda: threads)
     stored = [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(300)]
     incoming = [dict(KAGURA_PERSISTENT, key=f"k{i % 250}", value=f"v{i}" if i % 7 else f"changed {i}") for i in range(600)]
     incoming[10] = dict(incoming[10], scope="episodic")  # invalid

@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable, Iterator
 
 import orjson
+from xxhash import xxh3_64_intdigest
 from pathlib import Path
 from typing import Any
 
@@ -417,15 +418,19 @@ def _validate_memory_range(file: Path, start: int, end: int | None) -> _RangeRes
             identity = _memory_identity(obj)
             if identity is None:
                 continue
+            append(_stable_hash(identity))
+            continue
+        # valid, so obj is a dict with a known scope and a scalar key: _memory_identity and
+        # _stable_hash inlined (a flat array of hashes, sorted once at the end, costs a fraction of
+        # a million-entry set; xxh3 because the other byte range may run in a process with another
+        # hash seed, so Python's hash() would not match)
+        key = obj["key"]
+        if obj["scope"] == "working":
+            text = f"w\x1f{'s' if type(key) is str else 'b' if type(key) is bool else 'n'}\x1f{key if type(key) is str else same_number(key)}"
         else:
-            # valid, so obj is a dict with a known scope and a scalar key: _memory_identity inlined
-            key = obj["key"]
-            if obj["scope"] == "working":
-                identity = ("w", ("s" if type(key) is str else "b" if type(key) is bool else "n", key))
-            else:
-                identity = ("p", str(key), obj.get("user_id"), obj.get("agent_name"))
-        # a flat array of hashes, sorted once at the end, costs a fraction of a million-entry set
-        append(hash(identity))
+            text = f"p\x1f{key}\x1f{obj.get('user_id')}\x1f{obj.get('agent_name')}"
+        digest = xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+        append(digest - (1 << 64) if digest >= 1 << 63 else digest)
     return _RangeResult(problems, count, hashes.tobytes(), facts)
 
 
@@ -464,12 +469,24 @@ def _repeated(hashes: array) -> set[int]:
     return set(values[1:][values[1:] == values[:-1]].tolist())
 
 
+def _stable_hash(identity: Any) -> int:
+    """The same for every process, and as computed inline in _validate_memory_range. Not
+    injective (None and "None" agree): a repeat is confirmed on the real identities afterwards."""
+    if identity[0] == "w":
+        tag, key = identity[1]
+        text = f"w\x1f{tag}\x1f{key if tag == 's' else same_number(key)}"
+    else:
+        text = f"p\x1f{identity[1]}\x1f{identity[2]}\x1f{identity[3]}"
+    key = xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
+    return key - (1 << 64) if key >= 1 << 63 else key  # int64, as the array holds
+
+
 def _report_duplicates(file: Path, repeated: set[int], problems: list[Problem]) -> None:
     """Rare: a second, exact pass names both lines of each duplicate identity."""
     first: dict[Any, int] = {}
     for line, obj, _ in scan(file, [], ascii_expected=True):
         identity = _memory_identity(obj)
-        if identity is None or hash(identity) not in repeated:
+        if identity is None or _stable_hash(identity) not in repeated:
             continue
         if identity in first:
             what = "key" if identity[0] == "w" else "key, user_id and agent_name"
