@@ -3,7 +3,6 @@ is about batching, resuming or caching."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from pathlib import Path
@@ -15,8 +14,7 @@ from click.testing import CliRunner
 import memport
 from memport import embed
 from memport.cli import cli
-from native import DOCLEA_MEMORY, KAGURA_PERSISTENT, KAGURA_WORKING, TRIBAL_ENTRY, doclea_bundle, tribal_bundle, write_doclea, write_kagura, \
-    write_tribal
+from native import KAGURA_PERSISTENT, TRIBAL_ENTRY, doclea_bundle, tribal_bundle, write_doclea, write_kagura, write_tribal
 
 
 class StandIn:
