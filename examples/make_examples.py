@@ -20,6 +20,7 @@ def kagura(path: Path) -> None:
     memories = [
         {"type": "memory", "scope": "working", "key": "draft_topic", "value": "quarterly report", "user_id": "user_alice", "agent_name": "global", "exported_at": "2025-06-01T12:00:00.123456"},
         {"type": "memory", "scope": "persistent", "key": "favourite_language", "value": "Python", "user_id": "user_alice", "agent_name": "global", "created_at": "2025-05-30 08:15:02", "updated_at": "2025-05-30 08:15:02", "metadata": {"source": "chat"}, "exported_at": "2025-06-01T12:00:00.123789"},
+        {"type": "memory", "scope": "persistent", "key": "deploy_credentials", "value": "staging api_key=sk-test-4f9Qx2Lm8Rt5Vb7Nc1Zp; alerts to ops@example.com or +44 20 7946 0958", "user_id": "user_alice", "agent_name": "global", "created_at": "2025-05-31 08:00:00", "updated_at": "2025-05-31 08:00:00", "metadata": {"source": "chat"}, "exported_at": "2025-06-01T12:00:00.123850"},
         {"type": "memory", "scope": "persistent", "key": "greeting", "value": "Gr\u00fc\u00df dich \U0001F44B", "user_id": "user_alice", "agent_name": "thread_7", "created_at": "2025-05-31 09:00:00", "updated_at": "2025-06-01 11:30:00.250000", "metadata": {"metadata": "{}", "tags": "[\"profile\", \"language\"]", "importance": 0.8, "created_at": "2025-05-31T18:00:00.000001", "updated_at": "2025-06-01T11:30:00.250000"}, "exported_at": "2025-06-01T12:00:00.123901"},
     ]
     nodes = [
@@ -69,8 +70,46 @@ def doclea(path: Path) -> None:
     path.write_bytes(json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8"))
 
 
+def diverged(folder: Path) -> None:
+    """Two exports of one Tribal memory that diverged on two machines, and the decisions a person
+    made about their differences (replayed by notebooks/02-merge.ipynb when nobody is there)."""
+    import tempfile
+
+    import memport
+
+    folder.mkdir(exist_ok=True)
+
+    def entry(n: int, content: str, updated: str, tags: list[str], instance: str) -> dict:
+        return {"id": f"7d3e2a10-0000-4000-8000-00000000000{n}", "content": content, "embedding": None, "source_instance": instance,
+                "source_type": "user_explicit", "created_at": "2025-06-01T09:00:00+00:00", "updated_at": updated, "tags": tags,
+                "context": None, "confidence": 1.0, "supersedes": None, "related_to": []}
+
+    def bundle(entries: list[dict]) -> dict:
+        return {"manifest": {"schema_version": "1.0", "embedding": {"model_name": "sentence-transformers/all-MiniLM-L6-v2", "dimensions": 384},
+                             "memory_count": len(entries), "exported_at": "2025-07-01T12:00:00+00:00"}, "entries": entries}
+
+    laptop = [entry(1, "Team standup is at 09:30", "2025-06-01T09:00:00+00:00", ["work"], "laptop"),
+              entry(2, "Project deadline is 15 July", "2025-06-02T10:00:00+00:00", ["work"], "laptop"),
+              entry(3, "Favourite coffee: flat white", "2025-06-05T08:00:00+00:00", ["personal"], "laptop")]
+    desktop = [entry(1, "Team standup is at 09:30", "2025-06-01T09:00:00+00:00", ["work"], "laptop"),
+               entry(2, "Project deadline moved to 22 July", "2025-06-10T16:00:00+00:00", ["work"], "desktop"),
+               entry(3, "Favourite coffee: espresso", "2025-06-03T08:00:00+00:00", ["personal"], "desktop"),
+               entry(4, "Dentist appointment on 3 July", "2025-06-11T12:00:00+00:00", ["personal"], "desktop")]
+    (folder / "laptop.json").write_text(json.dumps(bundle(laptop)))
+    (folder / "desktop.json").write_text(json.dumps(bundle(desktop)))
+    with tempfile.TemporaryDirectory() as tmp:
+        with memport.Store(Path(tmp) / "merge.db") as store:
+            memport.import_bundle(folder / "laptop.json", store)
+            plan = memport.plan(folder / "desktop.json", store, strategy="manual")
+            # the person took the newer deadline and kept the laptop's coffee
+            choices = {"tribal:memories:7d3e2a10-0000-4000-8000-000000000002": "take",
+                       "tribal:memories:7d3e2a10-0000-4000-8000-000000000003": "keep"}
+            memport.save_decisions([plan.decide(uid, choice) for uid, choice in choices.items()], folder / "decisions.jsonl")
+
+
 if __name__ == "__main__":
     kagura(HERE / "kagura")
     tribal(HERE / "tribal.json")
     doclea(HERE / "doclea.json")
-    print("wrote examples/kagura, examples/tribal.json, examples/doclea.json")
+    diverged(HERE / "diverged")
+    print("wrote examples/kagura, examples/tribal.json, examples/doclea.json, examples/diverged/")

@@ -647,6 +647,53 @@ class Plan:
             raise MemportError(f"{uid} is not a record that differs from the store in this plan")
         return Decision(uid, choice, row.existing_hash, row.incoming_hash, fields)
 
+    def details(self, rows: list[Row] | None = None) -> list[dict[str, Any]]:
+        """For records that differ from the store: both sides, the native fields that differ, the
+        incoming record's tags and both update times (what a merge decision is made on)."""
+        chosen = [r for r in (self.notable if rows is None else rows) if r.existing_hash is not None]
+        positions = {r.position for r in chosen}
+        incoming = {i: rec.value for i, rec in enumerate(self.source.records()) if i in positions}
+        tz = zone(self.local_tz)
+        fmt = plugin(self.source.format)
+        out = []
+        for r in chosen:
+            new = incoming.get(r.position)
+            old = self.store.native(r.kind, r.uid)
+            item = fmt.index(r.kind, new, tz) if isinstance(new, dict) else None
+            out.append({"uid": r.uid, "kind": r.kind, "action": r.action, "reason": r.reason, "stored": old, "incoming": new,
+                        "diff": field_diff(old, new) if old is not None else {}, "tags": (item.tags or []) if item else [],
+                        "incoming_updated": item.updated_at if item else None, "stored_updated": self.store.updated_at(r.kind, r.uid)})
+        return out
+
+    def rule(self, choice: str, *, tag: str | None = None, newer: bool = False,
+             details: list[dict[str, Any]] | None = None) -> list[Decision]:
+        """Decisions for many records at once: every differing record (tagged ``tag``, if given)
+        gets ``choice``; with ``newer``, the incoming record is taken only where its updated_at is
+        strictly later, and the stored one kept otherwise ("take newer for everything tagged X")."""
+        decisions = []
+        for d in details if details is not None else self.details():
+            if tag is not None and tag not in d["tags"]:
+                continue
+            pick = choice
+            if newer:
+                later = d["incoming_updated"] is not None and d["stored_updated"] is not None and d["incoming_updated"] > d["stored_updated"]
+                pick = "take" if later else "keep"
+            decisions.append(self.decide(d["uid"], pick))
+        return decisions
+
+    def preview(self, decisions: dict[str, Decision]) -> dict[str, Any]:
+        """The accounting this plan would have with ``decisions`` (live counts for a merge UI); a
+        dry run with them confirms it."""
+        counts = Counter(self.counts)
+        for row in self.notable:
+            decision = decisions.get(row.uid)
+            if decision is None or row.action != "conflict" or row.existing_hash is None:
+                continue
+            counts["conflict"] -= 1
+            counts["update" if decision.choice in ("take", "fields") else "skip"] += 1
+        return {"inserted": counts["insert"], "updated": counts["update"], "unchanged": counts["unchanged"], "skipped": counts["skip"],
+                "conflicts": counts["conflict"], "invalid": counts["invalid"], "total": self.total}
+
     def to_frame(self) -> Any:
         """The notable rows (all but plain inserts and unchanged records) with their field diffs."""
         import pandas as pd

@@ -193,11 +193,12 @@ class ReembedReport:
 
 def reembed(target: Store | str | Path | Any, model: str | Embedder = DEFAULT_MODEL, *, batch_size: int = 64, device: str | None = None,
             progress: bool = True, text: Callable[[str, Any], str] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> ReembedReport:
+            should_stop: Callable[[], bool] | None = None, on_progress: Callable[[int, int], None] | None = None) -> ReembedReport:
     """Give every memory of a store (or a Bundle) a vector from ``model``, encoding only new texts.
 
     ``text(origin, native) -> str`` overrides which text is embedded. ``should_stop()`` is asked
     between batches; a stopped run keeps what it committed and a later run resumes from there.
+    ``on_progress(done, total)`` is called after each committed batch (the widget's progress bar).
     """
     from .bundle import Bundle
 
@@ -206,12 +207,12 @@ def reembed(target: Store | str | Path | Any, model: str | Embedder = DEFAULT_MO
         return _reembed_bundle(target, embedder, batch_size, text or memory_text)
     if isinstance(target, (str, Path)):
         with Store(target) as store:
-            return _reembed_store(store, embedder, batch_size, progress, text or memory_text, should_stop)
-    return _reembed_store(target, embedder, batch_size, progress, text or memory_text, should_stop)
+            return _reembed_store(store, embedder, batch_size, progress, text or memory_text, should_stop, on_progress)
+    return _reembed_store(target, embedder, batch_size, progress, text or memory_text, should_stop, on_progress)
 
 
 def _reembed_store(store: Store, embedder: Embedder, batch_size: int, progress: bool, text: Callable[[str, Any], str],
-                   should_stop: Callable[[], bool] | None) -> ReembedReport:
+                   should_stop: Callable[[], bool] | None, on_progress: Callable[[int, int], None] | None = None) -> ReembedReport:
     started = time.perf_counter()
     with store.transaction():
         fid = register(store, embedder)
@@ -228,6 +229,8 @@ def _reembed_store(store: Store, embedder: Embedder, batch_size: int, progress: 
                 break
             _embed_chunk(store, embedder, fid, chunk, batch_size, text, report)
             bar.update(len(chunk))
+            if on_progress is not None:
+                on_progress(report.encoded + report.unchanged, report.total)
     finally:
         bar.close()
     report.seconds = time.perf_counter() - started
