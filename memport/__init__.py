@@ -38,4 +38,8 @@ def __getattr__(name: str) -> object:
         from .exporter import export
 
         return export
+    if name == "audit":
+        from .auditing import audit
+
+        return audit
     raise AttributeError(f"module 'memport' has no attribute {name!r}")

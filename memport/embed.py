@@ -100,8 +100,11 @@ class SentenceTransformerEmbedder:
         if Path(path).is_dir():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local weights: never reach for the hub
         try:
+            import transformers
             from sentence_transformers import SentenceTransformer
 
+            # loading bars on stderr are noise in a CLI and nondeterministic output in a notebook
+            transformers.utils.logging.disable_progress_bar()
             self.model = SentenceTransformer(path, device=device)
         except Exception as err:  # sentence-transformers raises many kinds for a missing model
             raise EmbeddingError(f"cannot load embedding model {model!r} ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
@@ -405,27 +408,34 @@ def _loadable_name(details: dict[str, Any]) -> str:
 
 
 def parity(store: Store, queries: list[str], k: int = 10, *, before: str, after: str,
-           models: dict[str, str | Embedder] | None = None) -> Any:
+           models: dict[str, str | Embedder] | None = None, other: Store | None = None, key: str = "uid") -> Any:
     """How much the top-k results of each query agree between two fingerprints' vectors:
     overlap = |top-k before ∩ top-k after| / k, per query and on average (a DataFrame, mean in
     ``.attrs["mean_overlap"]``). ``models`` maps a fingerprint to the model to embed queries with,
-    when the name recorded in the fingerprint is not loadable as is."""
+    when the name recorded in the fingerprint is not loadable as is.
+
+    For a migration, ``other`` is the store holding the ``after`` vectors (the migrated bundle
+    imported), and ``key="source_id"`` compares results by the memories' source ids, which a
+    conversion keeps (uids differ between formats)."""
     import pandas as pd
 
     tops: dict[str, list[list[str]]] = {}
-    for fid in (before, after):
-        details = store.fingerprint(fid)
+    for side, fid, where in (("before", before, store), ("after", after, other or store)):
+        details = where.fingerprint(fid)
         if details is None:
             raise EmbeddingError(f"unknown fingerprint {fid!r} in this store")
         chosen = (models or {}).get(fid) or _loadable_name(details)
         embedder = load_embedder(chosen) if isinstance(chosen, str) else chosen
         if fingerprint_id(embedder.fingerprint) != fid:
             raise EmbeddingError(f"model {embedder.name!r} does not have fingerprint {fid}; pass the right one in models=")
-        uids, matrix = _vectors(store, fid)
+        uids, matrix = _vectors(where, fid)
+        if key != "uid":
+            names = dict(where.conn.execute(f"SELECT uid, {'source_id' if key == 'source_id' else 'uid'} FROM memories"))
+            uids = [names.get(uid, uid) for uid in uids]
         encoded = embedder.encode(list(queries), 32) if queries else []
-        tops[fid] = [[uids[i] for i in _top(matrix, q, k)] if uids else [] for q in encoded]
-    rows = [{"query": q, "overlap": len(set(a) & set(b)) / k, "before": a, "after": b}
-            for q, a, b in zip(queries, tops[before], tops[after])]
+        tops[side] = [[uids[i] for i in _top(matrix, q, k)] if uids else [] for q in encoded]
+    first, second = tops["before"], tops["after"]
+    rows = [{"query": q, "overlap": len(set(a) & set(b)) / k, "before": a, "after": b} for q, a, b in zip(queries, first, second)]
     frame = pd.DataFrame(rows, columns=["query", "overlap", "before", "after"])
     frame.attrs["mean_overlap"] = float(frame["overlap"].mean()) if rows else 0.0
     return frame

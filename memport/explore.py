@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .audit import mask_text
+from .auditing import mask_text
 from .problems import Problem
 
 TEXT_COLUMNS = ("content", "title", "summary", "context", "value")

@@ -22,7 +22,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..audit import mask_text
+from ..auditing import mask_text
 from ..diff import Decision, Plan, import_bundle, save_decisions
 from ..diff import plan as make_plan
 from ..explore import View, browse, offending_record
