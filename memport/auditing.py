@@ -145,16 +145,21 @@ def mask_text(text: str) -> str:
 
 
 def _bundle_items(bundle: Any) -> tuple[list[Item], list[tuple[str, str, str]]]:
-    from .embed import memory_text
     from .diff import _bundle_records
+    from .embed import memory_text
+    from .formats import plugin
+    from .timestamps import UTC
 
     origin = "tribal" if bundle.format == "tribal-jsonl" else bundle.format
+    fmt = plugin(bundle.format)
     items = []
-    for memory, record in zip(bundle.records.memories, (r for r in _bundle_records(bundle) if r.kind == "memories")):
-        created = memory.created_at.utc if memory.created_at is not None else None
-        items.append(Item(str(memory.id if memory.id is not None else json.dumps(memory.key)), memory.user_id, memory.agent_name,
-                          memory.scope, memory.type or memory.source_type, list(memory.tags or []),
-                          memory_text(origin, record.value), created))
+    for record in _bundle_records(bundle):
+        if record.kind != "memories":
+            continue
+        # the same index the store keeps: Kagura's tags live in its metadata, for instance
+        i = fmt.index("memories", record.value, UTC)
+        items.append(Item(i.identity, i.user_id, i.agent_name, i.scope, i.type, list(i.tags or []),
+                          memory_text(origin, record.value), i.created_at))
     ids = {m.id for m in bundle.records.memories if m.id is not None}
     dangling = []
     if bundle.format in ("tribal", "tribal-jsonl"):
