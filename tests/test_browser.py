@@ -76,11 +76,18 @@ def test_merge_selector_in_a_real_browser(lab):
         try:
             page.goto(f"{base}/lab/tree/notebooks/02-merge.ipynb?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-Toolbar", timeout=60_000)
-            page.get_by_role("menuitem", name="Run").click()
-            page.get_by_text("Run All Cells", exact=True).click()
+            # run the cells only once the kernel is up (a run issued while it starts is dropped)
+            page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
             selector = page.get_by_text("record(s) differ from the store")
-            selector.wait_for(timeout=180_000)
+            for attempt in range(2):
+                page.get_by_role("menuitem", name="Run").click()
+                page.get_by_text("Run All Cells", exact=True).click()
+                try:
+                    selector.wait_for(timeout=90_000)
+                    break
+                except playwright.TimeoutError:
+                    if attempt:
+                        raise
             counts = page.get_by_text("resulting plan:")
             counts.wait_for(timeout=30_000)
             assert "conflicts 2" in counts.inner_text()
