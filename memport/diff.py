@@ -548,7 +548,6 @@ class Plan:
         self.generation = store.generation()
         self.actions = array("b")
         self.counts: Counter = Counter()
-        self.reasons: Counter = Counter()
         # the rows worth showing one by one: everything but plain inserts and unchanged records
         self.notable: list[Row] = []
         evaluator = _Evaluator(source, _EmptyStore(store) if clear else store, strategy, decisions, filters, local_tz, None, vectors)
@@ -559,7 +558,6 @@ class Plan:
             self._plan_in_two(evaluator, *split)
         evaluator.finish()
         self.counts = Counter({ACTIONS[number]: n for number, n in enumerate(_tally(self.actions)) if n})
-        self.reasons = Counter((r.action, r.reason) for r in self.notable)
         self.unused_decisions = evaluator.unused_decisions
         self.needs_reembedding = evaluator.needs_reembedding
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Location, MemportError
-from .filters import Filters
 from .jsonio import backup_name
 
 SCHEMA_VERSION = 2
@@ -264,7 +263,3 @@ class Store:
             removed = {"memories": len(memories), "relations": len(relations)}
             self.record_run(operation="erase", source=f"user:{user_id}", counts=removed, backup=str(backup), dry_run=0)
         return {"user": user_id, "removed": removed, "memories": memories, "relations": relations, "backup": str(backup)}
-
-    def select_memories(self, filters: Filters) -> list[str]:
-        where, params = filters.sql()
-        return [r[0] for r in self.conn.execute(f"SELECT uid FROM memories WHERE {where}", params)]
