@@ -435,26 +435,33 @@ class _Evaluator:
         errors = [c for c in self.schemas.check(schema, value, exact=exact) if c.severity == "error"]
         return errors[0].code if errors else None
 
+    def _common_case(self, state: dict[int, int], kind: str, value: Any, exact: bool, ukey: int) -> str | None:
+        """The two cases most records of a dry run are: "unchanged" (the store has this content)
+        and "insert" (new, valid). None for anything else, which decide() handles."""
+        stored = state.get(ukey)
+        if stored is not None:
+            return "unchanged" if stored == content_key(value, exact) else None
+        if ukey in self.from_run or self._invalid(kind, value, exact) is not None:
+            return None
+        state[ukey] = content_key(value, exact)
+        self.from_run.add(ukey)
+        if kind == "memories":
+            self._vector("", value)
+        return "insert"
+
     def lean_rows(self, records: Iterable[NativeRecord], start: int = 0) -> Iterator[tuple[str, Row | None]]:
         """rows() for a dry run without filters, with the two common cases inline: a record the store
         has unchanged, and a valid new one. Everything else goes through decide()."""
         if self.run is not None or self.filtering or self.strategy == "newer":
             yield from self.rows(records, start)
             return
-        origin, identity, from_run = self.source.origin, self.plugin.identity, self.from_run
+        origin, identity = self.source.origin, self.plugin.identity
         for position, record in enumerate(records, start):
             kind, value = record.kind, record.value
             ukey = self.last_key = uid_key(f"{origin}:{kind}:{identity(kind, value)}")
-            state = self.state.get(kind) or self._state(kind)
-            stored = state.get(ukey)
-            if stored is not None and stored == content_key(value, record.exact):
-                yield "unchanged", None
-            elif stored is None and ukey not in from_run and self._invalid(kind, value, record.exact) is None:
-                state[ukey] = content_key(value, record.exact)
-                from_run.add(ukey)
-                if kind == "memories":
-                    self._vector("", value)
-                yield "insert", None
+            action = self._common_case(self.state.get(kind) or self._state(kind), kind, value, record.exact, ukey)
+            if action is not None:
+                yield action, None
             else:
                 action, row, _ = self.decide(position, record)
                 yield action, row
@@ -467,7 +474,7 @@ class _Evaluator:
             yield from self.rows(jsonl_records(file, _memories, *byte_range, facts=facts), start)
             return
         prefix = f"{self.source.origin}:memories:".encode()
-        identity, from_run, label = self.plugin.identity_bytes, self.from_run, str(file)
+        identity, label = self.plugin.identity_bytes, str(file)
         state = self._state("memories")
         position = start
         for line, value, exact in scan(file, None, ascii_expected=True, start=byte_range[0], end=byte_range[1], facts=facts):
@@ -475,14 +482,9 @@ class _Evaluator:
                 raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(label, line=line + line_offset))
             # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
             ukey = self.last_key = key64(prefix + identity("memories", value))
-            stored = state.get(ukey)
-            if stored is not None and stored == content_key(value, exact):
-                yield "unchanged", None
-            elif stored is None and ukey not in from_run and self._invalid("memories", value, exact) is None:
-                state[ukey] = content_key(value, exact)
-                from_run.add(ukey)
-                self._vector("", value)
-                yield "insert", None
+            action = self._common_case(state, "memories", value, exact, ukey)
+            if action is not None:
+                yield action, None
             else:
                 action, row, _ = self.decide(position, NativeRecord("memories", value, exact, label, line + line_offset))
                 yield action, row
