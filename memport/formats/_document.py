@@ -9,6 +9,13 @@ from ..jsonio import BOM, Parsed, parse_document
 from ..problems import Problem
 
 
+def head_of(path: Path, size: int = 65536) -> bytes:
+    """The start of a file, without BOM or leading white space: enough for a format to recognise
+    itself without parsing the whole document."""
+    with open(path, "rb") as f:
+        return f.read(size).lstrip(BOM).lstrip()
+
+
 def parse_checked(path: Path, problems: list[Problem], reader: str) -> tuple[bytes, Parsed] | None:
     """The file's bytes (without a BOM) and its parsed value; a BOM or a parse failure becomes a
     problem instead of an exception. None when the file cannot be parsed at all."""

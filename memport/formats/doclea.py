@@ -25,7 +25,7 @@ from ..problems import Problem, quote
 from ..schemas import needs_reference, schema_set
 from ..timestamps import parse_epoch, store_text
 from . import Detection, Indexed, NativeRecord
-from ._document import parse_checked
+from ._document import head_of, parse_checked
 
 NAME = "doclea"
 VERSIONS = ("1.0.0",)
@@ -153,8 +153,7 @@ class DocleaFormat:
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
             return None
-        with open(path, "rb") as f:
-            head = f.read(65536).lstrip(BOM).lstrip()
+        head = head_of(path)
         if not head.startswith(b"{") or b'"data"' not in head and b'"schemaVersion"' not in head:
             return None
         try:

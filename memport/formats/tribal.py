@@ -26,7 +26,7 @@ from ..problems import Problem, quote
 from ..schemas import SchemaSet, has_lone_surrogate, needs_reference, schema_set
 from ..timestamps import ISO_NAIVE_UTC, parse_text, store_text
 from . import Detection, Indexed, NativeRecord
-from ._document import parse_checked
+from ._document import head_of, parse_checked
 from ._jsonl import scan
 
 NAME = "tribal"
@@ -99,11 +99,6 @@ def _unwrap(doc: Any) -> tuple[Any, bool]:
     return doc, False
 
 
-def _head(path: Path, size: int = 65536) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(size)
-
-
 class TribalFormat:
     name = NAME
     versions = VERSIONS
@@ -112,7 +107,7 @@ class TribalFormat:
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
             return None
-        head = _head(path).lstrip(BOM).lstrip()
+        head = head_of(path)
         if not head.startswith(b"{") or (b'"manifest"' not in head and b'"bundle"' not in head):
             return None
         try:
