@@ -6,7 +6,12 @@ All in one run, each measurement in its own child process (peak RSS is that chil
   store of the same schema (indexes and FTS triggers included), in one transaction; and once more
   without the FTS triggers (no full-text index at all), for comparison;
 * memport import: `memport import BUNDLE --db STORE` into an empty store;
-* dry run: `memport import BUNDLE --db STORE --dry-run` with the 1M records already stored.
+* dry run: `memport import BUNDLE --db STORE --dry-run` with the 1M records already stored, for
+  three incoming bundles of 1M memories each, each against its own bare parse:
+  - the same bundle again (re-importing an export: every line is one the store holds);
+  - a diverged copy: 90% of the lines as stored, 5% edited (new value and updated_at), 5% new keys;
+  - a reformatted copy: every record the same, written compactly by another serializer, so that
+    no line is byte for byte one the store holds (the dry run then parses every line).
 Prints ratios; asserts nothing.
 
     python benchmarks/store_kagura.py [--records 1000000]
@@ -49,6 +54,30 @@ print(time.perf_counter() - start)
 """
 
 
+def derive(bundle: Path, target: Path, kind: str) -> Path:
+    """A copy of ``bundle`` whose memories are diverged or reformatted (see the module docstring)."""
+    import orjson
+
+    if (target / "metadata.json").exists():
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    with open(bundle / "memories.jsonl", "rb") as source, open(target / "memories.jsonl", "wb") as out:
+        for i, line in enumerate(source):
+            if kind == "reformatted":
+                line = orjson.dumps(json.loads(line)) + b"\n"
+            elif i % 20 in (7, 13):
+                record = json.loads(line)
+                if i % 20 == 7:
+                    record["value"] = f"{record['value']} (edited)"
+                    record["updated_at"] = "2025-06-02 09:00:00"
+                else:
+                    record["key"] = f"{record['key']}_new"
+                line = (json.dumps(record) + "\n").encode()
+            out.write(line)
+    (target / "metadata.json").write_bytes((bundle / "metadata.json").read_bytes())
+    return target
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -74,17 +103,10 @@ def main() -> None:
         Path(f"{raw_db}{suffix}").unlink(missing_ok=True)
     _, _, plain_out = run([sys.executable, "-c", RAW, str(db), str(raw_db), "no-fts"])
     plain_s = float(plain_out)
-    # one untimed dry run first: the parse baseline re-reads a file the page cache holds, so the
-    # dry run gets the store's key index cached too (writing two 1 GB stores evicts it)
-    run([sys.executable, "-m", "memport", "import", str(bundle), "--db", str(db), "--json", "--dry-run"])
-    parses, dries = [], []
-    for _ in range(args.repeat):  # alternating, so both see the same machine state
-        parses.append(run([sys.executable, "-c", BARE, str(bundle)]))
-        dries.append(run([sys.executable, "-m", "memport", "import", str(bundle), "--db", str(db), "--json", "--dry-run"]))
-    parse_s, parse_rss, _ = min(parses)
-    dry_s, _, dry_out = min(dries)
-    dry_rss = max(r[1] for r in dries)
-    dry = json.loads(dry_out)
+    incoming = {"same": bundle, "diverged": derive(bundle, args.dir / f"diverged-{args.records}", "diverged"),
+                "reformatted": derive(bundle, args.dir / f"reformatted-{args.records}", "reformatted")}
+    dry_runs = {name: dry_run(path, db, args.repeat) for name, path in incoming.items()}
+    parse_s, parse_rss, dry_s, dry_rss, dry = dry_runs["same"]
     print(f"memories: {n}; imported {result['inserted']} (accounting total {result['total']}); dry run: {dry['unchanged']} unchanged")
     print(f"bare orjson parse:     {parse_s:6.2f} s  {n / parse_s:9.0f} records/s  peak RSS {parse_rss} MB")
     print(f"raw executemany:       {raw_s:6.2f} s  {n / raw_s:9.0f} records/s  (same schema, FTS triggers included; rows prepared in memory)")
@@ -95,6 +117,24 @@ def main() -> None:
     print(f"import throughput / raw executemany: {raw_s / import_s:.2f}  (target >= 0.50; "
           f"{plain_s / import_s:.2f} against the insert that builds no full-text index)")
     print(f"dry run time / bare parse time:      {dry_s / parse_s:.2f}  (target <= 3.0; peak RSS target <= 400 MB)")
+    for name in ("diverged", "reformatted"):
+        parse_s, _, dry_s, dry_rss, dry = dry_runs[name]
+        counts = ", ".join(f"{dry[k]} {k}" for k in ("unchanged", "inserted", "skipped") if dry[k])
+        print(f"  {name + ':':13} dry run {dry_s:5.2f} s / parse {parse_s:5.2f} s = {dry_s / parse_s:.2f}  peak RSS {dry_rss} MB  ({counts})")
+
+
+def dry_run(bundle: Path, db: Path, repeat: int) -> tuple[float, int, float, int, dict]:
+    """Bare parse and dry run of one incoming bundle, alternating, best of ``repeat`` each."""
+    # one untimed dry run first: the parse baseline re-reads a file the page cache holds, so the
+    # dry run gets the store's key index cached too (writing two 1 GB stores evicts it)
+    run([sys.executable, "-m", "memport", "import", str(bundle), "--db", str(db), "--json", "--dry-run"])
+    parses, dries = [], []
+    for _ in range(repeat):  # alternating, so both see the same machine state
+        parses.append(run([sys.executable, "-c", BARE, str(bundle)]))
+        dries.append(run([sys.executable, "-m", "memport", "import", str(bundle), "--db", str(db), "--json", "--dry-run"]))
+    parse_s, parse_rss, _ = min(parses)
+    dry_s, _, dry_out = min(dries)
+    return parse_s, parse_rss, dry_s, max(r[1] for r in dries), json.loads(dry_out)
 
 
 if __name__ == "__main__":

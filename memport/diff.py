@@ -43,7 +43,7 @@ from .errors import MemportError
 from .filters import Filters
 from .formats import Indexed, NativeRecord, detect, plugin
 from .errors import Location, MalformedInputError
-from .formats._jsonl import FileFacts, line_ranges, scan
+from .formats._jsonl import FileFacts, LineReader, line_ranges, raw_lines, sample_lines
 from .formats.kagura import jsonl_records
 from .jsonio import atomic_write_bytes
 from .schemas import needs_reference, schema_set
@@ -145,6 +145,20 @@ def content_key(value: Any, exact: bool) -> int:
     if exact:
         return key64(json.dumps(value, sort_keys=True, ensure_ascii=True).encode())
     return key64(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
+
+
+def line_seed(origin: str, kind: str) -> int:
+    """Line keys of different origins and kinds never meet: each has its own seed."""
+    return xxh3_64_intdigest(f"{origin}:{kind}".encode())
+
+
+def line_key(raw: bytes, seed: int) -> int:
+    """A 64-bit key of one line of a JSON Lines bundle as it was written (line end aside).
+
+    The store keeps it next to each record that came from such a line, so a dry run recognises a
+    line the store holds unchanged by its bytes alone, without parsing it (the same bytes parse to
+    the same record, hence the same uid and content). Signed, as SQLite stores integers."""
+    return xxh3_64_intdigest(raw.rstrip(b"\r\n"), seed) - _TWO_63
 
 
 def hex_key(key: int) -> str:
@@ -265,6 +279,7 @@ class _Evaluator:
         self.run = write_run
         self._is_valid: dict[str, Any] = {}
         self.state: dict[str, dict[int, int]] = {}
+        self.lines: dict[int, int] | None = None  # line_key -> uid_key of stored memories (see use_line_keys)
         self.updated: dict[int, str | None] = {}  # updated_at of records decided in this run ("newer" only)
         self.from_run: set[int] = set()  # keys whose stored state comes from this run, not the store
         self.filtering = filters.active
@@ -329,6 +344,12 @@ class _Evaluator:
             state = self.state[kind] = self.store.state(kind)
         return state
 
+    def use_line_keys(self, lines: dict[int, int]) -> None:
+        """Recognise stored memories by their line keys (``Store.line_keys``) and fetch the state of
+        the other records key by key: for a bundle whose lines the store mostly holds already."""
+        self.lines = lines
+        self.state["memories"] = _StoredKeys(self.store, "memories")
+
     def rows(self, records: Iterable[NativeRecord] | None = None, start: int = 0) -> Iterator[tuple[str, Row | None]]:
         """(action, row) per record; row only for notable records (not plain inserts or unchanged)."""
         writes: dict[str, list[tuple[Any, ...]]] = {}
@@ -389,7 +410,7 @@ class _Evaluator:
         if error is not None:
             return "invalid", row("invalid", error), None
         if stored is None:
-            return "insert", None, self._accept(kind, uid, ukey, ckey, value, record.exact, item)
+            return "insert", None, self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
         in_run = ukey in self.from_run
         old = None if in_run else self.store.native(kind, uid)
         fields = list(field_diff(old, value)) if old is not None else ["(an earlier record of this bundle)"]
@@ -400,25 +421,25 @@ class _Evaluator:
                 self.stale.append(uid)
                 return "conflict", row("conflict", "stale-decision", fields, stored), None
             if decision.choice == "take":
-                return "update", row("update", "decision-take", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item)
+                return "update", row("update", "decision-take", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
             if decision.choice == "fields":
                 merged = _merge_fields(old, value, decision.fields or {})
                 exact = needs_reference(merged)
                 merged_item = self.plugin.index(kind, merged, self.tz) if self.needs_index else None
-                write = self._accept(kind, uid, ukey, content_key(merged, exact), merged, exact, merged_item)
+                write = self._accept(kind, uid, ukey, content_key(merged, exact), merged, exact, merged_item, None)
                 return "update", row("update", "decision-fields", fields, stored), write
             return "skip", row("skip", f"decision-{decision.choice}", fields, stored), None
         if self.strategy == "skip":
             return "skip", row("skip", "exists", fields, stored), None
         if self.strategy == "overwrite":
-            return "update", row("update", "overwrite", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item)
+            return "update", row("update", "overwrite", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
         if self.strategy == "newer":
             stored_updated = self.updated.get(ukey) if in_run else self.store.updated_at(kind, uid)
             incoming_updated = item.updated_at if item is not None else None
             if incoming_updated is None or stored_updated is None:
                 return "conflict", row("conflict", "missing-updated_at", fields, stored), None
             if incoming_updated > stored_updated:
-                return "update", row("update", "newer", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item)
+                return "update", row("update", "newer", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
             return "skip", row("skip", "not-newer", fields, stored), None
         return "conflict", row("conflict", "differs" if self.strategy == "error" else "no-decision", fields, stored), None
 
@@ -469,15 +490,30 @@ class _Evaluator:
     def lean_memories(self, file: Path, byte_range: tuple[int, int | None], start: int, facts: FileFacts | None = None,
                       line_offset: int = 0) -> Iterator[tuple[str, Row | None]]:
         """lean_rows() over a memories JSONL file (or a byte range of it), straight from the parser:
-        the two common cases need no record objects at all."""
+        the two common cases need no record objects at all. With line keys (use_line_keys), a line
+        the store holds as it is needs no parsing either, unless this run changed its record."""
         if self.run is not None or self.filtering or self.strategy == "newer":
             yield from self.rows(jsonl_records(file, _memories, *byte_range, facts=facts), start)
             return
         prefix = f"{self.source.origin}:memories:".encode()
         identity, label = self.plugin.identity_bytes, str(file)
         state = self._state("memories")
+        lines, seed, from_run, two_63 = self.lines, line_seed(self.source.origin, "memories"), self.from_run, _TWO_63
+        facts = facts if facts is not None else FileFacts()
+        reader = LineReader(file, None, facts, ascii_expected=True, first=byte_range[0] == 0)
         position = start
-        for line, value, exact in scan(file, None, ascii_expected=True, start=byte_range[0], end=byte_range[1], facts=facts):
+        for number, raw in raw_lines(file, *byte_range, facts):
+            if lines is not None:
+                ukey = lines.get(xxh3_64_intdigest(raw.rstrip(b"\r\n"), seed) - two_63)  # line_key(raw, seed), inline
+                if ukey is not None and ukey not in from_run:
+                    self.last_key = ukey
+                    yield "unchanged", None
+                    position += 1
+                    continue
+            found = reader.parse(raw, number)
+            if found is None:
+                continue
+            line, value, exact, _ = found
             if type(value) is not dict:
                 raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(label, line=line + line_offset))
             # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
@@ -486,11 +522,12 @@ class _Evaluator:
             if action is not None:
                 yield action, None
             else:
-                action, row, _ = self.decide(position, NativeRecord("memories", value, exact, label, line + line_offset))
+                action, row, _ = self.decide(position, NativeRecord("memories", value, exact, label, line + line_offset, raw=raw))
                 yield action, row
             position += 1
 
-    def _accept(self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None) -> tuple[Any, ...] | None:
+    def _accept(self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None,
+                raw: bytes | None) -> tuple[Any, ...] | None:
         """Record the new state; in a real run, also the row to write."""
         self._state(kind)[ukey] = ckey
         self.from_run.add(ukey)
@@ -501,11 +538,29 @@ class _Evaluator:
         if self.run is None:
             return None
         text = native_text(value, exact)
+        lkey = line_key(raw, line_seed(self.source.origin, kind)) if raw is not None else None
         if kind == "memories":
             tags = json.dumps(item.tags, ensure_ascii=False) if item.tags is not None else None
             return (uid, ukey, self.source.origin, _source_id(value), item.user_id, item.agent_name, item.scope, item.type, item.title,
-                    item.content, tags, item.created_at, item.updated_at, text, ckey, self.run)
-        return (uid, ukey, self.source.origin, _source_id(value), item.type, item.source, item.target, text, ckey, self.run)
+                    item.content, tags, item.created_at, item.updated_at, text, ckey, self.run, lkey)
+        return (uid, ukey, self.source.origin, _source_id(value), item.type, item.source, item.target, text, ckey, self.run, lkey)
+
+
+class _StoredKeys(dict):
+    """The store's state (uid_key -> content_key) fetched key by key and remembered (None for a key
+    the store lacks): for a plan that recognises most lines by their line keys, where preloading
+    every key of the store would be wasted."""
+
+    def __init__(self, store: Any, kind: str):
+        super().__init__()
+        self.store, self.kind = store, kind
+
+    def __missing__(self, key: int) -> int | None:
+        value = self[key] = self.store.content_key(self.kind, key)
+        return value
+
+    def get(self, key: int, default: Any = None) -> int | None:  # type: ignore[override]
+        return self[key]
 
 
 def _same_model(incoming: Any, stored: Any) -> bool:
@@ -554,6 +609,9 @@ class Plan:
         self.notable: list[Row] = []
         evaluator = _Evaluator(source, _EmptyStore(store) if clear else store, strategy, decisions, filters, local_tz, None, vectors)
         split = None if clear else _splittable(source, store)
+        # how the plan was computed (for benchmarks and the curious): "one process", or two
+        # processes with the store's "preloaded state" or its "line keys"
+        self.method = "one process"
         if split is None:
             self._collect(evaluator.lean_rows(source.records()))
         else:
@@ -583,12 +641,17 @@ class Plan:
         first, second = line_ranges(file, 2)
         facts = FileFacts()
         method = "fork" if threading.active_count() == 1 else "spawn"
+        by_line = self._holds_most_lines(file)
+        self.method = "line keys" if by_line else "preloaded state"
+        if by_line:
+            evaluator.use_line_keys(self.store.line_keys("memories"))
         if method == "fork":
-            # load the store's state once, before forking, so the worker inherits it
-            evaluator._state("memories")
-            _INHERITED.update(store=str(self.store.path), state=evaluator.state)
+            # load what the worker needs once, before forking, so that it inherits it
+            if not by_line:
+                evaluator._state("memories")
+            _INHERITED.update(store=str(self.store.path), state=None if by_line else evaluator.state, lines=evaluator.lines)
         args = (str(self.store.path), self.source.format, self.source.version, self.source.origin, str(file), second,
-                self.strategy, self.decisions, self.filters, self.local_tz, self.vectors, self.source.header)
+                self.strategy, self.decisions, self.filters, self.local_tz, self.vectors, self.source.header, by_line)
         with multiprocessing.get_context(method).Pool(1) as pool:
             later = pool.apply_async(_plan_range, args)
             self._collect(evaluator.lean_memories(file, first, 0, facts))
@@ -621,6 +684,21 @@ class Plan:
         evaluator.decided |= result["decided"]
         evaluator.stale += result["stale"]
         self._collect(evaluator.lean_rows(rest(), start=len(self.actions)))
+
+    def _holds_most_lines(self, file: Path) -> bool:
+        """Whether the store holds at least half of a sample of the file's lines as they are: then
+        recognising lines by their keys beats preloading the state of every stored record."""
+        seed, prefix = line_seed(self.source.origin, "memories"), f"{self.source.origin}:memories:".encode()
+        sample: dict[int, int] = {}  # uid_key -> line_key of the sampled lines
+        identity = plugin(self.source.format).identity_bytes
+        for raw in sample_lines(file, 1000):
+            with contextlib.suppress(orjson.JSONDecodeError):  # a line that is not a record is simply not held
+                value = orjson.loads(raw)
+                if type(value) is dict:
+                    sample[key64(prefix + identity("memories", value))] = line_key(raw, seed)
+        stored = self.store.stored_line_keys("memories", list(sample))
+        held = sum(1 for ukey, lkey in sample.items() if stored.get(ukey) == lkey)
+        return bool(sample) and held >= LINE_KEY_SHARE * len(sample)
 
     @property
     def total(self) -> int:
@@ -743,6 +821,10 @@ def _tally(actions: array) -> list[int]:
 
 # Below this size a memories file is planned in one process (see Plan._plan_in_two).
 PARALLEL_BYTES = 32 * 1024 * 1024
+# A large memories file is planned by line keys when the store holds at least this share of a
+# sample of its lines byte for byte (see Plan._holds_most_lines); otherwise the whole state is
+# preloaded. Below about 0.4 the preload is cheaper (a miss costs a query; a hit saves a parse).
+LINE_KEY_SHARE = 0.5
 # what a forked planning worker inherits from its parent (see Plan._plan_in_two)
 _INHERITED: dict[str, Any] = {}
 
@@ -776,7 +858,7 @@ def _splittable(source: Source, store: Any) -> tuple[Path, Any] | None:
 
 
 def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str, byte_range: tuple[int, int | None], strategy: str,
-                decisions: dict[str, Decision], filters: Filters, local_tz: str, vectors: str, header: Any) -> dict[str, Any]:
+                decisions: dict[str, Decision], filters: Filters, local_tz: str, vectors: str, header: Any, by_line: bool) -> dict[str, Any]:
     """In the worker: decide one byte range of a memories file against the store as it is."""
     with Store(store_path) as store:
         source = Source(fmt, version, origin, lambda: iter(()), file, header)
@@ -784,7 +866,13 @@ def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str,
         codes, keys, needs, notable = array("b"), array("q"), array("b"), []
         code = {action: number for number, action in enumerate(ACTIONS)}
         if _INHERITED.get("store") == store_path:
-            evaluator.state = _INHERITED["state"]  # forked: the parent's preloaded state, shared copy-on-write
+            # forked: what the parent preloaded, shared copy-on-write
+            if by_line:
+                evaluator.use_line_keys(_INHERITED["lines"])
+            else:
+                evaluator.state = _INHERITED["state"]
+        elif by_line:
+            evaluator.use_line_keys(store.line_keys("memories"))
         counted = 0
         for action, row in evaluator.lean_memories(Path(file), byte_range, 0):
             codes.append(code[action])

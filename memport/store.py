@@ -25,12 +25,15 @@ from typing import Any
 from .errors import Location, MemportError
 from .jsonio import backup_name
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
-MEMORY_COLUMNS = ("uid", "uid_key", "origin", "source_id", "user_id", "agent_name", "scope", "type", "title", "content", "tags",
-                  "created_at", "updated_at", "native", "content_key", "run_id")
-OTHER_COLUMNS = ("uid", "uid_key", "origin", "source_id", "type", "source", "target", "native", "content_key", "run_id")
-INTEGER_COLUMNS = {"uid_key", "content_key", "run_id"}
+# the columns of schema version 1; later migrations add to them
+_MEMORY_COLUMNS_1 = ("uid", "uid_key", "origin", "source_id", "user_id", "agent_name", "scope", "type", "title", "content", "tags",
+                     "created_at", "updated_at", "native", "content_key", "run_id")
+_OTHER_COLUMNS_1 = ("uid", "uid_key", "origin", "source_id", "type", "source", "target", "native", "content_key", "run_id")
+MEMORY_COLUMNS = (*_MEMORY_COLUMNS_1, "line_key")
+OTHER_COLUMNS = (*_OTHER_COLUMNS_1, "line_key")
+INTEGER_COLUMNS = {"uid_key", "content_key", "run_id", "line_key"}
 
 
 class StoreError(MemportError):
@@ -43,14 +46,14 @@ def columns(kind: str) -> tuple[str, ...]:
 
 def _migrate_1(db: Any) -> None:
     text = str
-    db["memories"].create({c: (int if c in INTEGER_COLUMNS else text) for c in MEMORY_COLUMNS}, pk="uid")
+    db["memories"].create({c: (int if c in INTEGER_COLUMNS else text) for c in _MEMORY_COLUMNS_1}, pk="uid")
     # (uid_key, content_key) covers the one scan a plan makes to preload the store's state
     db["memories"].create_index(["uid_key", "content_key"])
     for column in ("user_id", "agent_name", "created_at", "updated_at", "origin"):
         db["memories"].create_index([column])
     db["memories"].enable_fts(["title", "content"], fts_version="FTS5", create_triggers=True)
     for kind in KINDS[1:]:
-        db[kind].create({c: (int if c in INTEGER_COLUMNS else text) for c in OTHER_COLUMNS}, pk="uid")
+        db[kind].create({c: (int if c in INTEGER_COLUMNS else text) for c in _OTHER_COLUMNS_1}, pk="uid")
         db[kind].create_index(["uid_key", "content_key"])
     db["relations"].create_index(["source"])
     db["relations"].create_index(["target"])
@@ -69,7 +72,18 @@ def _migrate_2(db: Any) -> None:
     db["settings"].create({"key": text, "value": text}, pk="key")
 
 
-MIGRATIONS = [_migrate_1, _migrate_2]
+def _migrate_3(db: Any) -> None:
+    """Line keys: a key of each record's line as a JSON Lines bundle held it (NULL for records
+    from other files), so that a dry run recognises lines the store holds without parsing them."""
+    for kind in KINDS:
+        db[kind].add_column("line_key", int)
+    # the index a plan scans to preload the state covers the line keys too (one more random-order
+    # index would slow imports down by a third)
+    db.execute("DROP INDEX idx_memories_uid_key_content_key")
+    db["memories"].create_index(["uid_key", "content_key", "line_key"])
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3]
 
 
 class Store:
@@ -146,6 +160,20 @@ class Store:
         """uid_key -> content_key of every record of ``kind``: one index scan, so that a plan looks
         records up in a dict rather than with a query each (64-bit keys: a few dozen MB per million)."""
         return dict(self.conn.execute(f"SELECT uid_key, content_key FROM {kind}"))
+
+    def content_key(self, kind: str, key: int) -> int | None:
+        """The content key stored under one uid key (None if there is none)."""
+        row = self.conn.execute(f"SELECT content_key FROM {kind} WHERE uid_key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def line_keys(self, kind: str) -> dict[int, int]:
+        """line_key -> uid_key of every record of ``kind`` that came from a JSON Lines file."""
+        return dict(self.conn.execute(f"SELECT line_key, uid_key FROM {kind} WHERE line_key IS NOT NULL"))
+
+    def stored_line_keys(self, kind: str, uid_keys: list[int]) -> dict[int, int | None]:
+        """uid_key -> line_key of the stored records among ``uid_keys``."""
+        sql = f"SELECT uid_key, line_key FROM {kind} WHERE uid_key IN (SELECT value FROM json_each(?))"
+        return dict(self.conn.execute(sql, [json.dumps(uid_keys)]))
 
     def updated_at(self, kind: str, uid: str) -> str | None:
         if kind != "memories":

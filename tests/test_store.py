@@ -69,6 +69,44 @@ def test_refuses_what_is_not_a_memport_store(tmp_path):
         memport.Store(tmp_path)
 
 
+def test_an_older_store_is_migrated_and_its_records_still_recognised(tmp_path):
+    from memport import store as store_module
+
+    with memport.Store(tmp_path / "now.db") as s:
+        memport.import_bundle(reference_kagura(tmp_path / "k"), s)
+    path = tmp_path / "v2.db"
+    db = sqlite_utils.Database(path)
+    for migrate in store_module.MIGRATIONS[:2]:
+        migrate(db)
+    db.execute("PRAGMA user_version = 2")
+    db.execute("ATTACH DATABASE ? AS now", [str(tmp_path / "now.db")])
+    for kind in store_module.KINDS:  # the same records in a store of schema version 2
+        names = ", ".join(c for c in store_module.columns(kind) if c != "line_key")
+        db.execute(f"INSERT INTO main.{kind} ({names}) SELECT {names} FROM now.{kind}")
+    db.conn.commit()
+    db.close()
+    with memport.Store(path) as s:
+        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert s.counts()["memories"] == 2 and s.line_keys("memories") == {}  # unknown for records stored before
+        assert memport.plan(tmp_path / "k", s).summary()["unchanged"] == 5
+        memport.import_bundle(write_kagura(tmp_path / "more", [dict(KAGURA_PERSISTENT, key="new")], metadata=None), s)
+        assert len(s.line_keys("memories")) == 1
+
+
+def test_records_from_json_lines_keep_the_key_of_their_line(tmp_path, store):
+    from memport.diff import line_key, line_seed
+
+    kagura = reference_kagura(tmp_path / "k")
+    memport.import_bundle(kagura, store)
+    memport.import_bundle(write_doclea(tmp_path / "d.json", doclea_bundle()), store)
+    seed = line_seed("kagura", "memories")
+    lines = (kagura / "memories.jsonl").read_bytes().splitlines(keepends=True)
+    assert sorted(store.line_keys("memories")) == sorted(line_key(line, seed) for line in lines)
+    assert store.conn.execute("SELECT count(*) FROM memories WHERE origin = 'doclea' AND line_key IS NULL").fetchone()[0] == 1
+    assert line_key(lines[0], seed) == line_key(lines[0].rstrip(b"\n") + b"\r\n", seed)  # the line end aside
+    assert line_key(lines[0], seed) != line_key(lines[0], line_seed("tribal", "memories"))
+
+
 def test_identity_is_stable_across_bundles_and_imports(tmp_path, store):
     first = memport.import_bundle(reference_kagura(tmp_path / "a"), store)
     assert first["inserted"] == 5 and accounting_closes(first)
@@ -333,15 +371,22 @@ def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, 
         assert [r["title"] for r in s.search("zebra")] == ["zebra"]
 
 
+@pytest.mark.parametrize("by_line", [False, True], ids=["preloaded", "line-keys"])
 @pytest.mark.parametrize("threads", [1, 2], ids=["fork", "spawn"])
 @pytest.mark.parametrize("strategy", ["skip", "overwrite", "manual"])
-def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy, threads):
+def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy, threads, by_line):
     from memport import diff
 
     monkeypatch.setattr(diff.threading, "active_count", lambda: threads)
+    monkeypatch.setattr(diff, "LINE_KEY_SHARE", 0 if by_line else 2)
     stored = [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(300)]
     incoming = [dict(KAGURA_PERSISTENT, key=f"k{i % 250}", value=f"v{i}" if i % 7 else f"changed {i}") for i in range(600)]
     incoming[10] = dict(incoming[10], scope="episodic")  # invalid
+    # lines the store holds as they are, after earlier lines changed their records (with overwrite):
+    # in the same half, in the second half (the worker's), and across the halves
+    incoming[261:261] = stored[:5]
+    incoming[580:580] = stored[150:155]
+    incoming += stored[:30]
     src = write_kagura(tmp_path / "in", incoming, [*KAGURA_NODES, KAGURA_EDGE])
     with memport.Store(tmp_path / "s.db") as s:
         memport.import_bundle(write_kagura(tmp_path / "old", stored, metadata=None), s)
@@ -349,6 +394,7 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
         single = memport.plan(src, s, strategy=strategy)
         monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
         parallel = memport.plan(src, s, strategy=strategy)
+        assert (single.method, parallel.method) == ("one process", "line keys" if by_line else "preloaded state")
         assert parallel.summary() == single.summary()
         assert list(parallel.actions) == list(single.actions)
         assert [(r.position, r.uid, r.action, r.reason, r.fields, r.line) for r in parallel.notable] == \
@@ -356,3 +402,20 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
         # and both equal what the real import does
         real = memport.import_bundle(src, s, strategy=strategy)
         assert {k: real[k] for k in ACCOUNT} == {k: single.summary()[k] for k in ACCOUNT}
+
+
+def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypatch):
+    from memport import diff
+
+    monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
+    bundle = big_kagura(tmp_path / "big", 400)
+    reformatted = tmp_path / "reformatted"
+    reformatted.mkdir()
+    lines = (bundle / "memories.jsonl").read_text().splitlines()
+    (reformatted / "memories.jsonl").write_text("".join(json.dumps(json.loads(line), separators=(",", ":")) + "\n" for line in lines))
+    with memport.Store(tmp_path / "s.db") as s:
+        memport.import_bundle(bundle, s)
+        same, other = memport.plan(bundle, s), memport.plan(reformatted, s)
+        # the same lines: found by their line keys; the same records written otherwise: by content
+        assert (same.method, other.method) == ("line keys", "preloaded state")
+        assert same.summary()["unchanged"] == other.summary()["unchanged"] == 400

@@ -45,6 +45,7 @@ class NativeRecord:
     file: str
     line: int | None = None
     record: int | None = None
+    raw: bytes | None = None  # the line itself, for records of a JSON Lines file (see diff.line_key)
 
 
 @dataclass(slots=True)

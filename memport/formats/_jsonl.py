@@ -39,8 +39,8 @@ class FileFacts:
 
 
 def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, exact_integers: bool = True,
-         start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[tuple[int, Any, bool]]:
-    """Yield ``(line number, value, exact)`` for each JSON line of ``path``.
+         start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[tuple[int, Any, bool, bytes]]:
+    """Yield ``(line number, value, exact, raw line)`` for each JSON line of ``path``.
 
     ``exact`` is True when the standard library parsed the line (NaN, lone surrogates, huge
     integers): validate such values with the reference engine. ``exact_integers=False`` skips the
@@ -53,42 +53,63 @@ def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, ex
     """
     own = facts is None
     facts = facts if facts is not None else FileFacts()
-    name = str(path)
+    reader = LineReader(path, problems, facts, ascii_expected=ascii_expected, exact_integers=exact_integers, first=start == 0)
+    for number, raw in raw_lines(path, start, end, facts):
+        found = reader.parse(raw, number)
+        if found is not None:
+            yield found
+    if own:
+        facts.ends_with_newline = ends_with_newline(path)
+        if problems is not None:
+            problems.extend(file_problems(str(path), facts))
+
+
+def raw_lines(path: Path, start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[tuple[int, bytes]]:
+    """``(line number, bytes with line end)`` of a file or of a byte range of it that begins at a
+    line start; counts the lines into ``facts.lines`` when done."""
     remaining = end - start if end is not None else -1
     number = 0
     with open(path, "rb") as f:
         f.seek(start)
         for number, raw in enumerate(f, 1):
-            size = len(raw)
             if remaining >= 0:
                 if remaining == 0:
                     number -= 1
                     break
-                remaining -= size
-            if size > MAX_LINE_BYTES:
-                raise MalformedInputError(f"line is {size >> 20} MiB, over the {MAX_LINE_BYTES >> 20} MiB limit for one record",
-                                          Location(name, line=number))
-            if raw.endswith(b"\r\n"):
-                facts.crlf += 1
-            if ascii_expected and not raw.isascii():
-                facts.non_ascii += 1
-                if facts.first_non_ascii is None:
-                    facts.first_non_ascii = number
-            try:
-                if exact_integers and has_long_digit_run(raw):
-                    raise orjson.JSONDecodeError("possible integer beyond 64 bits", "", 0)
-                value = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                found = _slow_line(raw, number, name, problems, facts, first_line=start == 0 and number == 1)
-                if found is not None:
-                    yield found
-                continue
-            yield number, value, False
-    facts.lines = number
-    if own:
-        facts.ends_with_newline = ends_with_newline(path)
-        if problems is not None:
-            problems.extend(file_problems(name, facts))
+                remaining -= len(raw)
+            yield number, raw
+    if facts is not None:
+        facts.lines = number
+
+
+class LineReader:
+    """Parses single lines as scan() does (for loops that look at raw lines first, such as a dry
+    run recognising lines a store already holds)."""
+
+    def __init__(self, path: Path, problems: list[Problem] | None, facts: FileFacts, *, ascii_expected: bool,
+                 exact_integers: bool = True, first: bool = True):
+        self.name, self.problems, self.facts = str(path), problems, facts
+        self.ascii_expected, self.exact_integers, self.first = ascii_expected, exact_integers, first
+
+    def parse(self, raw: bytes, number: int) -> tuple[int, Any, bool, bytes] | None:
+        """``(number, value, exact, raw)``, or None for a line that holds no record (blank, or bad
+        while validating: then a problem says so)."""
+        facts = self.facts
+        if len(raw) > MAX_LINE_BYTES:
+            raise MalformedInputError(f"line is {len(raw) >> 20} MiB, over the {MAX_LINE_BYTES >> 20} MiB limit for one record",
+                                      Location(self.name, line=number))
+        if raw.endswith(b"\r\n"):
+            facts.crlf += 1
+        if self.ascii_expected and not raw.isascii():
+            facts.non_ascii += 1
+            if facts.first_non_ascii is None:
+                facts.first_non_ascii = number
+        try:
+            if self.exact_integers and has_long_digit_run(raw):
+                raise orjson.JSONDecodeError("possible integer beyond 64 bits", "", 0)
+            return number, orjson.loads(raw), False, raw
+        except orjson.JSONDecodeError:
+            return _slow_line(raw, number, self.name, self.problems, facts, first_line=self.first and number == 1)
 
 
 def ends_with_newline(path: Path) -> bool:
@@ -114,8 +135,23 @@ def line_ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:] + [None])]
 
 
+def sample_lines(path: Path, count: int) -> list[bytes]:
+    """Up to ``count`` whole lines from evenly spread places of a file (to estimate, cheaply)."""
+    size = path.stat().st_size
+    found = []
+    with open(path, "rb") as f:
+        for i in range(count):
+            f.seek(size * i // count)
+            if i:
+                f.readline()  # on to the next line start
+            line = f.readline()
+            if line:
+                found.append(line)
+    return found
+
+
 def _slow_line(raw: bytes, number: int, name: str, problems: list[Problem] | None,
-               facts: FileFacts, *, first_line: bool) -> tuple[int, Any, bool] | None:
+               facts: FileFacts, *, first_line: bool) -> tuple[int, Any, bool, bytes] | None:
     """Everything orjson did not take: BOM, blank lines, non-strict JSON, malformed lines."""
     data = raw.rstrip(b"\r\n")
     if first_line and data.startswith(BOM):
@@ -128,7 +164,7 @@ def _slow_line(raw: bytes, number: int, name: str, problems: list[Problem] | Non
         facts.blank += 1
         return None
     try:
-        return number, loads(data, Location(name, line=number), fast=False).value, True
+        return number, loads(data, Location(name, line=number), fast=False).value, True, raw
     except MalformedInputError as err:
         if problems is None:
             raise

@@ -146,9 +146,9 @@ class KaguraFormat:
         files = [name for name in FILES if (path / name).is_file()]
         memories = graph = ()
         if MEMORIES in files:
-            memories = (_object(value, path / MEMORIES, line) for line, value, _ in scan(path / MEMORIES, None, ascii_expected=True))
+            memories = (_object(value, path / MEMORIES, line) for line, value, _, _ in scan(path / MEMORIES, None, ascii_expected=True))
         if GRAPH in files:
-            graph = (_object(value, path / GRAPH, line) for line, value, _ in scan(path / GRAPH, None, ascii_expected=True))
+            graph = (_object(value, path / GRAPH, line) for line, value, _, _ in scan(path / GRAPH, None, ascii_expected=True))
         header = None
         if METADATA in files:
             header = read_document(path / METADATA).value
@@ -163,7 +163,7 @@ class KaguraFormat:
         if (path / MEMORIES).is_file():
             counts["memories"] = sum(1 for _ in scan(path / MEMORIES, None, ascii_expected=True, exact_integers=False))
         if (path / GRAPH).is_file():
-            for _, value, _ in scan(path / GRAPH, None, ascii_expected=True, exact_integers=False):
+            for _, value, _, _ in scan(path / GRAPH, None, ascii_expected=True, exact_integers=False):
                 is_edge = isinstance(value, dict) and value.get("type") == "edge"
                 counts["relations" if is_edge else "nodes"] += 1
         return counts
@@ -272,10 +272,10 @@ def jsonl_records(file: Path, kind_of: Any, start: int = 0, end: int | None = No
                   facts: FileFacts | None = None) -> Iterator[NativeRecord]:
     """The objects of a JSONL file (or of a byte range of it) as native records."""
     label = str(file)
-    for line, value, exact in scan(file, None, ascii_expected=True, start=start, end=end, facts=facts):
+    for line, value, exact, raw in scan(file, None, ascii_expected=True, start=start, end=end, facts=facts):
         if type(value) is not dict:
             _object(value, file, line)  # raises the located error
-        yield NativeRecord(kind_of(value), value, exact, label, line)
+        yield NativeRecord(kind_of(value), value, exact, label, line, raw=raw)
 
 
 def from_native(memories: Iterable[dict[str, Any]], graph: Iterable[dict[str, Any]], header: dict[str, Any] | None, *,
@@ -411,7 +411,7 @@ def _validate_memory_range(file: Path, start: int, end: int | None) -> _RangeRes
     count = 0
     # a float reading of a huge integer cannot change a schema verdict here, and duplicates are
     # confirmed with exact parsing, so this pass skips the 64-bit guard
-    for line, obj, exact in scan(file, problems, ascii_expected=True, exact_integers=False, start=start, end=end, facts=facts):
+    for line, obj, exact, _ in scan(file, problems, ascii_expected=True, exact_integers=False, start=start, end=end, facts=facts):
         count += 1
         if exact or not is_valid(obj):
             problems.extend(schemas.problems("memory", obj, exact=exact, file=name, line=line))
@@ -484,7 +484,7 @@ def _stable_hash(identity: Any) -> int:
 def _report_duplicates(file: Path, repeated: set[int], problems: list[Problem]) -> None:
     """Rare: a second, exact pass names both lines of each duplicate identity."""
     first: dict[Any, int] = {}
-    for line, obj, _ in scan(file, [], ascii_expected=True):
+    for line, obj, _, _ in scan(file, [], ascii_expected=True):
         identity = _memory_identity(obj)
         if identity is None or _stable_hash(identity) not in repeated:
             continue
@@ -504,7 +504,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
     early: list[tuple[int, str, Any, Any]] = []  # edges naming a node not (yet) defined
     pairs: dict[tuple[Any, Any], int] = {}
     n_nodes = n_edges = 0
-    for line, obj, exact in scan(file, problems, ascii_expected=True):
+    for line, obj, exact, _ in scan(file, problems, ascii_expected=True):
         if exact or not is_valid(obj):
             problems.extend(schemas.problems("graph", obj, exact=exact, file=name, line=line))
         if not isinstance(obj, dict):

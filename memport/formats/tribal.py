@@ -250,7 +250,7 @@ class TribalJsonlFormat:
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         def entries() -> Iterator[dict[str, Any]]:
-            for line, value, _ in scan(path, None, ascii_expected=True):
+            for line, value, _, _ in scan(path, None, ascii_expected=True):
                 if not isinstance(value, dict):
                     raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
                 yield value
@@ -263,10 +263,10 @@ class TribalJsonlFormat:
         return {"memories": sum(1 for _ in scan(path, None, ascii_expected=True, exact_integers=False))}
 
     def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
-        for line, value, exact in scan(path, None, ascii_expected=True):
+        for line, value, exact, raw in scan(path, None, ascii_expected=True):
             if not isinstance(value, dict):
                 raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
-            yield NativeRecord("memories", value, exact, str(path), line)
+            yield NativeRecord("memories", value, exact, str(path), line, raw=raw)
 
     def identity(self, kind: str, value: dict[str, Any]) -> str:
         return _entry_identity(kind, value)
@@ -290,7 +290,7 @@ class TribalJsonlFormat:
         schemas = schema_set(NAME, detection.version)
         problems: list[Problem] = []
         checker = EntryChecker(schemas, name, None)
-        for line, value, exact in scan(path, problems, ascii_expected=True):
+        for line, value, exact, raw in scan(path, problems, ascii_expected=True):
             checker.check(value, exact=exact, line=line, problems=problems)
         checker.finish(problems)
         return problems
