@@ -9,7 +9,9 @@ All in one run, each measurement in its own child process (peak RSS is that chil
 * dry run: `memport import BUNDLE --db STORE --dry-run` with the 1M records already stored, for
   three incoming bundles of 1M memories each, each against its own bare parse:
   - the same bundle again (re-importing an export: every line is one the store holds);
-  - a diverged copy: 90% of the lines as stored, 5% edited (new value and updated_at), 5% new keys;
+  - a diverged copy, as a later export of an instance that went its own way writes it: every
+    record with a new exported_at (Kagura writes the export time into each one), 5% of them edited
+    (new value and updated_at), 5% with new keys;
   - a reformatted copy: every record the same, written compactly by another serializer, so that
     no line is byte for byte one the store holds (the dry run then parses every line).
 Prints ratios; asserts nothing.
@@ -65,12 +67,13 @@ def derive(bundle: Path, target: Path, kind: str) -> Path:
         for i, line in enumerate(source):
             if kind == "reformatted":
                 line = orjson.dumps(json.loads(line)) + b"\n"
-            elif i % 20 in (7, 13):
+            else:
                 record = json.loads(line)
+                record["exported_at"] = "2025-07-01T09:30:00.000001"
                 if i % 20 == 7:
                     record["value"] = f"{record['value']} (edited)"
                     record["updated_at"] = "2025-06-02 09:00:00"
-                else:
+                elif i % 20 == 13:
                     record["key"] = f"{record['key']}_new"
                 line = (json.dumps(record) + "\n").encode()
             out.write(line)

@@ -136,12 +136,15 @@ def uid_key(uid: str) -> int:
     return key64(uid.encode("utf-8", "surrogatepass"))
 
 
-def content_key(value: Any, exact: bool) -> int:
-    """A key of a native record's content, independent of key order and formatting.
+def content_key(value: Any, exact: bool, volatile: tuple[str, ...] = ()) -> int:
+    """A key of a native record's content, independent of key order and formatting, and of the
+    ``volatile`` keys its format sets anew on every export (see ``FormatPlugin.volatile``).
 
     ``exact`` must say whether the value holds NaN, lone surrogates or integers beyond 64 bits
     (orjson would write those unfaithfully), so that a record gets the same key however it came.
     """
+    if volatile and type(value) is dict and any(key in value for key in volatile):
+        value = {key: item for key, item in value.items() if key not in volatile}
     if exact:
         return key64(json.dumps(value, sort_keys=True, ensure_ascii=True).encode())
     return key64(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
@@ -152,13 +155,28 @@ def line_seed(origin: str, kind: str) -> int:
     return xxh3_64_intdigest(f"{origin}:{kind}".encode())
 
 
-def line_key(raw: bytes, seed: int) -> int:
+def line_key(raw: bytes, seed: int, volatile: bytes = b"") -> int:
     """A 64-bit key of one line of a JSON Lines bundle as it was written (line end aside).
 
     The store keeps it next to each record that came from such a line, so a dry run recognises a
     line the store holds unchanged by its bytes alone, without parsing it (the same bytes parse to
-    the same record, hence the same uid and content). Signed, as SQLite stores integers."""
-    return xxh3_64_intdigest(raw.rstrip(b"\r\n"), seed) - _TWO_63
+    the same record, hence the same uid and content). Signed, as SQLite stores integers.
+
+    ``volatile`` (see :func:`volatile_member`) names a last top-level member that is left out, so
+    that the line of a record exported again later (Kagura writes the export time into every
+    record) still has the key of the stored one, as its content key does."""
+    line = raw.rstrip(b"\r\n")
+    if volatile:
+        at = line.rfind(volatile)
+        # only a plain string value closing the top-level object: `, "exported_at": "..."}`
+        if at > 0 and line.endswith(b'"}') and line.find(b'"', at + len(volatile)) == len(line) - 2:
+            line = line[:at] + b"}"
+    return xxh3_64_intdigest(line, seed) - _TWO_63
+
+
+def volatile_member(volatile: tuple[str, ...]) -> bytes:
+    """How the exporter writes the start of the volatile last member (json.dumps separators)."""
+    return f', "{volatile[0]}": "'.encode() if volatile else b""
 
 
 def hex_key(key: int) -> str:
@@ -275,6 +293,8 @@ class _Evaluator:
         self.filters = filters
         self.tz = zone(local_tz)
         self.plugin = plugin(source.format)
+        self.volatile = self.plugin.volatile
+        self.volatile_member = volatile_member(self.volatile)
         self.schemas = schema_set(source.origin, source.version)
         self.run = write_run
         self._is_valid: dict[str, Any] = {}
@@ -344,11 +364,12 @@ class _Evaluator:
             state = self.state[kind] = self.store.state(kind)
         return state
 
-    def use_line_keys(self, lines: dict[int, int]) -> None:
-        """Recognise stored memories by their line keys (``Store.line_keys``) and fetch the state of
-        the other records key by key: for a bundle whose lines the store mostly holds already."""
+    def use_line_keys(self, lines: dict[int, int], preload: bool) -> None:
+        """Recognise stored memories by their line keys (``Store.line_keys``): for a bundle whose
+        lines the store mostly holds already. The state of the other records is preloaded too, or
+        (``preload`` false, when they are very few) fetched key by key."""
         self.lines = lines
-        self.state["memories"] = _StoredKeys(self.store, "memories")
+        self.state["memories"] = self.store.state("memories") if preload else _StoredKeys(self.store, "memories")
 
     def rows(self, records: Iterable[NativeRecord] | None = None, start: int = 0) -> Iterator[tuple[str, Row | None]]:
         """(action, row) per record; row only for notable records (not plain inserts or unchanged)."""
@@ -391,7 +412,7 @@ class _Evaluator:
         kind, value = record.kind, record.value
         uid = f"{self.source.origin}:{kind}:{self.plugin.identity(kind, value)}"
         ukey = self.last_key = uid_key(uid)
-        ckey = content_key(value, record.exact)
+        ckey = content_key(value, record.exact, self.volatile)
         item = self.plugin.index(kind, value, self.tz) if self.needs_index else None
 
         def row(action: str, reason: str, fields: list[str] | None = None, existing: int | None = None) -> Row:
@@ -426,7 +447,7 @@ class _Evaluator:
                 merged = _merge_fields(old, value, decision.fields or {})
                 exact = needs_reference(merged)
                 merged_item = self.plugin.index(kind, merged, self.tz) if self.needs_index else None
-                write = self._accept(kind, uid, ukey, content_key(merged, exact), merged, exact, merged_item, None)
+                write = self._accept(kind, uid, ukey, content_key(merged, exact, self.volatile), merged, exact, merged_item, None)
                 return "update", row("update", "decision-fields", fields, stored), write
             return "skip", row("skip", f"decision-{decision.choice}", fields, stored), None
         if self.strategy == "skip":
@@ -461,10 +482,10 @@ class _Evaluator:
         and "insert" (new, valid). None for anything else, which decide() handles."""
         stored = state.get(ukey)
         if stored is not None:
-            return "unchanged" if stored == content_key(value, exact) else None
+            return "unchanged" if stored == content_key(value, exact, self.volatile) else None
         if ukey in self.from_run or self._invalid(kind, value, exact) is not None:
             return None
-        state[ukey] = content_key(value, exact)
+        state[ukey] = content_key(value, exact, self.volatile)
         self.from_run.add(ukey)
         if kind == "memories":
             self._vector("", value)
@@ -498,13 +519,13 @@ class _Evaluator:
         prefix = f"{self.source.origin}:memories:".encode()
         identity, label = self.plugin.identity_bytes, str(file)
         state = self._state("memories")
-        lines, seed, from_run, two_63 = self.lines, line_seed(self.source.origin, "memories"), self.from_run, _TWO_63
+        lines, seed, member, from_run = self.lines, line_seed(self.source.origin, "memories"), self.volatile_member, self.from_run
         facts = facts if facts is not None else FileFacts()
         reader = LineReader(file, None, facts, ascii_expected=True, first=byte_range[0] == 0)
         position = start
         for number, raw in raw_lines(file, *byte_range, facts):
             if lines is not None:
-                ukey = lines.get(xxh3_64_intdigest(raw.rstrip(b"\r\n"), seed) - two_63)  # line_key(raw, seed), inline
+                ukey = lines.get(line_key(raw, seed, member))
                 if ukey is not None and ukey not in from_run:
                     self.last_key = ukey
                     yield "unchanged", None
@@ -538,7 +559,7 @@ class _Evaluator:
         if self.run is None:
             return None
         text = native_text(value, exact)
-        lkey = line_key(raw, line_seed(self.source.origin, kind)) if raw is not None else None
+        lkey = line_key(raw, line_seed(self.source.origin, kind), self.volatile_member) if raw is not None else None
         if kind == "memories":
             tags = json.dumps(item.tags, ensure_ascii=False) if item.tags is not None else None
             return (uid, ukey, self.source.origin, _source_id(value), item.user_id, item.agent_name, item.scope, item.type, item.title,
@@ -641,17 +662,18 @@ class Plan:
         first, second = line_ranges(file, 2)
         facts = FileFacts()
         method = "fork" if threading.active_count() == 1 else "spawn"
-        by_line = self._holds_most_lines(file)
-        self.method = "line keys" if by_line else "preloaded state"
+        share = self._held_share(file)
+        by_line, preload = share >= LINE_KEY_SHARE, share < LOOKUP_SHARE
+        self.method = ("line keys" + (" and preloaded state" if preload else "")) if by_line else "preloaded state"
         if by_line:
-            evaluator.use_line_keys(self.store.line_keys("memories"))
+            evaluator.use_line_keys(self.store.line_keys("memories"), preload)
         if method == "fork":
             # load what the worker needs once, before forking, so that it inherits it
-            if not by_line:
+            if preload:
                 evaluator._state("memories")
-            _INHERITED.update(store=str(self.store.path), state=None if by_line else evaluator.state, lines=evaluator.lines)
+            _INHERITED.update(store=str(self.store.path), state=evaluator.state if preload else None, lines=evaluator.lines)
         args = (str(self.store.path), self.source.format, self.source.version, self.source.origin, str(file), second,
-                self.strategy, self.decisions, self.filters, self.local_tz, self.vectors, self.source.header, by_line)
+                self.strategy, self.decisions, self.filters, self.local_tz, self.vectors, self.source.header, by_line, preload)
         with multiprocessing.get_context(method).Pool(1) as pool:
             later = pool.apply_async(_plan_range, args)
             self._collect(evaluator.lean_memories(file, first, 0, facts))
@@ -685,20 +707,21 @@ class Plan:
         evaluator.stale += result["stale"]
         self._collect(evaluator.lean_rows(rest(), start=len(self.actions)))
 
-    def _holds_most_lines(self, file: Path) -> bool:
-        """Whether the store holds at least half of a sample of the file's lines as they are: then
-        recognising lines by their keys beats preloading the state of every stored record."""
+    def _held_share(self, file: Path) -> float:
+        """The share of a sample of the file's lines that the store holds as they are (their line
+        keys): the more, the more a plan gains from recognising lines by their keys."""
         seed, prefix = line_seed(self.source.origin, "memories"), f"{self.source.origin}:memories:".encode()
         sample: dict[int, int] = {}  # uid_key -> line_key of the sampled lines
-        identity = plugin(self.source.format).identity_bytes
+        found = plugin(self.source.format)
+        identity, member = found.identity_bytes, volatile_member(found.volatile)
         for raw in sample_lines(file, 1000):
             with contextlib.suppress(orjson.JSONDecodeError):  # a line that is not a record is simply not held
                 value = orjson.loads(raw)
                 if type(value) is dict:
-                    sample[key64(prefix + identity("memories", value))] = line_key(raw, seed)
+                    sample[key64(prefix + identity("memories", value))] = line_key(raw, seed, member)
         stored = self.store.stored_line_keys("memories", list(sample))
         held = sum(1 for ukey, lkey in sample.items() if stored.get(ukey) == lkey)
-        return bool(sample) and held >= LINE_KEY_SHARE * len(sample)
+        return held / len(sample) if sample else 0.0
 
     @property
     def total(self) -> int:
@@ -825,6 +848,9 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 # sample of its lines byte for byte (see Plan._holds_most_lines); otherwise the whole state is
 # preloaded. Below about 0.4 the preload is cheaper (a miss costs a query; a hit saves a parse).
 LINE_KEY_SHARE = 0.5
+# ... and then the other records are looked up one query each (~10 us) instead of preloading every
+# record's state when the store holds at least this share of the sample.
+LOOKUP_SHARE = 0.98
 # what a forked planning worker inherits from its parent (see Plan._plan_in_two)
 _INHERITED: dict[str, Any] = {}
 
@@ -858,7 +884,8 @@ def _splittable(source: Source, store: Any) -> tuple[Path, Any] | None:
 
 
 def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str, byte_range: tuple[int, int | None], strategy: str,
-                decisions: dict[str, Decision], filters: Filters, local_tz: str, vectors: str, header: Any, by_line: bool) -> dict[str, Any]:
+                decisions: dict[str, Decision], filters: Filters, local_tz: str, vectors: str, header: Any, by_line: bool,
+                preload: bool) -> dict[str, Any]:
     """In the worker: decide one byte range of a memories file against the store as it is."""
     with Store(store_path) as store:
         source = Source(fmt, version, origin, lambda: iter(()), file, header)
@@ -867,12 +894,10 @@ def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str,
         code = {action: number for number, action in enumerate(ACTIONS)}
         if _INHERITED.get("store") == store_path:
             # forked: what the parent preloaded, shared copy-on-write
-            if by_line:
-                evaluator.use_line_keys(_INHERITED["lines"])
-            else:
-                evaluator.state = _INHERITED["state"]
+            evaluator.lines = _INHERITED["lines"]
+            evaluator.state = _INHERITED["state"] if preload else {"memories": _StoredKeys(store, "memories")}
         elif by_line:
-            evaluator.use_line_keys(store.line_keys("memories"))
+            evaluator.use_line_keys(store.line_keys("memories"), preload)
         counted = 0
         for action, row in evaluator.lean_memories(Path(file), byte_range, 0):
             codes.append(code[action])

@@ -81,6 +81,33 @@ def _migrate_3(db: Any) -> None:
     # index would slow imports down by a third)
     db.execute("DROP INDEX idx_memories_uid_key_content_key")
     db["memories"].create_index(["uid_key", "content_key", "line_key"])
+    _rekey_volatile(db)
+
+
+def _rekey_volatile(db: Any) -> None:
+    """Content keys leave out the keys a format sets anew on every export (Kagura's exported_at)
+    since schema version 3: recompute them for the records stored before, in batches."""
+    from .diff import content_key
+    from .formats import plugin
+    from .schemas import needs_reference
+
+    for origin in ("kagura", "tribal", "doclea"):
+        volatile = plugin(origin).volatile
+        if not volatile:
+            continue
+        for kind in KINDS:
+            last = 0
+            while True:
+                rows = db.execute(f"SELECT rowid, native FROM {kind} WHERE origin = ? AND rowid > ? ORDER BY rowid LIMIT 10000",
+                                  [origin, last]).fetchall()
+                if not rows:
+                    break
+                last = rows[-1][0]
+                keys = []
+                for rowid, text in rows:
+                    value = json.loads(text)
+                    keys.append((content_key(value, needs_reference(value), volatile), rowid))
+                db.conn.executemany(f"UPDATE {kind} SET content_key = ? WHERE rowid = ?", keys)
 
 
 MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3]

@@ -71,6 +71,7 @@ def test_refuses_what_is_not_a_memport_store(tmp_path):
 
 def test_an_older_store_is_migrated_and_its_records_still_recognised(tmp_path):
     from memport import store as store_module
+    from memport.diff import content_key
 
     with memport.Store(tmp_path / "now.db") as s:
         memport.import_bundle(reference_kagura(tmp_path / "k"), s)
@@ -83,6 +84,9 @@ def test_an_older_store_is_migrated_and_its_records_still_recognised(tmp_path):
     for kind in store_module.KINDS:  # the same records in a store of schema version 2
         names = ", ".join(c for c in store_module.columns(kind) if c != "line_key")
         db.execute(f"INSERT INTO main.{kind} ({names}) SELECT {names} FROM now.{kind}")
+        # with the content keys of version 2, which still covered Kagura's exported_at
+        for rowid, native in db.execute(f"SELECT rowid, native FROM main.{kind}").fetchall():
+            db.execute(f"UPDATE main.{kind} SET content_key = ? WHERE rowid = ?", [content_key(json.loads(native), False), rowid])
     db.conn.commit()
     db.close()
     with memport.Store(path) as s:
@@ -99,12 +103,30 @@ def test_records_from_json_lines_keep_the_key_of_their_line(tmp_path, store):
     kagura = reference_kagura(tmp_path / "k")
     memport.import_bundle(kagura, store)
     memport.import_bundle(write_doclea(tmp_path / "d.json", doclea_bundle()), store)
-    seed = line_seed("kagura", "memories")
+    seed, member = line_seed("kagura", "memories"), b', "exported_at": "'
     lines = (kagura / "memories.jsonl").read_bytes().splitlines(keepends=True)
-    assert sorted(store.line_keys("memories")) == sorted(line_key(line, seed) for line in lines)
+    assert sorted(store.line_keys("memories")) == sorted(line_key(line, seed, member) for line in lines)
     assert store.conn.execute("SELECT count(*) FROM memories WHERE origin = 'doclea' AND line_key IS NULL").fetchone()[0] == 1
-    assert line_key(lines[0], seed) == line_key(lines[0].rstrip(b"\n") + b"\r\n", seed)  # the line end aside
-    assert line_key(lines[0], seed) != line_key(lines[0], line_seed("tribal", "memories"))
+    first = lines[0]
+    assert line_key(first, seed) == line_key(first.rstrip(b"\n") + b"\r\n", seed)  # the line end aside
+    assert line_key(first, seed) != line_key(first, line_seed("tribal", "memories"))
+    # a later export of the same record differs only in its exported_at: the same key
+    later = first.replace(b'"exported_at": "2025-06-01T12:00:00.123456"', b'"exported_at": "2026-01-02T03:04:05"')
+    assert later != first and line_key(later, seed, member) == line_key(first, seed, member)
+    for other in (first.replace(b"quarterly", b"yearly"),  # other content
+                  first.replace(b'"}', b'", "x": 1}'),  # exported_at is not the last member
+                  first.replace(b'"2025-06-01T12:00:00.123456"', b'"a\\"b"')):  # not a plain string
+        assert line_key(other, seed, member) != line_key(first, seed, member)
+
+
+def test_a_later_export_of_the_same_memories_is_unchanged(tmp_path, store):
+    first = write_kagura(tmp_path / "first", [KAGURA_WORKING, KAGURA_PERSISTENT], [*KAGURA_NODES, KAGURA_EDGE])
+    later = [dict(record, exported_at="2026-02-03T04:05:06.000001") for record in (KAGURA_WORKING, KAGURA_PERSISTENT, *KAGURA_NODES, KAGURA_EDGE)]
+    edited = dict(later[1], value="Rust")
+    memport.import_bundle(first, store)
+    plan = memport.plan(write_kagura(tmp_path / "later", [later[0], edited], later[2:]), store)
+    assert plan.summary()["unchanged"] == 4 and plan.summary()["skipped"] == 1
+    assert plan.diff(plan.notable[0].uid) == {"value": ("Python", "Rust"), "exported_at": (KAGURA_PERSISTENT["exported_at"], edited["exported_at"])}
 
 
 def test_identity_is_stable_across_bundles_and_imports(tmp_path, store):
@@ -371,14 +393,15 @@ def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, 
         assert [r["title"] for r in s.search("zebra")] == ["zebra"]
 
 
-@pytest.mark.parametrize("by_line", [False, True], ids=["preloaded", "line-keys"])
+@pytest.mark.parametrize("method", ["preloaded state", "line keys", "line keys and preloaded state"])
 @pytest.mark.parametrize("threads", [1, 2], ids=["fork", "spawn"])
 @pytest.mark.parametrize("strategy", ["skip", "overwrite", "manual"])
-def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy, threads, by_line):
+def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy, threads, method):
     from memport import diff
 
     monkeypatch.setattr(diff.threading, "active_count", lambda: threads)
-    monkeypatch.setattr(diff, "LINE_KEY_SHARE", 0 if by_line else 2)
+    monkeypatch.setattr(diff, "LINE_KEY_SHARE", 2 if method == "preloaded state" else 0)
+    monkeypatch.setattr(diff, "LOOKUP_SHARE", 0 if method == "line keys" else 2)
     stored = [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(300)]
     incoming = [dict(KAGURA_PERSISTENT, key=f"k{i % 250}", value=f"v{i}" if i % 7 else f"changed {i}") for i in range(600)]
     incoming[10] = dict(incoming[10], scope="episodic")  # invalid
@@ -394,7 +417,7 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
         single = memport.plan(src, s, strategy=strategy)
         monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
         parallel = memport.plan(src, s, strategy=strategy)
-        assert (single.method, parallel.method) == ("one process", "line keys" if by_line else "preloaded state")
+        assert (single.method, parallel.method) == ("one process", method)
         assert parallel.summary() == single.summary()
         assert list(parallel.actions) == list(single.actions)
         assert [(r.position, r.uid, r.action, r.reason, r.fields, r.line) for r in parallel.notable] == \

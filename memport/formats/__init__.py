@@ -76,6 +76,9 @@ class FormatPlugin(Protocol):
     name: str
     versions: tuple[str, ...]
     looks_for: str  # said to the user when nothing matches
+    # record keys the exporter sets anew on every export and the importer ignores (Kagura's
+    # exported_at): a record that differs only there is unchanged
+    volatile: tuple[str, ...]
 
     def sniff(self, path: Path) -> Detection | None: ...
 

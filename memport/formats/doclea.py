@@ -149,6 +149,7 @@ class DocleaFormat:
     name = NAME
     versions = VERSIONS
     looks_for = 'a JSON file {"version": "1.0.0", "schemaVersion": ..., "data": {"memories": [...], ...}}'
+    volatile = ()
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():

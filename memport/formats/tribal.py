@@ -103,6 +103,7 @@ class TribalFormat:
     name = NAME
     versions = VERSIONS
     looks_for = 'a JSON file {"manifest": {"schema_version": ...}, "entries": [...]} (or the HTTP envelope holding one)'
+    volatile = ()
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
@@ -224,6 +225,7 @@ class TribalJsonlFormat:
     name = JSONL_NAME
     versions = VERSIONS
     looks_for = "a JSON Lines file of Tribal entries (id, content, source_type, created_at, ...)"
+    volatile = ()
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
