@@ -45,12 +45,14 @@ from .formats import Indexed, NativeRecord, detect, plugin
 from .errors import Location, MalformedInputError
 from .formats._jsonl import FileFacts, LineReader, line_ranges, raw_lines, sample_lines
 from .formats.kagura import jsonl_records
-from .jsonio import atomic_write_bytes
+from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, has_long_digit_run
 from .schemas import needs_reference, schema_set
 from .store import Store, columns
 from .timestamps import zone
 
 ACTIONS = ("insert", "update", "unchanged", "conflict", "skip", "invalid")
+_CODE = {action: number for number, action in enumerate(ACTIONS)}
+_UNCHANGED = _CODE["unchanged"]
 VECTOR_STRATEGIES = ("auto", "keep", "drop")
 STRATEGIES = ("skip", "overwrite", "newer", "error", "manual")
 CHOICES = ("keep", "take", "skip", "fields")
@@ -144,6 +146,15 @@ def content_key(value: Any, exact: bool, volatile: tuple[str, ...] = ()) -> int:
     (orjson would write those unfaithfully), so that a record gets the same key however it came.
     """
     if volatile and type(value) is dict and any(key in value for key in volatile):
+        last = next(reversed(value))
+        if last in volatile and len(volatile) == 1:
+            # where exporters put it (last): leave it out and put it back, the order unchanged
+            # (a copy of the record would cost as much as the rest of the key)
+            item = value.pop(last)
+            try:
+                return content_key(value, exact)
+            finally:
+                value[last] = item
         value = {key: item for key, item in value.items() if key not in volatile}
     if exact:
         return key64(json.dumps(value, sort_keys=True, ensure_ascii=True).encode())
@@ -167,7 +178,7 @@ def line_key(raw: bytes, seed: int, volatile: bytes = b"") -> int:
     record) still has the key of the stored one, as its content key does."""
     line = raw.rstrip(b"\r\n")
     if volatile:
-        at = line.rfind(volatile)
+        at = line.rfind(volatile, -96)  # the last member: a time takes at most 32 bytes
         # only a plain string value closing the top-level object: `, "exported_at": "..."}`
         if at > 0 and line.endswith(b'"}') and line.find(b'"', at + len(volatile)) == len(line) - 2:
             line = line[:at] + b"}"
@@ -508,44 +519,80 @@ class _Evaluator:
                 action, row, _ = self.decide(position, record)
                 yield action, row
 
-    def lean_memories(self, file: Path, byte_range: tuple[int, int | None], start: int, facts: FileFacts | None = None,
-                      line_offset: int = 0) -> Iterator[tuple[str, Row | None]]:
+    def lean_memories(self, file: Path, byte_range: tuple[int, int | None], codes: array, notable: list[Row], *,
+                      keys: array | None = None, needs: list[int] | None = None, facts: FileFacts | None = None,
+                      line_offset: int = 0) -> None:
         """lean_rows() over a memories JSONL file (or a byte range of it), straight from the parser:
         the two common cases need no record objects at all. With line keys (use_line_keys), a line
-        the store holds as it is needs no parsing either, unless this run changed its record."""
+        the store holds as it is needs no parsing either, unless this run changed its record.
+
+        Appends each record's action number to ``codes`` and its row, if notable, to ``notable``;
+        for a worker also its uid key to ``keys`` and, for a record that needs embedding, its
+        position in the range to ``needs``. (Filled in place: a million yields cost a second.)"""
+        position = start = len(codes)
         if self.run is not None or self.filtering or self.strategy == "newer":
-            yield from self.rows(jsonl_records(file, _memories, *byte_range, facts=facts), start)
+            counted = self.needs_reembedding
+            for action, row in self.rows(jsonl_records(file, _memories, *byte_range, facts=facts), start):
+                self._note(action, row, codes, notable, keys, needs, position - start, counted)
+                counted = self.needs_reembedding
+                position += 1
             return
         prefix = f"{self.source.origin}:memories:".encode()
         identity, label = self.plugin.identity_bytes, str(file)
         state = self._state("memories")
         lines, seed, member, from_run = self.lines, line_seed(self.source.origin, "memories"), self.volatile_member, self.from_run
+        volatile = self.volatile
         facts = facts if facts is not None else FileFacts()
         reader = LineReader(file, None, facts, ascii_expected=True, first=byte_range[0] == 0)
-        position = start
+        add_code, add_key = codes.append, keys.append if keys is not None else None
         for number, raw in raw_lines(file, *byte_range, facts):
             if lines is not None:
                 ukey = lines.get(line_key(raw, seed, member))
                 if ukey is not None and ukey not in from_run:
-                    self.last_key = ukey
-                    yield "unchanged", None
+                    add_code(_UNCHANGED)
+                    if add_key is not None:
+                        add_key(ukey)
                     position += 1
                     continue
-            found = reader.parse(raw, number)
-            if found is None:
-                continue
-            line, value, exact, _ = found
+            value, exact, line = None, False, number
+            if len(raw) <= MAX_LINE_BYTES and not has_long_digit_run(raw):
+                # the parse of LineReader.parse without the file facts, which a plan does not report
+                with contextlib.suppress(orjson.JSONDecodeError):
+                    value = orjson.loads(raw)
             if type(value) is not dict:
-                raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(label, line=line + line_offset))
+                found = reader.parse(raw, number)
+                if found is None:
+                    continue
+                line, value, exact, _ = found
+                if type(value) is not dict:
+                    raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(label, line=line + line_offset))
             # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
-            ukey = self.last_key = key64(prefix + identity("memories", value))
+            ukey = key64(prefix + identity("memories", value))
+            stored = state.get(ukey)
+            if stored is not None and stored == content_key(value, exact, volatile):
+                add_code(_UNCHANGED)
+                if add_key is not None:
+                    add_key(ukey)
+                position += 1
+                continue
+            counted = self.needs_reembedding
             action = self._common_case(state, "memories", value, exact, ukey)
-            if action is not None:
-                yield action, None
-            else:
+            row = None
+            if action is None:
                 action, row, _ = self.decide(position, NativeRecord("memories", value, exact, label, line + line_offset, raw=raw))
-                yield action, row
+            self.last_key = ukey
+            self._note(action, row, codes, notable, keys, needs, position - start, counted)
             position += 1
+
+    def _note(self, action: str, row: Row | None, codes: array, notable: list[Row], keys: array | None, needs: list[int] | None,
+              relative: int, counted: int) -> None:
+        codes.append(_CODE[action])
+        if row is not None:
+            notable.append(row)
+        if keys is not None:
+            keys.append(self.last_key)
+        if needs is not None and self.needs_reembedding != counted:
+            needs.append(relative)
 
     def _accept(self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None,
                 raw: bytes | None) -> tuple[Any, ...] | None:
@@ -643,7 +690,7 @@ class Plan:
         self.needs_reembedding = evaluator.needs_reembedding
 
     def _collect(self, rows: Iterable[tuple[str, Row | None]]) -> None:
-        code = {action: number for number, action in enumerate(ACTIONS)}
+        code = _CODE
         append, notable = self.actions.append, self.notable
         for action, row in rows:
             append(code[action])
@@ -676,12 +723,12 @@ class Plan:
                 self.strategy, self.decisions, self.filters, self.local_tz, self.vectors, self.source.header, by_line, preload)
         with multiprocessing.get_context(method).Pool(1) as pool:
             later = pool.apply_async(_plan_range, args)
-            self._collect(evaluator.lean_memories(file, first, 0, facts))
+            evaluator.lean_memories(file, first, self.actions, self.notable, facts=facts)
             result = later.get()
         offset, line_offset = len(self.actions), facts.lines
         codes = array("b", result["codes"])
-        needs = array("b", result["needs"])
-        evaluator.needs_reembedding += sum(needs)
+        needs = set(result["needs"])
+        evaluator.needs_reembedding += len(needs)
         rows = {}
         for row in result["notable"]:
             row.position += offset
@@ -691,11 +738,11 @@ class Plan:
         hits = np.nonzero(np.isin(np.frombuffer(result["keys"], dtype=np.int64), changed))[0] if changed.size else []
         if len(hits):
             wanted = set(int(i) for i in hits)
-            code = {action: number for number, action in enumerate(ACTIONS)}
+            code = _CODE
             for relative, record in enumerate(jsonl_records(file, _memories, *second)):
                 if relative in wanted:
                     record.line = record.line + line_offset if record.line is not None else None
-                    evaluator.needs_reembedding -= needs[relative]  # decided again below, counted again there
+                    evaluator.needs_reembedding -= relative in needs  # decided again below, counted again there
                     action, row, _ = evaluator.decide(offset + relative, record)
                     codes[relative] = code[action]
                     rows.pop(offset + relative, None)
@@ -848,9 +895,10 @@ PARALLEL_BYTES = 32 * 1024 * 1024
 # sample of its lines byte for byte (see Plan._holds_most_lines); otherwise the whole state is
 # preloaded. Below about 0.4 the preload is cheaper (a miss costs a query; a hit saves a parse).
 LINE_KEY_SHARE = 0.5
-# ... and then the other records are looked up one query each (~10 us) instead of preloading every
-# record's state when the store holds at least this share of the sample.
-LOOKUP_SHARE = 0.98
+# ... and then the other records are looked up one query each instead of preloading every record's
+# state too when the store holds at least this share of the sample (a preload costs about as much
+# as 20% of a million records looked up one by one on two cores, and doubles the memory).
+LOOKUP_SHARE = 0.8
 # what a forked planning worker inherits from its parent (see Plan._plan_in_two)
 _INHERITED: dict[str, Any] = {}
 
@@ -890,23 +938,15 @@ def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str,
     with Store(store_path) as store:
         source = Source(fmt, version, origin, lambda: iter(()), file, header)
         evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None, vectors)
-        codes, keys, needs, notable = array("b"), array("q"), array("b"), []
-        code = {action: number for number, action in enumerate(ACTIONS)}
+        codes, keys, needs, notable = array("b"), array("q"), [], []
         if _INHERITED.get("store") == store_path:
             # forked: what the parent preloaded, shared copy-on-write
             evaluator.lines = _INHERITED["lines"]
             evaluator.state = _INHERITED["state"] if preload else {"memories": _StoredKeys(store, "memories")}
         elif by_line:
             evaluator.use_line_keys(store.line_keys("memories"), preload)
-        counted = 0
-        for action, row in evaluator.lean_memories(Path(file), byte_range, 0):
-            codes.append(code[action])
-            keys.append(evaluator.last_key)
-            needs.append(evaluator.needs_reembedding - counted)
-            counted = evaluator.needs_reembedding
-            if row is not None:
-                notable.append(row)
-    return {"codes": codes.tobytes(), "keys": keys.tobytes(), "needs": needs.tobytes(), "notable": notable, "decided": evaluator.decided,
+        evaluator.lean_memories(Path(file), byte_range, codes, notable, keys=keys, needs=needs)
+    return {"codes": codes.tobytes(), "keys": keys.tobytes(), "needs": needs, "notable": notable, "decided": evaluator.decided,
             "stale": evaluator.stale}
 
 

@@ -3,6 +3,9 @@
 Every record is kept as its exact native JSON (so an export to its own format gives it back), plus
 the columns filters and full-text search use. A record's ``uid`` is ``<origin>:<kind>:<identity>``:
 the same record from the same system always gets the same uid, whichever bundle brings it.
+Plans compare records by 64-bit keys kept next to them: ``uid_key`` (the uid), ``content_key``
+(the native JSON, canonical) and ``line_key`` (the line of a JSON Lines bundle it came from, if
+any; see ``diff.line_key``).
 
 The file opens as-is in sqlite-utils and Datasette (``datasette memport.db``); ``memories_fts`` is
 an FTS5 index on title and content kept current by triggers. The schema version is SQLite's

@@ -395,7 +395,7 @@ def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, 
 
 @pytest.mark.parametrize("method", ["preloaded state", "line keys", "line keys and preloaded state"])
 @pytest.mark.parametrize("threads", [1, 2], ids=["fork", "spawn"])
-@pytest.mark.parametrize("strategy", ["skip", "overwrite", "manual"])
+@pytest.mark.parametrize("strategy", ["skip", "overwrite", "newer", "manual"])
 def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy, threads, method):
     from memport import diff
 
