@@ -189,7 +189,10 @@ class Store:
     def state(self, kind: str) -> dict[int, int]:
         """uid_key -> content_key of every record of ``kind``: one index scan, so that a plan looks
         records up in a dict rather than with a query each (64-bit keys: a few dozen MB per million)."""
-        return dict(self.conn.execute(f"SELECT uid_key, content_key FROM {kind}"))
+        return dict(self.state_rows(kind))
+
+    def state_rows(self, kind: str) -> Iterator[tuple[int, int]]:
+        return self.conn.execute(f"SELECT uid_key, content_key FROM {kind}")
 
     def content_key(self, kind: str, key: int) -> int | None:
         """The content key stored under one uid key (None if there is none)."""
@@ -198,7 +201,10 @@ class Store:
 
     def line_keys(self, kind: str) -> dict[int, int]:
         """line_key -> uid_key of every record of ``kind`` that came from a JSON Lines file."""
-        return dict(self.conn.execute(f"SELECT line_key, uid_key FROM {kind} WHERE line_key IS NOT NULL"))
+        return dict(self.line_rows(kind))
+
+    def line_rows(self, kind: str) -> Iterator[tuple[int, int]]:
+        return self.conn.execute(f"SELECT line_key, uid_key FROM {kind} WHERE line_key IS NOT NULL")
 
     def stored_line_keys(self, kind: str, uid_keys: list[int]) -> dict[int, int | None]:
         """uid_key -> line_key of the stored records among ``uid_keys``."""
