@@ -46,7 +46,7 @@ from .errors import MemportError
 from .filters import Filters
 from .formats import Indexed, NativeRecord, detect, plugin
 from .errors import Location, MalformedInputError
-from .formats._jsonl import FileFacts, LineReader, line_ranges, raw_lines, sample_lines
+from .formats._jsonl import FileFacts, line_ranges, raw_lines, sample_lines, slow_line
 from .formats.kagura import jsonl_records
 from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, has_long_digit_run
 from .schemas import needs_reference, schema_set
@@ -549,19 +549,19 @@ class _Evaluator:
         lines, stored, from_run, volatile = self.lines, self.stored, self.from_run, self.volatile
         seed, member = line_seed(self.source.origin, "memories"), self.volatile_member
         facts = facts if facts is not None else FileFacts()
-        reader = LineReader(file, None, facts, ascii_expected=True, first=byte_range[0] == 0)
+        first = byte_range[0] == 0
         add_code, add_key = codes.append, keys.append if keys is not None else None
         decided_here = dict.__contains__  # the state dict holds what this run decided (and keys fetched one by one)
 
         def parse(number: int, raw: bytes) -> tuple[int, Any, bool] | None:
             value = None
             if len(raw) <= MAX_LINE_BYTES and not has_long_digit_run(raw):
-                # the parse of LineReader.parse without the file facts, which a plan does not report
+                # scan()'s parse without the file facts (CRLF, raw non-ASCII), which a plan does not report
                 with contextlib.suppress(orjson.JSONDecodeError):
                     value = orjson.loads(raw)
             if type(value) is dict:
                 return number, value, False
-            found = reader.parse(raw, number)
+            found = slow_line(raw, number, label, None, facts, first_line=first and number == 1)
             if found is None:
                 return None
             if type(found[1]) is not dict:

@@ -53,15 +53,39 @@ def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, ex
     """
     own = facts is None
     facts = facts if facts is not None else FileFacts()
-    reader = LineReader(path, problems, facts, ascii_expected=ascii_expected, exact_integers=exact_integers, first=start == 0)
-    for number, raw in raw_lines(path, start, end, facts):
-        found = reader.parse(raw, number)
-        if found is not None:
-            yield found
+    name = str(path)
+    remaining = end - start if end is not None else -1
+    number = 0
+    # the range walk of raw_lines(), inline: this loop is the hot path of validation
+    with open(path, "rb") as f:
+        f.seek(start)
+        for number, raw in enumerate(f, 1):
+            if remaining >= 0:
+                if remaining == 0:
+                    number -= 1
+                    break
+                remaining -= len(raw)
+            if raw.endswith(b"\r\n"):
+                facts.crlf += 1
+            if ascii_expected and not raw.isascii():
+                facts.non_ascii += 1
+                if facts.first_non_ascii is None:
+                    facts.first_non_ascii = number
+            try:
+                if len(raw) > MAX_LINE_BYTES or (exact_integers and has_long_digit_run(raw)):
+                    raise orjson.JSONDecodeError("too long, or possibly an integer beyond 64 bits", "", 0)
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                found = slow_line(raw, number, name, problems, facts, first_line=start == 0 and number == 1)
+                if found is not None:
+                    yield found
+                continue
+            yield number, value, False, raw
+    facts.lines = number
     if own:
         facts.ends_with_newline = ends_with_newline(path)
         if problems is not None:
-            problems.extend(file_problems(str(path), facts))
+            problems.extend(file_problems(name, facts))
 
 
 def raw_lines(path: Path, start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[tuple[int, bytes]]:
@@ -80,36 +104,6 @@ def raw_lines(path: Path, start: int = 0, end: int | None = None, facts: FileFac
             yield number, raw
     if facts is not None:
         facts.lines = number
-
-
-class LineReader:
-    """Parses single lines as scan() does (for loops that look at raw lines first, such as a dry
-    run recognising lines a store already holds)."""
-
-    def __init__(self, path: Path, problems: list[Problem] | None, facts: FileFacts, *, ascii_expected: bool,
-                 exact_integers: bool = True, first: bool = True):
-        self.name, self.problems, self.facts = str(path), problems, facts
-        self.ascii_expected, self.exact_integers, self.first = ascii_expected, exact_integers, first
-
-    def parse(self, raw: bytes, number: int) -> tuple[int, Any, bool, bytes] | None:
-        """``(number, value, exact, raw)``, or None for a line that holds no record (blank, or bad
-        while validating: then a problem says so)."""
-        facts = self.facts
-        if len(raw) > MAX_LINE_BYTES:
-            raise MalformedInputError(f"line is {len(raw) >> 20} MiB, over the {MAX_LINE_BYTES >> 20} MiB limit for one record",
-                                      Location(self.name, line=number))
-        if raw.endswith(b"\r\n"):
-            facts.crlf += 1
-        if self.ascii_expected and not raw.isascii():
-            facts.non_ascii += 1
-            if facts.first_non_ascii is None:
-                facts.first_non_ascii = number
-        try:
-            if self.exact_integers and has_long_digit_run(raw):
-                raise orjson.JSONDecodeError("possible integer beyond 64 bits", "", 0)
-            return number, orjson.loads(raw), False, raw
-        except orjson.JSONDecodeError:
-            return _slow_line(raw, number, self.name, self.problems, facts, first_line=self.first and number == 1)
 
 
 def ends_with_newline(path: Path) -> bool:
@@ -150,9 +144,14 @@ def sample_lines(path: Path, count: int) -> list[bytes]:
     return found
 
 
-def _slow_line(raw: bytes, number: int, name: str, problems: list[Problem] | None,
-               facts: FileFacts, *, first_line: bool) -> tuple[int, Any, bool, bytes] | None:
-    """Everything orjson did not take: BOM, blank lines, non-strict JSON, malformed lines."""
+def slow_line(raw: bytes, number: int, name: str, problems: list[Problem] | None,
+              facts: FileFacts, *, first_line: bool) -> tuple[int, Any, bool, bytes] | None:
+    """Everything orjson did not take: lines over the size limit, BOM, blank lines, non-strict
+    JSON, malformed lines. None for a line that holds no record (blank, or bad while validating:
+    then a problem says so)."""
+    if len(raw) > MAX_LINE_BYTES:
+        raise MalformedInputError(f"line is {len(raw) >> 20} MiB, over the {MAX_LINE_BYTES >> 20} MiB limit for one record",
+                                  Location(name, line=number))
     data = raw.rstrip(b"\r\n")
     if first_line and data.startswith(BOM):
         message = "starts with a UTF-8 byte order mark (BOM); the native importer fails on the first line"
