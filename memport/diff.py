@@ -323,6 +323,7 @@ class _Evaluator:
         self.decided: set[str] = set()
         self.unused_decisions: list[str] = []
         self.last_key = 0
+        self.prefetched: dict[str, str] = {}  # uid -> stored native text, for decide() (see lean_memories)
         self._vectors_for(vectors)
 
     def _vectors_for(self, strategy: str) -> None:
@@ -424,11 +425,14 @@ class _Evaluator:
                                         "VALUES (?, ?, ?, ?, ?)", self.vector_rows)
             self.vector_rows.clear()
 
-    def decide(self, position: int, record: NativeRecord) -> tuple[str, Row | None, tuple[Any, ...] | None]:
+    def decide(self, position: int, record: NativeRecord, ckey: int | None = None) -> tuple[str, Row | None, tuple[Any, ...] | None]:
+        """The action for one record (and its row if notable, and what to write in a real run).
+        ``ckey``: its content key, if the caller has it already."""
         kind, value = record.kind, record.value
         uid = f"{self.source.origin}:{kind}:{self.plugin.identity(kind, value)}"
         ukey = self.last_key = uid_key(uid)  # for rows() callers that record each record's key
-        ckey = content_key(value, record.exact, self.volatile)
+        if ckey is None:
+            ckey = content_key(value, record.exact, self.volatile)
         item = self.plugin.index(kind, value, self.tz) if self.needs_index else None
 
         def row(action: str, reason: str, fields: list[str] | None = None, existing: int | None = None) -> Row:
@@ -449,7 +453,7 @@ class _Evaluator:
         if stored is None:
             return "insert", None, self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
         in_run = ukey in self.from_run
-        old = None if in_run else self.store.native(kind, uid)
+        old = None if in_run else self._native(kind, uid)
         fields = list(field_diff(old, value)) if old is not None else ["(an earlier record of this bundle)"]
         decision = self.decisions.get(uid)
         if decision is not None:
@@ -480,6 +484,20 @@ class _Evaluator:
             return "skip", row("skip", "not-newer", fields, stored), None
         return "conflict", row("conflict", "differs" if self.strategy == "error" else "no-decision", fields, stored), None
 
+    def _native(self, kind: str, uid: str) -> Any:
+        """The stored side of a record (None if there is none), prefetched if it was."""
+        text = self.prefetched.pop(uid, None) if kind == "memories" else None
+        return json.loads(text) if text is not None else self.store.native(kind, uid)
+
+    def _fetch_state(self, state: dict[int, int | None], keys: list[int]) -> None:
+        """Put the stored content keys of ``keys`` (None where there is none) into ``state``,
+        with one query for those it lacks."""
+        wanted = [key for key in keys if key not in state]
+        if wanted:
+            found = self.store.content_keys("memories", wanted)
+            for key in wanted:
+                state[key] = found.get(key)
+
     def _invalid(self, kind: str, value: Any, exact: bool) -> str | None:
         """The code of the first schema error of a record, or None."""
         schema = self._schema(kind, value)
@@ -493,15 +511,18 @@ class _Evaluator:
         errors = [c for c in self.schemas.check(schema, value, exact=exact) if c.severity == "error"]
         return errors[0].code if errors else None
 
-    def _common_case(self, state: dict[int, int], kind: str, value: Any, exact: bool, ukey: int) -> str | None:
+    def _common_case(self, state: dict[int, int], kind: str, value: Any, exact: bool, ukey: int, ckey: int | None = None) -> str | None:
         """The two cases most records of a dry run are: "unchanged" (the store has this content)
-        and "insert" (new, valid). None for anything else, which decide() handles."""
+        and "insert" (new, valid). None for anything else, which decide() handles. ``ckey``: the
+        content key, if the caller has it already."""
         stored = state.get(ukey)
+        if ckey is None and (stored is not None or ukey not in self.from_run):
+            ckey = content_key(value, exact, self.volatile)
         if stored is not None:
-            return "unchanged" if stored == content_key(value, exact, self.volatile) else None
+            return "unchanged" if stored == ckey else None
         if ukey in self.from_run or self._invalid(kind, value, exact) is not None:
             return None
-        state[ukey] = content_key(value, exact, self.volatile)
+        state[ukey] = ckey
         self.from_run.add(ukey)
         if kind == "memories":
             self._vector("", value)
@@ -583,7 +604,15 @@ class _Evaluator:
                 # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
                 ukey = key64(prefix + identity("memories", found[1]))
                 records.append((*found, ukey, content_key(found[1], found[2], volatile)))
-            looked_up = iter(stored.many([r[3] for r in records if r])) if stored is not None else None
+            parsed = [r for r in records if r]
+            if stored is not None:
+                before = stored.many([r[3] for r in parsed])
+            else:  # looked up in the store, the whole batch with one query
+                self._fetch_state(state, [r[3] for r in parsed])
+                before = [state.get(r[3]) for r in parsed]
+            # the records the store holds otherwise: their stored side, for field diffs, in one query too
+            self.prefetched = self.store.native_texts("memories", [r[3] for r, b in zip(parsed, before) if b is not None and b != r[4]])
+            looked_up = iter(before)
             for i, record in enumerate(records):
                 if record is None:
                     ukey = held[i]
@@ -600,8 +629,8 @@ class _Evaluator:
                     continue
                 else:
                     line, value, exact, ukey, ckey = record
-                    current = next(looked_up) if looked_up is not None else None
-                    if looked_up is None or decided_here(state, ukey):
+                    current = next(looked_up)
+                    if decided_here(state, ukey):  # this run decided it since (or, without ``stored``, fetched it)
                         current = state.get(ukey)
                 if current is not None and current == ckey:
                     add_code(_UNCHANGED)
@@ -610,10 +639,11 @@ class _Evaluator:
                     position += 1
                     continue
                 counted = self.needs_reembedding
-                action = self._common_case(state, "memories", value, exact, ukey)
+                action = self._common_case(state, "memories", value, exact, ukey, ckey) if current is None else None
                 row = None
                 if action is None:
-                    action, row, _ = self.decide(position, NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i][1]))
+                    incoming = NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i][1])
+                    action, row, _ = self.decide(position, incoming, ckey)
                 self._note(action, row, ukey, codes, notable, keys, needs, position - start, counted)
                 position += 1
 
@@ -668,12 +698,16 @@ class KeyIndex:
     in, a batch at a time. (A random lookup in a million-entry dict measured about 1 us here, cache
     misses; a batched binary search about 0.4 us, and a dry run's peak RSS went from 194 to 98 MB.)"""
 
-    def __init__(self, pairs: Iterable[tuple[int, int]]):
+    def __init__(self, keys: Any, values: Any):
         import numpy as np
 
-        flat = np.fromiter(itertools.chain.from_iterable(pairs), dtype=np.int64).reshape(-1, 2)
-        order = np.argsort(flat[:, 0], kind="stable")
-        self.keys, self.values = flat[order, 0].copy(), flat[order, 1].copy()
+        order = np.argsort(keys, kind="stable")
+        self.keys, self.values = keys[order], values[order]
+
+    @classmethod
+    def of(cls, store: Store, kind: str, key: str, value: str) -> KeyIndex:
+        """``key`` -> ``value`` (two of uid_key, content_key, line_key) of the records of ``kind``."""
+        return cls(*store.key_columns(kind, key, value))
 
     def many(self, keys: list[int]) -> list[int | None]:
         """The value of each key (None where there is none), in order."""
@@ -772,16 +806,12 @@ class Plan:
         share = self._held_share(file)
         by_line, preload = share >= LINE_KEY_SHARE, share < LOOKUP_SHARE
         self.method = ("line keys" + (" and preloaded state" if preload else "")) if by_line else "preloaded state"
-        lines = KeyIndex(self.store.line_rows("memories")) if by_line else None
-        stored = KeyIndex(self.store.state_rows("memories")) if preload else None
-        evaluator.use_indexes(lines, stored)
-        if method == "fork":
-            # what the worker needs is loaded once, before forking, so that it inherits it
-            _INHERITED.update(store=str(self.store.path), lines=lines, stored=stored)
         args = (str(self.store.path), self.source.format, self.source.version, self.source.origin, str(file), second,
                 self.strategy, self.decisions, self.filters, self.local_tz, self.vectors, self.source.header, by_line, preload)
         with multiprocessing.get_context(method).Pool(1) as pool:
             later = pool.apply_async(_plan_range, args)
+            # the worker loads the same indexes meanwhile: in parallel, rather than once before it starts
+            evaluator.use_indexes(*_indexes(self.store, by_line, preload))
             evaluator.lean_memories(file, first, self.actions, self.notable, facts=facts)
             result = later.get()
         offset, line_offset = len(self.actions), facts.lines
@@ -960,8 +990,6 @@ LINE_KEY_SHARE = 0.5
 LOOKUP_SHARE = 0.8
 # lines of a large memories file looked up together (see KeyIndex)
 LOOKUP_BATCH = 4096
-# what a forked planning worker inherits from its parent (see Plan._plan_in_two)
-_INHERITED: dict[str, Any] = {}
 
 
 def _memories(value: Any) -> str:
@@ -1000,15 +1028,16 @@ def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str,
         source = Source(fmt, version, origin, lambda: iter(()), file, header)
         evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None, vectors)
         codes, keys, needs, notable = array("b"), array("q"), [], []
-        if _INHERITED.get("store") == store_path:
-            # forked: what the parent preloaded, shared copy-on-write
-            evaluator.use_indexes(_INHERITED["lines"], _INHERITED["stored"])
-        else:
-            evaluator.use_indexes(KeyIndex(store.line_rows("memories")) if by_line else None,
-                                  KeyIndex(store.state_rows("memories")) if preload else None)
+        evaluator.use_indexes(*_indexes(store, by_line, preload))
         evaluator.lean_memories(Path(file), byte_range, codes, notable, keys=keys, needs=needs)
     return {"codes": codes.tobytes(), "keys": keys.tobytes(), "needs": needs, "notable": notable, "decided": evaluator.decided,
             "stale": evaluator.stale}
+
+
+def _indexes(store: Store, by_line: bool, preload: bool) -> tuple[KeyIndex | None, KeyIndex | None]:
+    """What a large plan looks stored memories up in (see _Evaluator.use_indexes)."""
+    lines = KeyIndex.of(store, "memories", "line_key", "uid_key") if by_line else None
+    return lines, KeyIndex.of(store, "memories", "uid_key", "content_key") if preload else None
 
 
 @contextlib.contextmanager
