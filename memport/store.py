@@ -224,9 +224,13 @@ class Store:
         """uid_key -> content_key of the stored records among ``uid_keys`` (one query)."""
         return dict(self._by_uid_keys(kind, "uid_key, content_key", uid_keys))
 
-    def native_texts(self, kind: str, uid_keys: list[int]) -> dict[str, str]:
-        """uid -> native JSON text of the stored records among ``uid_keys`` (one query)."""
-        return dict(self._by_uid_keys(kind, "uid, native", uid_keys))
+    def natives_of(self, kind: str, uids: list[str]) -> dict[str, Any]:
+        """uid -> native record of the stored records among ``uids`` (a query per thousand)."""
+        found = {}
+        sql = f"SELECT uid, native FROM {kind} WHERE uid IN (SELECT value FROM json_each(?))"
+        for start in range(0, len(uids), 1000):
+            found.update((uid, json.loads(text)) for uid, text in self.conn.execute(sql, [json.dumps(uids[start:start + 1000])]))
+        return found
 
     def line_keys(self, kind: str) -> dict[int, int]:
         """line_key -> uid_key of every record of ``kind`` that came from a JSON Lines file."""

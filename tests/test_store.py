@@ -108,7 +108,9 @@ def test_records_from_json_lines_keep_the_key_of_their_line(tmp_path, store):
     assert sorted(store.line_keys("memories")) == sorted(line_key(line, seed, member) for line in lines)
     assert store.conn.execute("SELECT count(*) FROM memories WHERE origin = 'doclea' AND line_key IS NULL").fetchone()[0] == 1
     first = lines[0]
-    assert line_key(first, seed) == line_key(first.rstrip(b"\n") + b"\r\n", seed)  # the line end aside
+    for volatile in (b"", member):  # the line end aside (an LF line takes a shorter way than others)
+        assert line_key(first, seed, volatile) == line_key(first.rstrip(b"\n") + b"\r\n", seed, volatile)
+        assert line_key(first, seed, volatile) == line_key(first.rstrip(b"\n"), seed, volatile)
     assert line_key(first, seed) != line_key(first, line_seed("tribal", "memories"))
     # a later export of the same record differs only in its exported_at: the same key
     later = first.replace(b'"exported_at": "2025-06-01T12:00:00.123456"', b'"exported_at": "2026-01-02T03:04:05"')

@@ -56,7 +56,6 @@ def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, ex
     name = str(path)
     remaining = end - start if end is not None else -1
     number = 0
-    # the range walk of raw_lines(), inline: this loop is the hot path of validation
     with open(path, "rb") as f:
         f.seek(start)
         for number, raw in enumerate(f, 1):
@@ -88,22 +87,28 @@ def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, ex
             problems.extend(file_problems(name, facts))
 
 
-def raw_lines(path: Path, start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[tuple[int, bytes]]:
-    """``(line number, bytes with line end)`` of a file or of a byte range of it that begins at a
-    line start; counts the lines into ``facts.lines`` when done."""
-    remaining = end - start if end is not None else -1
-    number = 0
+def line_batches(path: Path, start: int = 0, end: int | None = None, facts: FileFacts | None = None,
+                 size: int = 1 << 20) -> Iterator[tuple[int, list[bytes]]]:
+    """Lists of lines (bytes with line end) of about ``size`` bytes each, from a file or from a byte
+    range of it that begins at a line start, with the line number of each list's first line.
+    (``readlines`` reads a list at C speed: a third of the time of a loop yielding line by line.)
+    Counts the lines into ``facts.lines`` when done."""
+    remaining = end - start if end is not None else None
+    number = 1
     with open(path, "rb") as f:
         f.seek(start)
-        for number, raw in enumerate(f, 1):
-            if remaining >= 0:
-                if remaining == 0:
-                    number -= 1
-                    break
-                remaining -= len(raw)
-            yield number, raw
+        while remaining is None or remaining > 0:
+            lines = f.readlines(size)
+            if not lines:
+                break
+            if remaining is not None:
+                remaining -= sum(map(len, lines))
+                while remaining < 0:  # read past the range's end, which is a line start
+                    remaining += len(lines.pop())
+            yield number, lines
+            number += len(lines)
     if facts is not None:
-        facts.lines = number
+        facts.lines = number - 1
 
 
 def ends_with_newline(path: Path) -> bool:
