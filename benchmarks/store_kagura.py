@@ -13,7 +13,9 @@ All in one run, each measurement in its own child process (peak RSS is that chil
     record with a new exported_at (Kagura writes the export time into each one), 5% of them edited
     (new value and updated_at), 5% with new keys;
   - a reformatted copy: every record the same, written compactly by another serializer, so that
-    no line is byte for byte one the store holds (the dry run then parses every line).
+    no line is byte for byte one the store holds (the dry run then parses every line);
+  - another instance's export: 1M memories the store does not hold (other keys), every one of
+    them parsed, validated and planned as an insert.
 Prints ratios; asserts nothing.
 
     python benchmarks/store_kagura.py [--records 1000000]
@@ -57,7 +59,7 @@ print(time.perf_counter() - start)
 
 
 def derive(bundle: Path, target: Path, kind: str) -> Path:
-    """A copy of ``bundle`` whose memories are diverged or reformatted (see the module docstring)."""
+    """A copy of ``bundle`` whose memories are diverged, reformatted or new (see the module docstring)."""
     import orjson
 
     if (target / "metadata.json").exists():
@@ -67,6 +69,10 @@ def derive(bundle: Path, target: Path, kind: str) -> Path:
         for i, line in enumerate(source):
             if kind == "reformatted":
                 line = orjson.dumps(json.loads(line)) + b"\n"
+            elif kind == "new":
+                record = json.loads(line)
+                record["key"] = f"{record['key']}_elsewhere"
+                line = (json.dumps(record) + "\n").encode()
             else:
                 record = json.loads(line)
                 record["exported_at"] = "2025-07-01T09:30:00.000001"
@@ -107,7 +113,8 @@ def main() -> None:
     _, _, plain_out = run([sys.executable, "-c", RAW, str(db), str(raw_db), "no-fts"])
     plain_s = float(plain_out)
     incoming = {"same": bundle, "diverged": derive(bundle, args.dir / f"diverged-{args.records}", "diverged"),
-                "reformatted": derive(bundle, args.dir / f"reformatted-{args.records}", "reformatted")}
+                "reformatted": derive(bundle, args.dir / f"reformatted-{args.records}", "reformatted"),
+                "new": derive(bundle, args.dir / f"new-{args.records}", "new")}
     dry_runs = {name: dry_run(path, db, args.repeat) for name, path in incoming.items()}
     parse_s, parse_rss, dry_s, dry_rss, dry = dry_runs["same"]
     print(f"memories: {n}; imported {result['inserted']} (accounting total {result['total']}); dry run: {dry['unchanged']} unchanged")
@@ -120,7 +127,7 @@ def main() -> None:
     print(f"import throughput / raw executemany: {raw_s / import_s:.2f}  (target >= 0.50; "
           f"{plain_s / import_s:.2f} against the insert that builds no full-text index)")
     print(f"dry run time / bare parse time:      {dry_s / parse_s:.2f}  (target <= 3.0; peak RSS target <= 400 MB)")
-    for name in ("diverged", "reformatted"):
+    for name in ("diverged", "reformatted", "new"):
         parse_s, _, dry_s, dry_rss, dry = dry_runs[name]
         counts = ", ".join(f"{dry[k]} {k}" for k in ("unchanged", "inserted", "skipped") if dry[k])
         print(f"  {name + ':':13} dry run {dry_s:5.2f} s / parse {parse_s:5.2f} s = {dry_s / parse_s:.2f}  peak RSS {dry_rss} MB  ({counts})")

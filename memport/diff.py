@@ -298,6 +298,9 @@ def _bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
             yield NativeRecord(kind, value, needs_reference(value), label, None, index)
 
 
+_LOOK_UP = object()  # decide(): the caller has not looked the stored state up
+
+
 class _Evaluator:
     """Decides each incoming record in bundle order; writes it too when given a run (one
     transaction). The store's state is preloaded as 64-bit keys and updated as records are
@@ -431,9 +434,11 @@ class _Evaluator:
                                         "VALUES (?, ?, ?, ?, ?)", self.vector_rows)
             self.vector_rows.clear()
 
-    def decide(self, position: int, record: NativeRecord, ckey: int | None = None) -> tuple[str, Row | None, tuple[Any, ...] | None]:
+    def decide(self, position: int, record: NativeRecord, ckey: int | None = None,
+               stored: int | None | object = _LOOK_UP) -> tuple[str, Row | None, tuple[Any, ...] | None]:
         """The action for one record (and its row if notable, and what to write in a real run).
-        ``ckey``: its content key, if the caller has it already."""
+        ``ckey`` and ``stored``: its content key and the one the state holds under its uid key
+        (None: none), if the caller has them already."""
         kind, value = record.kind, record.value
         uid = f"{self.source.origin}:{kind}:{self.plugin.identity(kind, value)}"
         ukey = self.last_key = uid_key(uid)  # for rows() callers that record each record's key
@@ -448,8 +453,8 @@ class _Evaluator:
 
         if self.filtering and (kind != "memories" or not self.filters.matches(item)):
             return "skip", row("skip", "filtered"), None
-        state = self._state(kind)
-        stored = state.get(ukey)
+        if stored is _LOOK_UP:
+            stored = self._state(kind).get(ukey)
         if stored == ckey:
             # the store holds only records that passed validation: the same content passes again
             return "unchanged", None, None
@@ -512,11 +517,11 @@ class _Evaluator:
         errors = [c for c in self.schemas.check(schema, value, exact=exact) if c.severity == "error"]
         return errors[0].code if errors else None
 
-    def _common_case(self, state: dict[int, int], kind: str, value: Any, exact: bool, ukey: int, ckey: int | None = None) -> str | None:
+    def _common_case(self, state: dict[int, int], kind: str, value: Any, exact: bool, ukey: int, stored: int | None,
+                     ckey: int | None = None) -> str | None:
         """The two cases most records of a dry run are: "unchanged" (the store has this content)
-        and "insert" (new, valid). None for anything else, which decide() handles. ``ckey``: the
-        content key, if the caller has it already."""
-        stored = state.get(ukey)
+        and "insert" (new, valid). None for anything else, which decide() handles. ``stored``: the
+        content key the state holds under ``ukey``; ``ckey``: the record's, if the caller has it."""
         if ckey is None and (stored is not None or ukey not in self.from_run):
             ckey = content_key(value, exact, self.volatile)
         if stored is not None:
@@ -539,7 +544,8 @@ class _Evaluator:
         for position, record in enumerate(records, start):
             kind, value = record.kind, record.value
             ukey = uid_key(f"{origin}:{kind}:{identity(kind, value)}")
-            action = self._common_case(self.state.get(kind) or self._state(kind), kind, value, record.exact, ukey)
+            state = self.state.get(kind) or self._state(kind)
+            action = self._common_case(state, kind, value, record.exact, ukey, state.get(ukey))
             if action is not None:
                 yield action, None
             else:
@@ -649,11 +655,11 @@ class _Evaluator:
                     position += 1
                     continue
                 counted = self.needs_reembedding
-                action = self._common_case(state, "memories", value, exact, ukey, ckey) if current is None else None
+                action = self._common_case(state, "memories", value, exact, ukey, None, ckey) if current is None else None
                 row = None
                 if action is None:
                     incoming = NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i])
-                    action, row, _ = self.decide(position, incoming, ckey)
+                    action, row, _ = self.decide(position, incoming, ckey, current)
                 self._note(action, row, ukey, codes, notable, keys, needs, position - start, counted)
                 position += 1
 

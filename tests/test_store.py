@@ -157,6 +157,24 @@ def test_plan_rows_field_diff_and_frames(tmp_path, store):
     assert "strategy <b>skip</b>" in plan._repr_html_()
 
 
+def test_field_diffs_are_found_when_rows_are_read_and_only_while_both_sides_are_as_planned(tmp_path, store):
+    memport.import_bundle(write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a"), entry(id="b")])), store)
+    changed = write_tribal(tmp_path / "t2.json", tribal_bundle([entry(id="a", content="changed"), entry(id="b", tags=["y"])]))
+    plan = memport.plan(changed, store)
+    assert [(r.uid, r.fields) for r in plan.notable] == [("tribal:memories:a", ["content"]), ("tribal:memories:b", ["tags"])]
+    # the bundle edited after planning: its rows no longer say what it holds
+    plan = memport.plan(changed, store)
+    write_tribal(changed, tribal_bundle([entry(id="a", content="edited again"), entry(id="b", tags=["y"])]))
+    with pytest.raises(StalePlanError, match="changed since this plan was made"):
+        plan.to_frame()
+    # the store written to after planning: the stored sides are no longer those planned against
+    plan = memport.plan(changed, store)
+    memport.import_bundle(write_tribal(tmp_path / "t3.json", tribal_bundle([entry(id="c")])), store)
+    with pytest.raises(StalePlanError, match="the store changed"):
+        plan.notable
+    assert plan.summary()["skipped"] == 2  # the counts stand as planned
+
+
 def test_strategies(tmp_path, store):
     memport.import_bundle(write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a", updated_at="2025-01-01T12:00:00+00:00")])), store)
 
