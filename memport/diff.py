@@ -148,17 +148,18 @@ def content_key(value: Any, exact: bool, volatile: tuple[str, ...] = ()) -> int:
     ``exact`` must say whether the value holds NaN, lone surrogates or integers beyond 64 bits
     (orjson would write those unfaithfully), so that a record gets the same key however it came.
     """
-    if volatile and type(value) is dict and any(key in value for key in volatile):
+    if volatile and type(value) is dict and value:
         last = next(reversed(value))
-        if last in volatile and len(volatile) == 1:
+        if len(volatile) == 1 and last == volatile[0] and not exact:
             # where exporters put it (last): leave it out and put it back, the order unchanged
             # (a copy of the record would cost as much as the rest of the key)
             item = value.pop(last)
             try:
-                return content_key(value, exact)
+                return key64(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
             finally:
                 value[last] = item
-        value = {key: item for key, item in value.items() if key not in volatile}
+        if any(key in value for key in volatile):
+            value = {key: item for key, item in value.items() if key not in volatile}
     if exact:
         return key64(json.dumps(value, sort_keys=True, ensure_ascii=True).encode())
     return key64(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
@@ -598,11 +599,14 @@ class _Evaluator:
                 raise MalformedInputError(f"expected a JSON object, got {type(found[1]).__name__}", Location(label, line=found[0] + line_offset))
             return found[0], found[1], found[2]
 
+        # Whether a batch keeps the records it parsed until they are decided. A record found
+        # unchanged needs nothing but its keys, and letting it go at once is faster (a batch of live
+        # records measured half as slow again on reformatted input: they leave the CPU caches); any
+        # other is parsed again when decided, unless most of the previous batch was like it.
+        keep = False
         for first_number, batch in line_batches(file, *byte_range, facts, size=LOOKUP_BYTES):
             held = lines.many([line_key(raw, seed, member) for raw in batch]) if lines is not None else None
-            # per line: None (held as it is), False (no record), or the (uid key, content key) of its record;
-            # the record itself is let go at once and parsed again below if it is not unchanged (a
-            # batch of records kept alive measured half as slow again: they leave the CPU caches)
+            # per line: None (held as it is), False (no record), or (uid key, content key, parsed or None)
             records: list[Any] = []
             for i, raw in enumerate(batch):
                 if held is not None and held[i] is not None:
@@ -613,7 +617,8 @@ class _Evaluator:
                     records.append(False)
                     continue
                 # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
-                records.append((key64(prefix + identity("memories", found[1])), content_key(found[1], found[2], volatile)))
+                records.append((key64(prefix + identity("memories", found[1])), content_key(found[1], found[2], volatile),
+                                found if keep else None))
             found = None
             parsed = [r[0] for r in records if r]
             if stored is not None:
@@ -622,6 +627,7 @@ class _Evaluator:
                 self._fetch_state(state, parsed)
                 before = [state.get(key) for key in parsed]
             looked_up = iter(before)
+            others = 0  # parsed records that were not unchanged
             for i, record in enumerate(records):
                 if record is None:
                     ukey = held[i]
@@ -637,7 +643,7 @@ class _Evaluator:
                 elif record is False:
                     continue
                 else:
-                    ukey, ckey = record
+                    ukey, ckey, kept = record
                     current = next(looked_up)
                     if decided_here(state, ukey):  # this run decided it since (or, without ``stored``, fetched it)
                         current = state.get(ukey)
@@ -647,7 +653,8 @@ class _Evaluator:
                             add_key(ukey)
                         position += 1
                         continue
-                    line, value, exact = parse(first_number + i, batch[i])
+                    others += 1
+                    line, value, exact = kept if kept is not None else parse(first_number + i, batch[i])
                 if current is not None and current == ckey:
                     add_code(_UNCHANGED)
                     if add_key is not None:
@@ -662,6 +669,7 @@ class _Evaluator:
                     action, row, _ = self.decide(position, incoming, ckey, current)
                 self._note(action, row, ukey, codes, notable, keys, needs, position - start, counted)
                 position += 1
+            keep = others * 2 > len(parsed)
 
     def _note(self, action: str, row: Row | None, ukey: int, codes: array, notable: list[Row], keys: array | None,
               needs: list[int] | None, relative: int, counted: int) -> None:

@@ -422,6 +422,8 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
     monkeypatch.setattr(diff.threading, "active_count", lambda: threads)
     monkeypatch.setattr(diff, "LINE_KEY_SHARE", 2 if method == "preloaded state" else 0)
     monkeypatch.setattr(diff, "LOOKUP_SHARE", 0 if method == "line keys" else 2)
+    # batches of a few lines: some mostly unchanged, some mostly not (which keep their records)
+    monkeypatch.setattr(diff, "LOOKUP_BYTES", 2048)
     stored = [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(300)]
     incoming = [dict(KAGURA_PERSISTENT, key=f"k{i % 250}", value=f"v{i}" if i % 7 else f"changed {i}") for i in range(600)]
     incoming[10] = dict(incoming[10], scope="episodic")  # invalid
