@@ -554,7 +554,7 @@ class _Evaluator:
                 yield action, row
 
     def lean_memories(self, file: Path, byte_range: tuple[int, int | None], codes: array, notable: list[Row], *,
-                      keys: array | None = None, needs: list[int] | None = None, facts: FileFacts | None = None,
+                      keys: array | None = None, needs: array | None = None, facts: FileFacts | None = None,
                       line_offset: int = 0) -> None:
         """lean_rows() over a memories JSONL file (or a byte range of it), straight from the parser:
         the two common cases need no record objects at all. With line keys (use_indexes), a line the
@@ -629,50 +629,40 @@ class _Evaluator:
             looked_up = iter(before)
             others = 0  # parsed records that were not unchanged
             for i, record in enumerate(records):
+                if record is False:
+                    continue
                 if record is None:
                     ukey = held[i]
-                    if ukey not in from_run:
-                        add_code(_UNCHANGED)
-                        if add_key is not None:
-                            add_key(ukey)
-                        position += 1
-                        continue
-                    # the store holds the line, but this run changed its record since: decide it in full
-                    line, value, exact = parse(first_number + i, batch[i])
-                    current, ckey = state.get(ukey), content_key(value, exact, volatile)
-                elif record is False:
-                    continue
+                    same = ukey not in from_run  # held as it is, and this run has not changed its record since
+                    if not same:
+                        line, value, exact = parse(first_number + i, batch[i])
+                        current, ckey = state.get(ukey), content_key(value, exact, volatile)
+                        same = current == ckey
                 else:
                     ukey, ckey, kept = record
                     current = next(looked_up)
                     if decided_here(state, ukey):  # this run decided it since (or, without ``stored``, fetched it)
                         current = state.get(ukey)
-                    if current is not None and current == ckey:
-                        add_code(_UNCHANGED)
-                        if add_key is not None:
-                            add_key(ukey)
-                        position += 1
-                        continue
-                    others += 1
-                    line, value, exact = kept if kept is not None else parse(first_number + i, batch[i])
-                if current is not None and current == ckey:
+                    same = current == ckey
+                    if not same:
+                        others += 1
+                        line, value, exact = kept if kept is not None else parse(first_number + i, batch[i])
+                if same:
                     add_code(_UNCHANGED)
                     if add_key is not None:
                         add_key(ukey)
-                    position += 1
                     continue
-                counted = self.needs_reembedding
+                position, counted = len(codes), self.needs_reembedding
                 action = self._common_case(state, "memories", value, exact, ukey, None, ckey) if current is None else None
                 row = None
                 if action is None:
                     incoming = NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i])
                     action, row, _ = self.decide(position, incoming, ckey, current)
                 self._note(action, row, ukey, codes, notable, keys, needs, position - start, counted)
-                position += 1
             keep = others * 2 > len(parsed)
 
     def _note(self, action: str, row: Row | None, ukey: int, codes: array, notable: list[Row], keys: array | None,
-              needs: list[int] | None, relative: int, counted: int) -> None:
+              needs: array | None, relative: int, counted: int) -> None:
         codes.append(_CODE[action])
         if row is not None:
             notable.append(row)
@@ -845,7 +835,7 @@ class Plan:
             result = later.get()
         offset, line_offset = len(self.actions), facts.lines
         codes = array("b", result["codes"])
-        needs = set(result["needs"])
+        needs = array("i", result["needs"])  # positions in the worker's range of records that need embedding
         evaluator.needs_reembedding += len(needs)
         rows = {}
         for row in result["notable"]:
@@ -855,7 +845,7 @@ class Plan:
         changed = np.fromiter(evaluator.from_run, dtype=np.int64, count=len(evaluator.from_run))
         hits = np.nonzero(np.isin(np.frombuffer(result["keys"], dtype=np.int64), changed))[0] if changed.size else []
         if len(hits):
-            wanted = set(int(i) for i in hits)
+            wanted, needs = set(int(i) for i in hits), set(needs)
             code = _CODE
             for relative, record in enumerate(jsonl_records(file, _memories, *second)):
                 if relative in wanted:
@@ -1082,10 +1072,10 @@ def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str,
     with Store(store_path) as store, _gc_paused():
         source = Source(fmt, version, origin, lambda: iter(()), file, header)
         evaluator = _Evaluator(source, store, strategy, decisions, filters, local_tz, None, vectors)
-        codes, keys, needs, notable = array("b"), array("q"), [], []
+        codes, keys, needs, notable = array("b"), array("q"), array("i"), []
         evaluator.use_indexes(*_indexes(store, by_line, preload))
         evaluator.lean_memories(Path(file), byte_range, codes, notable, keys=keys, needs=needs)
-    return {"codes": codes.tobytes(), "keys": keys.tobytes(), "needs": needs, "notable": notable, "decided": evaluator.decided,
+    return {"codes": codes.tobytes(), "keys": keys.tobytes(), "needs": needs.tobytes(), "notable": notable, "decided": evaluator.decided,
             "stale": evaluator.stale}
 
 
