@@ -26,7 +26,6 @@ import contextlib
 import functools
 import gc
 import html
-import itertools
 import json
 import multiprocessing
 import os
@@ -580,7 +579,7 @@ class _Evaluator:
         facts = facts if facts is not None else FileFacts()
         first = byte_range[0] == 0
         add_code, add_key = codes.append, keys.append if keys is not None else None
-        decided_here = dict.__contains__  # the state dict holds what this run decided (and keys fetched one by one)
+        decided_here = dict.__contains__  # the state dict holds what this run decided (and, without ``stored``, what it fetched)
 
         def parse(number: int, raw: bytes) -> tuple[int, Any, bool] | None:
             value = None

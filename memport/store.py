@@ -196,7 +196,7 @@ class Store:
 
     def key_columns(self, kind: str, first: str, second: str) -> tuple[Any, Any]:
         """Two integer key columns of ``kind`` (uid_key, content_key or line_key) as numpy int64
-        arrays, for the records where ``first`` is not NULL: what a large plan looks keys up in.
+        arrays, for the records where both are set: what a large plan looks keys up in.
 
         Read as text (group_concat) over the covering index a sixteenth of the uid_key range at a
         time: a million rows measured 0.2-0.4 s this way against 0.7-0.9 s through the cursor, and
