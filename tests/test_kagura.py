@@ -353,3 +353,23 @@ def test_integers_at_the_64_bit_edges_stay_exact(tmp_path, number):
 def test_working_keys_1_and_1_0_are_one_key(tmp_path):
     src = write_kagura(tmp_path / "src", [dict(KAGURA_WORKING, key=1), dict(KAGURA_WORKING, key=1.0), dict(KAGURA_WORKING, key="1")])
     assert [p.line for p in memport.validate(src).errors if p.code == "kagura.memory.duplicate"] == [2]
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b""], ids=["lf", "crlf", "no-final-newline"])
+def test_line_batches_cover_each_byte_range_exactly_once(tmp_path, ending):
+    from memport.formats._jsonl import FileFacts, line_batches, line_ranges
+
+    lines = [b'{"n": %d, "pad": "%s"}' % (i, b"x" * (i % 37)) for i in range(500)]
+    file = tmp_path / "memories.jsonl"
+    file.write_bytes(b"".join(line + b"\n" for line in lines[:-1]) + lines[-1] + ending)
+    expected = file.read_bytes().splitlines(keepends=True)
+    for parts in (1, 2, 3, 7):
+        flat = []
+        for byte_range in line_ranges(file, parts):
+            facts, in_range = FileFacts(), 0
+            for first, batch in line_batches(file, *byte_range, facts, size=256):
+                assert first == in_range + 1  # line numbers count from the range's first line
+                in_range += len(batch)
+                flat += batch
+            assert facts.lines == in_range
+        assert flat == expected
