@@ -1033,7 +1033,7 @@ LINE_KEY_SHARE = 0.5
 # about as much as a fifth of them looked up one by one on two cores).
 LOOKUP_SHARE = 0.8
 # bytes of a large memories file whose lines are looked up together (see KeyIndex): ~2500 Kagura lines
-LOOKUP_BYTES = 1048576
+LOOKUP_BYTES = 1 << 20
 
 
 def _memories(value: Any) -> str:
