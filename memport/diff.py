@@ -978,10 +978,13 @@ class Plan:
 
     def to_frame(self) -> Any:
         """The notable rows (all but plain inserts and unchanged records) with their field diffs."""
+        return self._frame(self.notable)
+
+    def _frame(self, rows: list[Row]) -> Any:
         import pandas as pd
 
         frame = pd.DataFrame([{"position": r.position, "kind": r.kind, "uid": r.uid, "action": r.action, "reason": r.reason,
-                               "fields": r.fields, "file": r.file, "line": r.line, "record": r.record} for r in self.notable],
+                               "fields": r.fields, "file": r.file, "line": r.line, "record": r.record} for r in rows],
                              columns=["position", "kind", "uid", "action", "reason", "fields", "file", "line", "record"])
         frame["action"] = pd.Categorical(frame["action"], categories=list(ACTIONS))
         frame["line"] = frame["line"].astype("Int64")
@@ -1001,7 +1004,11 @@ class Plan:
         heads = "".join(f"<th>{k}</th>" for k, v in self.summary().items() if not isinstance(v, bool) and v is not None)
         head = f"<p>plan for <b>{html.escape(self.source.label)}</b> with strategy <b>{self.strategy}</b></p>"
         table = f"<table><tr>{heads}</tr><tr>{counts}</tr></table>"
-        return head + table + (self.to_frame().head(200).to_html(index=False) if self.notable else "")
+        try:
+            rows = self.notable
+        except StalePlanError as err:  # shown after apply(), say: the rows stand, their field diffs cannot be found now
+            rows, head = self._notable, head + f"<p>{html.escape(str(err))} (fields that differ not shown)</p>"
+        return head + table + (self._frame(rows[:200]).to_html(index=False) if rows else "")
 
     def apply(self) -> dict[str, Any]:
         """Do what the plan says, in one transaction; refuses if the store changed since."""

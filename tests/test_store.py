@@ -173,6 +173,7 @@ def test_field_diffs_are_found_when_rows_are_read_and_only_while_both_sides_are_
     with pytest.raises(StalePlanError, match="the store changed"):
         plan.notable
     assert plan.summary()["skipped"] == 2  # the counts stand as planned
+    assert "tribal:memories:a" in plan._repr_html_() and "fields that differ not shown" in plan._repr_html_()
 
 
 def test_strategies(tmp_path, store):
