@@ -8,7 +8,8 @@
 
 from .api import convert, inspect, read, validate, write
 from .bundle import Bundle, Records
-from .diff import Decision, Plan, import_bundle, load_decisions, plan, save_decisions
+from .diff import (ConflictError, Decision, Plan, StaleDecisionError, StalePlanError, import_bundle, load_decisions, plan,
+                   save_decisions)
 from .filters import Filters
 from .store import Store
 from .errors import (BundleNotFoundError, ConversionError, MalformedInputError, MemportError, NotABundleError,
@@ -19,7 +20,7 @@ from .model import (BundleMeta, Chunk, Document, Embedding, EmbeddingModel, Memo
 from .problems import Problem, Report
 
 __all__ = [
-    "Bundle", "BundleMeta", "convert", "Decision", "Plan", "import_bundle", "load_decisions", "plan", "save_decisions",
+    "Bundle", "BundleMeta", "ConflictError", "convert", "Decision", "StaleDecisionError", "StalePlanError", "Plan", "import_bundle", "load_decisions", "plan", "save_decisions",
     "export", "Filters", "Store", "parity", "reembed", "search", "truncation", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
     "EmbeddingModel", "MalformedInputError", "Memory", "MemportError", "Node", "NotABundleError", "OutputExistsError",
     "PendingMemory", "Problem", "Records", "Relation", "Report", "Timestamp", "UnsupportedVersionError", "detect",
