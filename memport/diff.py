@@ -598,14 +598,9 @@ class _Evaluator:
                 raise MalformedInputError(f"expected a JSON object, got {type(found[1]).__name__}", Location(label, line=found[0] + line_offset))
             return found[0], found[1], found[2]
 
-        # Whether a batch keeps the records it parsed until they are decided. A record found
-        # unchanged needs nothing but its keys, and letting it go at once is faster (a batch of live
-        # records measured half as slow again on reformatted input: they leave the CPU caches); any
-        # other is parsed again when decided, unless most of the previous batch was like it.
-        keep = False
         for first_number, batch in line_batches(file, *byte_range, facts, size=LOOKUP_BYTES):
             held = lines.many([line_key(raw, seed, member) for raw in batch]) if lines is not None else None
-            # per line: None (held as it is), False (no record), or (uid key, content key, parsed or None)
+            # per line: None (held as it is), False (no record), or (uid key, content key, parsed)
             records: list[Any] = []
             for i, raw in enumerate(batch):
                 if held is not None and held[i] is not None:
@@ -616,8 +611,7 @@ class _Evaluator:
                     records.append(False)
                     continue
                 # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
-                records.append((key64(prefix + identity("memories", found[1])), content_key(found[1], found[2], volatile),
-                                found if keep else None))
+                records.append((key64(prefix + identity("memories", found[1])), content_key(found[1], found[2], volatile), found))
             found = None
             parsed = [r[0] for r in records if r]
             if stored is not None:
@@ -626,7 +620,6 @@ class _Evaluator:
                 self._fetch_state(state, parsed)
                 before = [state.get(key) for key in parsed]
             looked_up = iter(before)
-            others = 0  # parsed records that were not unchanged
             for i, record in enumerate(records):
                 if record is False:
                     continue
@@ -638,14 +631,11 @@ class _Evaluator:
                         current, ckey = state.get(ukey), content_key(value, exact, volatile)
                         same = current == ckey
                 else:
-                    ukey, ckey, kept = record
+                    ukey, ckey, (line, value, exact) = record
                     current = next(looked_up)
                     if decided_here(state, ukey):  # this run decided it since (or, without ``stored``, fetched it)
                         current = state.get(ukey)
                     same = current == ckey
-                    if not same:
-                        others += 1
-                        line, value, exact = kept if kept is not None else parse(first_number + i, batch[i])
                 if same:
                     add_code(_UNCHANGED)
                     if add_key is not None:
@@ -658,7 +648,6 @@ class _Evaluator:
                     incoming = NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i])
                     action, row, _ = self.decide(position, incoming, ckey, current)
                 self._note(action, row, ukey, codes, notable, keys, needs, position - start, counted)
-            keep = others * 2 > len(parsed)
 
     def _note(self, action: str, row: Row | None, ukey: int, codes: array, notable: list[Row], keys: array | None,
               needs: array | None, relative: int, counted: int) -> None:
@@ -1039,8 +1028,10 @@ LINE_KEY_SHARE = 0.5
 # lines) instead of preloading it too when the store holds at least this share of the sample (a
 # preload of a million records measured 0.3-0.4 s in each process, a batched query 2-5 us a key).
 LOOKUP_SHARE = 0.8
-# bytes of a large memories file whose lines are looked up together (see KeyIndex): ~2500 Kagura lines
-LOOKUP_BYTES = 1 << 20
+# bytes of a large memories file whose lines are looked up together (see KeyIndex): ~160 Kagura
+# lines. A batch's parsed records stay alive until decided: 1M lines parsed and keyed in batches of
+# 64 KB took 1.75-2.1 s, in batches of 1 MB 2.5-3.0 s (which leave the CPU caches).
+LOOKUP_BYTES = 1 << 16
 
 
 def _memories(value: Any) -> str:
