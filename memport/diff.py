@@ -580,6 +580,8 @@ class _Evaluator:
         first = byte_range[0] == 0
         add_code, add_key = codes.append, keys.append if keys is not None else None
         decided_here = dict.__contains__  # the state dict holds what this run decided (and, without ``stored``, what it fetched)
+        schema = self._schema("memories", None)
+        valid = self.schemas.fast(schema).is_valid if schema is not None else lambda value: True
 
         def parse(number: int, raw: bytes) -> tuple[int, Any, bool] | None:
             value = None
@@ -642,8 +644,16 @@ class _Evaluator:
                         add_key(ukey)
                     continue
                 position, counted = len(codes), self.needs_reembedding
-                action = self._common_case(state, "memories", value, exact, ukey, None, ckey) if current is None else None
                 row = None
+                if current is None and not exact and valid(value):
+                    # _common_case()'s insert, inline: every record of another instance's export (a
+                    # record this run decided has its state, so current is None only for one it did not)
+                    state[ukey] = ckey
+                    from_run.add(ukey)
+                    self._vector("", value)
+                    action = "insert"
+                else:
+                    action = self._common_case(state, "memories", value, exact, ukey, None, ckey) if current is None else None
                 if action is None:
                     incoming = NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i])
                     action, row, _ = self.decide(position, incoming, ckey, current)

@@ -433,6 +433,9 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
     incoming[261:261] = stored[:5]
     incoming[580:580] = stored[150:155]
     incoming += stored[:30]
+    # new records, some twice (the same or other content), in both halves and across them
+    fresh = [dict(KAGURA_PERSISTENT, key=f"new{i % 25}", value="n" if i % 3 else f"n{i}") for i in range(60)]
+    incoming[100:100], incoming[400:400], incoming[620:620] = fresh[:20], fresh[20:40], fresh[40:]
     src = write_kagura(tmp_path / "in", incoming, [*KAGURA_NODES, KAGURA_EDGE])
     with memport.Store(tmp_path / "s.db") as s:
         memport.import_bundle(write_kagura(tmp_path / "old", stored, metadata=None), s)
