@@ -265,12 +265,8 @@ def _header(path: Path, detection: Any) -> Any:
     if detection.format == "kagura":
         meta = path / "metadata.json"
         return json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else None
-    if detection.format == "tribal-jsonl":
-        return None
-    doc = json.loads(path.read_bytes())
-    if detection.format == "tribal" and "manifest" not in doc and isinstance(doc.get("bundle"), dict):
-        doc = doc["bundle"]
-    return {k: v for k, v in doc.items() if k not in ("entries", "data")}
+    # Tribal, Doclea: what detecting the document found (not parsed once more); the stream: none
+    return detection.details.get("header")
 
 
 def _bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..errors import MalformedInputError
 from ..jsonio import BOM, Parsed, parse_document
@@ -14,6 +15,12 @@ def head_of(path: Path, size: int = 65536) -> bytes:
     itself without parsing the whole document."""
     with open(path, "rb") as f:
         return f.read(size).lstrip(BOM).lstrip()
+
+
+def header_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """A single-document bundle without its record arrays: the small part an import records
+    (detection keeps it, so that a plan need not parse a large document once more for it)."""
+    return {key: value for key, value in doc.items() if key not in ("entries", "data")}
 
 
 def parse_checked(path: Path, problems: list[Problem], reader: str) -> tuple[bytes, Parsed] | None:

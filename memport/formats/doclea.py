@@ -25,7 +25,7 @@ from ..problems import Problem, quote
 from ..schemas import needs_reference, schema_set
 from ..timestamps import parse_epoch, store_text
 from . import Detection, Indexed, NativeRecord
-from ._document import head_of, parse_checked
+from ._document import head_of, header_of, parse_checked
 
 NAME = "doclea"
 VERSIONS = ("1.0.0",)
@@ -173,7 +173,7 @@ class DocleaFormat:
         data = doc["data"]
         if isinstance(data, dict):
             evidence.append("data arrays: " + ", ".join(k for k in SECTIONS if k in data))
-        return Detection(NAME, version if isinstance(version, str) else repr(version), evidence)
+        return Detection(NAME, version if isinstance(version, str) else repr(version), evidence, {"header": header_of(doc)})
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         bundle = from_native(read_document(path).value, version=detection.version, local_tz=local_tz, source=str(path))

@@ -26,7 +26,7 @@ from ..problems import Problem, quote
 from ..schemas import SchemaSet, has_lone_surrogate, needs_reference, schema_set
 from ..timestamps import ISO_NAIVE_UTC, parse_text, store_text
 from . import Detection, Indexed, NativeRecord
-from ._document import head_of, parse_checked
+from ._document import head_of, header_of, parse_checked
 from ._jsonl import scan
 
 NAME = "tribal"
@@ -127,7 +127,8 @@ class TribalFormat:
         evidence += ["top-level manifest object", f"manifest.schema_version {version!r}"]
         if "entries" in bundle:
             evidence.append("top-level entries array")
-        return Detection(NAME, str(version) if isinstance(version, str) else repr(version), evidence, {"wrapped": wrapped})
+        return Detection(NAME, str(version) if isinstance(version, str) else repr(version), evidence,
+                         {"wrapped": wrapped, "header": header_of(bundle)})
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         bundle, _ = _unwrap(read_document(path).value)
