@@ -836,8 +836,14 @@ class Plan:
             row.position += offset
             row.line = row.line + line_offset if row.line is not None else None
             rows[row.position] = row
-        changed = np.fromiter(evaluator.from_run, dtype=np.int64, count=len(evaluator.from_run))
-        hits = np.nonzero(np.isin(np.frombuffer(result["keys"], dtype=np.int64), changed))[0] if changed.size else []
+        # the worker's records whose uid the first range inserted or updated: found by binary search
+        # in the sorted changed keys (np.isin measured 0.4 s for half a million in half a million, this 0.1 s)
+        changed = np.sort(np.fromiter(evaluator.from_run, dtype=np.int64, count=len(evaluator.from_run)))
+        worker_keys = np.frombuffer(result["keys"], dtype=np.int64)
+        hits = []
+        if changed.size:
+            at = np.minimum(np.searchsorted(changed, worker_keys), changed.size - 1)
+            hits = np.nonzero(changed[at] == worker_keys)[0]
         if len(hits):
             wanted, needs = set(int(i) for i in hits), set(needs)
             code = _CODE
