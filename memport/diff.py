@@ -45,9 +45,9 @@ from .errors import MemportError
 from .filters import Filters
 from .formats import Indexed, NativeRecord, detect, plugin
 from .errors import Location, MalformedInputError
-from .formats._jsonl import FileFacts, line_batches, line_ranges, sample_lines, slow_line
+from .formats._jsonl import FileFacts, line_batches, line_ranges, lines_at, sample_lines, slow_line
 from .formats.kagura import jsonl_records
-from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, has_long_digit_run
+from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, has_long_digit_run, loads
 from .schemas import needs_reference, schema_set
 from .store import Store, columns
 from .timestamps import zone
@@ -892,18 +892,29 @@ class Plan:
         again (and must still be those planned), the stored ones a batch at a time."""
         if self.store.generation() != self.generation:
             raise StalePlanError("the store changed since this plan was made; make a new plan")
-        positions = {row.position for row in rows}
-        incoming = {i: record for i, record in enumerate(self.source.records()) if i in positions}
+        incoming: dict[int, tuple[Any, bool]] = {}  # position -> (value, exact)
+        # a JSON Lines record is read from its line alone, as the plan parsed it (orjson where that
+        # is exact, else the standard library); the others by reading the bundle's records again
+        for name in {row.file for row in rows if row.line is not None and row.file is not None}:
+            lined = [row for row in rows if row.file == name and row.line is not None]
+            found = lines_at(Path(name), {row.line for row in lined})
+            for row in lined:
+                if row.line in found:
+                    parsed = loads(found[row.line].rstrip(b"\r\n"), Location(name, line=row.line))
+                    incoming[row.position] = (parsed.value, parsed.exact)
+        positions = {row.position for row in rows} - incoming.keys()
+        if positions:
+            incoming.update((i, (record.value, record.exact)) for i, record in enumerate(self.source.records()) if i in positions)
         volatile = plugin(self.source.format).volatile
         stored: dict[str, Any] = {}
         for kind in {row.kind for row in rows}:
             stored.update(self.store.natives_of(kind, [row.uid for row in rows if row.kind == kind]))
         for row in rows:
-            record = incoming.get(row.position)
-            if record is None or hex_key(content_key(record.value, record.exact, volatile)) != row.incoming_hash:
+            value, exact = incoming.get(row.position, (None, False))
+            if row.position not in incoming or hex_key(content_key(value, exact, volatile)) != row.incoming_hash:
                 raise StalePlanError(f"{self.source.label} changed since this plan was made; make a new plan")
             old = stored.get(row.uid)
-            row.fields = list(field_diff(old, record.value)) if old is not None else []
+            row.fields = list(field_diff(old, value)) if old is not None else []
 
     @property
     def total(self) -> int:

@@ -468,3 +468,18 @@ def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypa
         # the same lines: found by their line keys; the same records written otherwise: by content
         assert (same.method, other.method) == ("line keys", "preloaded state")
         assert same.summary()["unchanged"] == other.summary()["unchanged"] == 400
+        # two records edited, one in each half: their field diffs are found from their lines alone
+        edited = tmp_path / "edited"
+        edited.mkdir()
+        records = [json.loads(line) for line in lines]
+        for i in (10, 350):
+            records[i]["value"], records[i]["metadata"] = f"edited {i}", {"note": float("nan")}  # NaN: read exactly
+        (edited / "memories.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+        plan = memport.plan(edited, s)
+        assert [(r.position, r.line, r.fields) for r in plan.notable] == [(10, 11, ["value", "metadata"]), (350, 351, ["value", "metadata"])]
+        # the file edited again after planning: refused, not diffed against what is there now
+        plan = memport.plan(edited, s)
+        records[350]["value"] = "edited again"
+        (edited / "memories.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+        with pytest.raises(StalePlanError, match="changed since this plan was made"):
+            plan.to_frame()

@@ -111,6 +111,22 @@ def line_batches(path: Path, start: int = 0, end: int | None = None, facts: File
         facts.lines = number - 1
 
 
+def lines_at(path: Path, numbers: set[int]) -> dict[int, bytes]:
+    """The lines (with line end) of ``path`` that have these numbers (from 1), read a batch at a
+    time without looking at the others."""
+    found: dict[int, bytes] = {}
+    wanted = sorted(numbers)
+    at = 0
+    for first, batch in line_batches(path):
+        while at < len(wanted) and wanted[at] < first + len(batch):
+            if wanted[at] >= first:
+                found[wanted[at]] = batch[wanted[at] - first]
+            at += 1
+        if at == len(wanted):
+            break
+    return found
+
+
 def ends_with_newline(path: Path) -> bool:
     with open(path, "rb") as f:
         f.seek(0, 2)
