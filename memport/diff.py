@@ -892,19 +892,10 @@ class Plan:
         again (and must still be those planned), the stored ones a batch at a time."""
         if self.store.generation() != self.generation:
             raise StalePlanError("the store changed since this plan was made; make a new plan")
-        incoming: dict[int, tuple[Any, bool]] = {}  # position -> (value, exact)
-        # a JSON Lines record is read from its line alone, as the plan parsed it (orjson where that
-        # is exact, else the standard library); the others by reading the bundle's records again
-        for name in {row.file for row in rows if row.line is not None and row.file is not None}:
-            lined = [row for row in rows if row.file == name and row.line is not None]
-            found = lines_at(Path(name), {row.line for row in lined})
-            for row in lined:
-                if row.line in found:
-                    parsed = loads(found[row.line].rstrip(b"\r\n"), Location(name, line=row.line))
-                    incoming[row.position] = (parsed.value, parsed.exact)
-        positions = {row.position for row in rows} - incoming.keys()
-        if positions:
-            incoming.update((i, (record.value, record.exact)) for i, record in enumerate(self.source.records()) if i in positions)
+        try:
+            incoming = self._incoming(rows)
+        except (OSError, MemportError) as err:  # gone, or no longer what was planned
+            raise StalePlanError(f"{self.source.label} changed since this plan was made ({err}); make a new plan") from None
         volatile = plugin(self.source.format).volatile
         stored: dict[str, Any] = {}
         for kind in {row.kind for row in rows}:
@@ -915,6 +906,23 @@ class Plan:
                 raise StalePlanError(f"{self.source.label} changed since this plan was made; make a new plan")
             old = stored.get(row.uid)
             row.fields = list(field_diff(old, value)) if old is not None else []
+
+    def _incoming(self, rows: list[Row]) -> dict[int, tuple[Any, bool]]:
+        """position -> (value, exact) of the incoming records of ``rows``. A JSON Lines record is
+        read from its line alone, as the plan parsed it (orjson where that is exact, else the
+        standard library); the others by reading the bundle's records again."""
+        incoming: dict[int, tuple[Any, bool]] = {}
+        for name in {row.file for row in rows if row.line is not None and row.file is not None}:
+            lined = [row for row in rows if row.file == name and row.line is not None]
+            found = lines_at(Path(name), {row.line for row in lined})
+            for row in lined:
+                if row.line in found:
+                    parsed = loads(found[row.line].rstrip(b"\r\n"), Location(name, line=row.line))
+                    incoming[row.position] = (parsed.value, parsed.exact)
+        positions = {row.position for row in rows} - incoming.keys()
+        if positions:
+            incoming.update((i, (record.value, record.exact)) for i, record in enumerate(self.source.records()) if i in positions)
+        return incoming
 
     @property
     def total(self) -> int:

@@ -483,3 +483,7 @@ def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypa
         (edited / "memories.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
         with pytest.raises(StalePlanError, match="changed since this plan was made"):
             plan.to_frame()
+        plan = memport.plan(edited, s)
+        (edited / "memories.jsonl").write_text("not json\n" * 400)  # or is no longer JSON at all
+        with pytest.raises(StalePlanError, match="changed since this plan was made"):
+            plan.to_frame()
