@@ -1034,6 +1034,9 @@ class Plan:
         """Do what the plan says, in one transaction; refuses if the store changed since."""
         if self.store.generation() != self.generation:
             raise StalePlanError("the store changed since this plan was made; make a new plan")
+        # the field diffs, found while the store is as planned: the plan still shows them afterwards
+        # (and a bundle whose differing records changed since is refused before anything is written)
+        self.notable
         result = import_bundle(self.source, self.store, strategy=self.strategy, decisions=self.decisions, filters=self.filters,
                                local_tz=self.local_tz, clear=self.clear, vectors=self.vectors)
         expected = {k: v for k, v in self.summary().items() if k not in ("dry_run", "backup")}

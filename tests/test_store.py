@@ -174,6 +174,16 @@ def test_field_diffs_are_found_when_rows_are_read_and_only_while_both_sides_are_
         plan.notable
     assert plan.summary()["skipped"] == 2  # the counts stand as planned
     assert "tribal:memories:a" in plan._repr_html_() and "fields that differ not shown" in plan._repr_html_()
+    # applying finds them first: the applied plan still shows them; a bundle changed since is refused unwritten
+    plan = memport.plan(changed, store, strategy="overwrite")
+    plan.apply()
+    assert [r.fields for r in plan.to_frame().itertuples()] == [["content"], ["tags"]] and "not shown" not in plan._repr_html_()
+    plan = memport.plan(write_tribal(tmp_path / "t4.json", tribal_bundle([entry(id="a", content="4")])), store, strategy="overwrite")
+    write_tribal(tmp_path / "t4.json", tribal_bundle([entry(id="a", content="5")]))
+    before = store.generation()
+    with pytest.raises(StalePlanError, match="changed since this plan was made"):
+        plan.apply()
+    assert store.generation() == before
 
 
 def test_strategies(tmp_path, store):
