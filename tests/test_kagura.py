@@ -373,3 +373,13 @@ def test_line_batches_cover_each_byte_range_exactly_once(tmp_path, ending):
                 flat += batch
             assert facts.lines == in_range
         assert flat == expected
+
+
+def test_identities_are_the_exact_writers_bytes_whichever_writer_makes_them():
+    from memport.formats.kagura import _exact_identity, _identity
+
+    # stored uids were made by either writer: a null part (common: agent_name) must not change them
+    for parts in (["persistent", "user_a", None, "k"], ["working", None, None, 5], [None, True, 2**64 - 1, -(2**63)],
+                  ["persistent", "caf\u00e9 \u2028\x7f\x00\"\\", None, "\U0001f600"], ["working", None, None, float("nan")],
+                  ["working", None, None, 1.5], ["working", None, None, 2**70]):
+        assert _identity(parts) == _exact_identity(parts)
