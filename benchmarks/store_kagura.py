@@ -7,7 +7,7 @@ All in one run, each measurement in its own child process (peak RSS is that chil
   without the FTS triggers (no full-text index at all), for comparison;
 * memport import: `memport import BUNDLE --db STORE` into an empty store;
 * dry run: `memport import BUNDLE --db STORE --dry-run` with the 1M records already stored, for
-  three incoming bundles of 1M memories each, each against its own bare parse:
+  four incoming bundles of 1M memories each, each against its own bare parse:
   - the same bundle again (re-importing an export: every line is one the store holds);
   - a diverged copy, as a later export of an instance that went its own way writes it: every
     record with a new exported_at (Kagura writes the export time into each one), 5% of them edited
@@ -67,22 +67,20 @@ def derive(bundle: Path, target: Path, kind: str) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     with open(bundle / "memories.jsonl", "rb") as source, open(target / "memories.jsonl", "wb") as out:
         for i, line in enumerate(source):
+            record = json.loads(line)
             if kind == "reformatted":
-                line = orjson.dumps(json.loads(line)) + b"\n"
-            elif kind == "new":
-                record = json.loads(line)
+                out.write(orjson.dumps(record) + b"\n")
+                continue
+            if kind == "new":
                 record["key"] = f"{record['key']}_elsewhere"
-                line = (json.dumps(record) + "\n").encode()
             else:
-                record = json.loads(line)
                 record["exported_at"] = "2025-07-01T09:30:00.000001"
                 if i % 20 == 7:
                     record["value"] = f"{record['value']} (edited)"
                     record["updated_at"] = "2025-06-02 09:00:00"
                 elif i % 20 == 13:
                     record["key"] = f"{record['key']}_new"
-                line = (json.dumps(record) + "\n").encode()
-            out.write(line)
+            out.write((json.dumps(record) + "\n").encode())
     (target / "metadata.json").write_bytes((bundle / "metadata.json").read_bytes())
     return target
 

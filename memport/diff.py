@@ -524,6 +524,10 @@ class _Evaluator:
             return "unchanged" if stored == ckey else None
         if ukey in self.from_run or self._invalid(kind, value, exact) is not None:
             return None
+        return self._insert(state, kind, ukey, ckey, value)
+
+    def _insert(self, state: dict[int, int], kind: str, ukey: int, ckey: int, value: Any) -> str:
+        """A valid new record of a dry run: its state from now on, and whether it needs embedding."""
         state[ukey] = ckey
         self.from_run.add(ukey)
         if kind == "memories":
@@ -610,7 +614,6 @@ class _Evaluator:
                     continue
                 # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
                 records.append((key64(prefix + identity("memories", found[1])), content_key(found[1], found[2], volatile), found))
-            found = None
             parsed = [r[0] for r in records if r]
             if stored is not None:
                 before = stored.many(parsed)
@@ -642,12 +645,9 @@ class _Evaluator:
                 position, counted = len(codes), self.needs_reembedding
                 row = None
                 if current is None and not exact and valid(value):
-                    # _common_case()'s insert, inline: every record of another instance's export (a
-                    # record this run decided has its state, so current is None only for one it did not)
-                    state[ukey] = ckey
-                    from_run.add(ukey)
-                    self._vector("", value)
-                    action = "insert"
+                    # _common_case() without its indirections, for every record of another instance's
+                    # export (a record this run decided has its state: current is None only for others)
+                    action = self._insert(state, "memories", ukey, ckey, value)
                 else:
                     action = self._common_case(state, "memories", value, exact, ukey, None, ckey) if current is None else None
                 if action is None:
@@ -953,8 +953,7 @@ class Plan:
         """For records that differ from the store: both sides, the native fields that differ, the
         incoming record's tags and both update times (what a merge decision is made on)."""
         chosen = [r for r in (self._notable if rows is None else rows) if r.existing_hash is not None]
-        positions = {r.position for r in chosen}
-        incoming = {i: rec.value for i, rec in enumerate(self.source.records()) if i in positions}
+        incoming = {position: value for position, (value, _) in self._incoming(chosen).items()}
         tz = zone(self.local_tz)
         fmt = plugin(self.source.format)
         out = []
@@ -1016,8 +1015,10 @@ class Plan:
         row = next((r for r in self._notable if r.uid == uid), None)
         if row is None:
             raise MemportError(f"{uid} does not differ from the store in this plan")
-        incoming = next(rec.value for i, rec in enumerate(self.source.records()) if i == row.position)
-        return field_diff(self.store.native(row.kind, uid), incoming)
+        incoming = self._incoming([row])
+        if row.position not in incoming:
+            raise StalePlanError(f"{self.source.label} changed since this plan was made; make a new plan")
+        return field_diff(self.store.native(row.kind, uid), incoming[row.position][0])
 
     def _repr_html_(self) -> str:
         counts = "".join(f"<td>{v}</td>" for v in self.summary().values() if not isinstance(v, bool) and v is not None)

@@ -91,11 +91,11 @@ def _rekey_volatile(db: Any) -> None:
     """Content keys leave out the keys a format sets anew on every export (Kagura's exported_at)
     since schema version 3: recompute them for the records stored before, in batches."""
     from .diff import content_key
-    from .formats import plugin
+    from .formats import plugins
     from .schemas import needs_reference
 
-    for origin in ("kagura", "tribal", "doclea"):
-        volatile = plugin(origin).volatile
+    for format_plugin in plugins():  # a format's records carry its name as their origin
+        origin, volatile = format_plugin.name, format_plugin.volatile
         if not volatile:
             continue
         for kind in KINDS:
@@ -189,10 +189,7 @@ class Store:
     def state(self, kind: str) -> dict[int, int]:
         """uid_key -> content_key of every record of ``kind``: one index scan, so that a plan looks
         records up in a dict rather than with a query each (64-bit keys: a few dozen MB per million)."""
-        return dict(self.state_rows(kind))
-
-    def state_rows(self, kind: str) -> Iterator[tuple[int, int]]:
-        return self.conn.execute(f"SELECT uid_key, content_key FROM {kind}")
+        return dict(self.conn.execute(f"SELECT uid_key, content_key FROM {kind}"))
 
     def key_columns(self, kind: str, first: str, second: str) -> tuple[Any, Any]:
         """Two integer key columns of ``kind`` (uid_key, content_key or line_key) as numpy int64
@@ -222,15 +219,11 @@ class Store:
 
     def content_keys(self, kind: str, uid_keys: list[int]) -> dict[int, int]:
         """uid_key -> content_key of the stored records among ``uid_keys`` (one query)."""
-        return dict(self._by_uid_keys(kind, "uid_key, content_key", uid_keys))
+        return dict(self._rows_where(kind, "uid_key, content_key", "uid_key", uid_keys))
 
     def natives_of(self, kind: str, uids: list[str]) -> dict[str, Any]:
-        """uid -> native record of the stored records among ``uids`` (a query per thousand)."""
-        found = {}
-        sql = f"SELECT uid, native FROM {kind} WHERE uid IN (SELECT value FROM json_each(?))"
-        for start in range(0, len(uids), 1000):
-            found.update((uid, json.loads(text)) for uid, text in self.conn.execute(sql, [json.dumps(uids[start:start + 1000])]))
-        return found
+        """uid -> native record of the stored records among ``uids``."""
+        return {uid: json.loads(text) for uid, text in self._rows_where(kind, "uid, native", "uid", uids)}
 
     def line_keys(self, kind: str) -> dict[int, int]:
         """line_key -> uid_key of every record of ``kind`` that came from a JSON Lines file."""
@@ -238,12 +231,14 @@ class Store:
 
     def stored_line_keys(self, kind: str, uid_keys: list[int]) -> dict[int, int | None]:
         """uid_key -> line_key of the stored records among ``uid_keys``."""
-        return dict(self._by_uid_keys(kind, "uid_key, line_key", uid_keys))
+        return dict(self._rows_where(kind, "uid_key, line_key", "uid_key", uid_keys))
 
-    def _by_uid_keys(self, kind: str, wanted: str, uid_keys: list[int]) -> Any:
-        # one JSON array parameter rather than one placeholder per key: no limit on the count
-        sql = f"SELECT {wanted} FROM {kind} WHERE uid_key IN (SELECT value FROM json_each(?))"
-        return self.conn.execute(sql, [json.dumps(uid_keys)])
+    def _rows_where(self, kind: str, wanted: str, column: str, values: list[Any]) -> Iterator[tuple[Any, ...]]:
+        """The ``wanted`` columns of the records whose ``column`` is among ``values``: a JSON array
+        parameter per thousand values rather than a placeholder each (no limit on the count)."""
+        sql = f"SELECT {wanted} FROM {kind} WHERE {column} IN (SELECT value FROM json_each(?))"
+        for start in range(0, len(values), 1000):
+            yield from self.conn.execute(sql, [json.dumps(values[start:start + 1000])])
 
     def updated_at(self, kind: str, uid: str) -> str | None:
         if kind != "memories":

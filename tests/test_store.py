@@ -121,6 +121,14 @@ def test_records_from_json_lines_keep_the_key_of_their_line(tmp_path, store):
         assert line_key(other, seed, member) != line_key(first, seed, member)
 
 
+def test_lookups_by_many_keys_find_every_stored_record(tmp_path, store):
+    memport.import_bundle(reference_kagura(tmp_path / "k"), store)
+    uids, keys = zip(*store.conn.execute("SELECT uid, uid_key FROM memories").fetchall())
+    # past the first thousands of keys the store lacks: every batch of the lookup is asked
+    assert set(store.natives_of("memories", [f"kagura:memories:none{i}" for i in range(2500)] + list(uids))) == set(uids)
+    assert set(store.content_keys("memories", list(range(2500)) + list(keys))) == set(keys)
+
+
 def test_a_later_export_of_the_same_memories_is_unchanged(tmp_path, store):
     first = write_kagura(tmp_path / "first", [KAGURA_WORKING, KAGURA_PERSISTENT], [*KAGURA_NODES, KAGURA_EDGE])
     later = [dict(record, exported_at="2026-02-03T04:05:06.000001") for record in (KAGURA_WORKING, KAGURA_PERSISTENT, *KAGURA_NODES, KAGURA_EDGE)]

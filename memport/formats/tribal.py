@@ -293,7 +293,7 @@ class TribalJsonlFormat:
         schemas = schema_set(NAME, detection.version)
         problems: list[Problem] = []
         checker = EntryChecker(schemas, name, None)
-        for line, value, exact, raw in scan(path, problems, ascii_expected=True):
+        for line, value, exact, _ in scan(path, problems, ascii_expected=True):
             checker.check(value, exact=exact, line=line, problems=problems)
         checker.finish(problems)
         return problems
