@@ -77,6 +77,48 @@ def test_engines_agree_on_the_corpus():
     assert checked > 1000 and failing > checked // 2  # the corpus exercises the rules, not just valid records
 
 
+def test_the_errors_only_validator_fails_exactly_the_instances_with_errors():
+    # a plan asks it whether a record is invalid: a pass must mean no error; and a Kagura memory
+    # or Tribal entry (a large plan's hot path) with warnings only must pass too, or the plan pays
+    # for the full check again (elsewhere a warning may sit where it cannot be left out: under a
+    # $ref, or above rules without a note, as Doclea's tags and Kagura metadata's stats)
+    checked, warnings_only, errors = 0, 0, 0
+    for fmt, version, name, instance in corpus():
+        schemas = schema_set(fmt, version)
+        severities = {c.severity for c in schemas.check(name, instance)}
+        passes = schemas.errors_only(name).is_valid(instance)
+        if (fmt, name) in (("kagura", "memory"), ("tribal", "entry")):
+            assert passes == ("error" not in severities), (fmt, name, instance)
+            warnings_only += severities == {"warning"}
+        else:
+            assert not passes or "error" not in severities, (fmt, name, instance)
+        checked += 1
+        errors += "error" in severities
+    assert warnings_only > 100 and errors > checked // 3
+
+
+def test_leaving_out_warnings_never_leaves_out_an_error():
+    from memport.schemas import _without_warnings
+
+    # the conjunctive places are followed; a warning under anyOf, not or $ref, or one that holds an
+    # error, stays as it is
+    warn = {"pattern": "^a", "x-memport": {"code": "t.w", "severity": "warning"}}
+    error = {"type": "string"}
+    schema = {"type": "object", "properties": {"w": warn, "e": error, "mixed": {"allOf": [warn, error]},
+                                               "under_any": {"anyOf": [warn, {"type": "integer"}]}, "under_not": {"not": warn},
+                                               "ref": {"$ref": "#/$defs/w", "x-memport": {"code": "t.r", "severity": "warning"}}},
+              "$defs": {"w": warn}}
+    left = _without_warnings(schema)["properties"]
+    assert left["w"] is True and left["e"] == error and left["mixed"]["allOf"] == [True, error]
+    assert left["under_any"] == schema["properties"]["under_any"] and left["under_not"] == schema["properties"]["under_not"]
+    assert left["ref"] == schema["properties"]["ref"]
+    assert _without_warnings({"allOf": [warn, warn]}) is True
+    # additionalProperties: false fails as a keyword of the node that holds it, with its severity
+    closed = {"properties": {"w": warn}, "additionalProperties": False}
+    assert _without_warnings(closed) == {"properties": {"w": True}, "additionalProperties": False}
+    assert _without_warnings({**closed, "x-memport": warn["x-memport"]}) is True
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
