@@ -34,6 +34,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ from .timestamps import zone
 
 ACTIONS = ("insert", "update", "unchanged", "conflict", "skip", "invalid")
 _CODE = {action: number for number, action in enumerate(ACTIONS)}
-_UNCHANGED = _CODE["unchanged"]
+_UNCHANGED, _INSERT = _CODE["unchanged"], _CODE["insert"]
 VECTOR_STRATEGIES = ("auto", "keep", "drop")
 STRATEGIES = ("skip", "overwrite", "newer", "error", "manual")
 CHOICES = ("keep", "take", "skip", "fields")
@@ -507,7 +508,7 @@ class _Evaluator:
             return None
         is_valid = self._is_valid.get(schema)
         if is_valid is None:
-            is_valid = self._is_valid[schema] = self.schemas.fast(schema).is_valid
+            is_valid = self._is_valid[schema] = self.schemas.errors_only(schema).is_valid
         if not exact and is_valid(value):
             return None
         errors = [c for c in self.schemas.check(schema, value, exact=exact) if c.severity == "error"]
@@ -581,7 +582,7 @@ class _Evaluator:
         add_code, add_key = codes.append, keys.append if keys is not None else None
         decided_here = dict.__contains__  # the state dict holds what this run decided (and, without ``stored``, what it fetched)
         schema = self._schema("memories", None)
-        valid = self.schemas.fast(schema).is_valid if schema is not None else lambda value: True
+        valid = self.schemas.errors_only(schema).is_valid if schema is not None else lambda value: True
 
         def parse(number: int, raw: bytes) -> tuple[int, Any, bool] | None:
             value = None
@@ -600,60 +601,81 @@ class _Evaluator:
                 raise MalformedInputError(f"expected a JSON object, got {type(found[1]).__name__}", Location(label, line=found[0] + line_offset))
             return found[0], found[1], found[2]
 
-        for first_number, batch in line_batches(file, *byte_range, facts, size=LOOKUP_BYTES):
-            held = lines.many([line_key(raw, seed, member) for raw in batch]) if lines is not None else None
-            # per line: None (held as it is), False (no record), or (uid key, content key, parsed)
-            records: list[Any] = []
-            for i, raw in enumerate(batch):
-                if held is not None and held[i] is not None:
-                    records.append(None)
-                    continue
-                found = parse(first_number + i, raw)
-                if found is None:
-                    records.append(False)
-                    continue
-                # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
-                records.append((key64(prefix + identity("memories", found[1])), content_key(found[1], found[2], volatile), found))
-            parsed = [r[0] for r in records if r]
-            if stored is not None:
-                before = stored.many(parsed)
-            else:  # looked up in the store, the whole batch with one query
-                self._fetch_state(state, parsed)
-                before = [state.get(key) for key in parsed]
-            looked_up = iter(before)
-            for i, record in enumerate(records):
-                if record is False:
-                    continue
-                if record is None:
-                    ukey = held[i]
-                    same = ukey not in from_run  # held as it is, and this run has not changed its record since
-                    if not same:
-                        line, value, exact = parse(first_number + i, batch[i])
-                        current, ckey = state.get(ukey), content_key(value, exact, volatile)
+        # a valid new record's content key is left until a later record with its uid needs it (see
+        # _StoredKeys): another instance's export is all such records, and most never meet again
+        deferring = isinstance(state, _StoredKeys)
+        plain_vectors = self.vector_fingerprint is None  # then every insert needs embedding
+        with open(file, "rb") as reread:
+            if deferring:
+                state.content_key_at = functools.partial(_line_content_key, reread, volatile)
+            for first_number, batch_offset, batch in line_batches(file, *byte_range, facts, size=LOOKUP_BYTES):
+                held = lines.many([line_key(raw, seed, member) for raw in batch]) if lines is not None else None
+                # per line: None (held as it is), False (no record), or (uid key, parsed)
+                records: list[Any] = []
+                for i, raw in enumerate(batch):
+                    if held is not None and held[i] is not None:
+                        records.append(None)
+                        continue
+                    found = parse(first_number + i, raw)
+                    if found is None:
+                        records.append(False)
+                        continue
+                    # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
+                    records.append((key64(prefix + identity("memories", found[1])), found))
+                parsed = [r[0] for r in records if r]
+                if stored is not None:
+                    before = stored.many(parsed)
+                else:  # looked up in the store, the whole batch with one query
+                    self._fetch_state(state, parsed)
+                    before = [state.get(key) for key in parsed]
+                looked_up = iter(before)
+                offsets = list(accumulate(map(len, batch), initial=batch_offset)) if deferring else None
+                for i, record in enumerate(records):
+                    if record is False:
+                        continue
+                    if record is None:
+                        ukey = held[i]
+                        same = ukey not in from_run  # held as it is, and this run has not changed its record since
+                        if not same:
+                            line, value, exact = parse(first_number + i, batch[i])
+                            current, ckey = state.get(ukey), content_key(value, exact, volatile)
+                            same = current == ckey
+                    else:
+                        ukey, (line, value, exact) = record
+                        current = next(looked_up)
+                        if decided_here(state, ukey):  # this run decided it since (or, without ``stored``, fetched it)
+                            current = state.get(ukey)
+                        if current is None and deferring and not exact and valid(value):
+                            # inserted: _insert() without its indirections or the content key
+                            state[ukey] = _DEFERRED + offsets[i]
+                            from_run.add(ukey)
+                            relative, counted = len(codes) - start, self.needs_reembedding
+                            add_code(_INSERT)
+                            if add_key is not None:
+                                add_key(ukey)
+                            if plain_vectors:
+                                self.needs_reembedding += 1
+                            else:
+                                self._vector("", value)
+                            if needs is not None and self.needs_reembedding != counted:
+                                needs.append(relative)
+                            continue
+                        ckey = content_key(value, exact, volatile)
                         same = current == ckey
-                else:
-                    ukey, ckey, (line, value, exact) = record
-                    current = next(looked_up)
-                    if decided_here(state, ukey):  # this run decided it since (or, without ``stored``, fetched it)
-                        current = state.get(ukey)
-                    same = current == ckey
-                if same:
-                    add_code(_UNCHANGED)
-                    if add_key is not None:
-                        add_key(ukey)
-                    continue
-                position, counted = len(codes), self.needs_reembedding
-                row = None
-                if current is None and not exact and valid(value):
-                    # _common_case() without its indirections, for every record of another instance's
-                    # export (a record this run decided has its state: current is None only for others)
-                    action = self._insert(state, "memories", ukey, ckey, value)
-                else:
+                    if same:
+                        add_code(_UNCHANGED)
+                        if add_key is not None:
+                            add_key(ukey)
+                        continue
+                    position, counted = len(codes), self.needs_reembedding
+                    row = None
                     action = self._common_case(state, "memories", value, exact, ukey, None, ckey) if current is None else None
-                if action is None:
-                    incoming = NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i])
-                    action, row, _ = self.decide(position, incoming, ckey, current)
-                self._note(action, row, ukey, codes, notable, keys, needs, position - start, counted)
+                    if action is None:
+                        incoming = NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i])
+                        action, row, _ = self.decide(position, incoming, ckey, current)
+                    self._note(action, row, ukey, codes, notable, keys, needs, position - start, counted)
+        if deferring:  # for the records decided after this range (see Plan._plan_in_two)
+            state.content_key_at = functools.partial(_line_content_key, file, volatile)
 
     def _note(self, action: str, row: Row | None, ukey: int, codes: array, notable: list[Row], keys: array | None,
               needs: array | None, relative: int, counted: int) -> None:
@@ -687,18 +709,41 @@ class _Evaluator:
 
 class _StoredKeys(dict):
     """The store's state (uid_key -> content_key) fetched key by key with ``fetch`` and remembered
-    (None for a key the store lacks), with what this run decided on top (as in any state dict)."""
+    (None for a key the store lacks), with what this run decided on top (as in any state dict).
+
+    A large dry run inserts a valid new record without computing its content key (0.8 us of the
+    ~4 us such a record costs): it holds ``_DEFERRED + the byte offset of its line`` instead, and
+    ``get()`` (through which every read goes) computes the key from that line when first asked,
+    with ``content_key_at``."""
 
     def __init__(self, fetch: Any):
         super().__init__()
         self.fetch = fetch
+        self.content_key_at: Any = None
 
     def __missing__(self, key: int) -> int | None:
         value = self[key] = self.fetch(key)
         return value
 
     def get(self, key: int, default: Any = None) -> int | None:  # type: ignore[override]
-        return self[key]
+        value = self[key]
+        if value is not None and value >= _DEFERRED:
+            value = self[key] = self.content_key_at(value - _DEFERRED)
+        return value
+
+
+# above every 64-bit key: marks a content key left for later (see _StoredKeys)
+_DEFERRED = 1 << 64
+
+
+def _line_content_key(file: Any, volatile: tuple[str, ...], offset: int) -> int:
+    """The content key of the record on the line at ``offset`` of a JSON Lines file (an open one,
+    or a path): a line whose key is deferred is one orjson read as it is (not an exact one)."""
+    if isinstance(file, Path):
+        with open(file, "rb") as f:
+            return _line_content_key(f, volatile, offset)
+    file.seek(offset)
+    return content_key(orjson.loads(file.readline()), False, volatile)
 
 
 class KeyIndex:

@@ -367,8 +367,9 @@ def test_line_batches_cover_each_byte_range_exactly_once(tmp_path, ending):
         flat = []
         for byte_range in line_ranges(file, parts):
             facts, in_range = FileFacts(), 0
-            for first, batch in line_batches(file, *byte_range, facts, size=256):
+            for first, offset, batch in line_batches(file, *byte_range, facts, size=256):
                 assert first == in_range + 1  # line numbers count from the range's first line
+                assert offset == len(b"".join(flat))  # and offsets from the file's start
                 in_range += len(batch)
                 flat += batch
             assert facts.lines == in_range
