@@ -584,9 +584,9 @@ class _Evaluator:
         schema = self._schema("memories", None)
         valid = self.schemas.errors_only(schema).is_valid if schema is not None else lambda value: True
 
-        def parse(number: int, raw: bytes) -> tuple[int, Any, bool] | None:
+        def parse(number: int, raw: bytes, long_runs: bool = True) -> tuple[int, Any, bool] | None:
             value = None
-            if len(raw) <= MAX_LINE_BYTES and not has_long_digit_run(raw):
+            if len(raw) <= MAX_LINE_BYTES and not (long_runs and has_long_digit_run(raw)):
                 # scan()'s parse without the file facts (CRLF, raw non-ASCII), which a plan does not report
                 try:
                     value = orjson.loads(raw)
@@ -610,13 +610,16 @@ class _Evaluator:
                 state.content_key_at = functools.partial(_line_content_key, reread, volatile)
             for first_number, batch_offset, batch in line_batches(file, *byte_range, facts, size=LOOKUP_BYTES):
                 held = lines.many([line_key(raw, seed, member) for raw in batch]) if lines is not None else None
+                # the 64-bit guard looks at the whole batch once, then only at its lines if it must (a
+                # line end is no digit: no run spans two lines); 0.44 -> 0.32 us a line
+                long_runs = sum(map(len, batch)) > 4 * LOOKUP_BYTES or has_long_digit_run(b"".join(batch))
                 # per line: None (held as it is), False (no record), or (uid key, parsed)
                 records: list[Any] = []
                 for i, raw in enumerate(batch):
                     if held is not None and held[i] is not None:
                         records.append(None)
                         continue
-                    found = parse(first_number + i, raw)
+                    found = parse(first_number + i, raw, long_runs)
                     if found is None:
                         records.append(False)
                         continue
@@ -754,8 +757,10 @@ class KeyIndex:
     def __init__(self, keys: Any, values: Any):
         import numpy as np
 
-        order = np.argsort(keys, kind="stable")
-        self.keys, self.values = keys[order], values[order]
+        if len(keys) > 1 and not (keys[1:] >= keys[:-1]).all():  # the store gives them sorted (Store.key_columns)
+            order = np.argsort(keys, kind="stable")
+            keys, values = keys[order], values[order]
+        self.keys, self.values = keys, values
 
     @classmethod
     def of(cls, store: Store, kind: str, key: str, value: str) -> KeyIndex:

@@ -471,6 +471,39 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
         assert {k: real[k] for k in ACCOUNT} == {k: single.summary()[k] for k in ACCOUNT}
 
 
+def test_a_key_index_finds_every_key_sorted_or_not():
+    import numpy as np
+    from memport.diff import KeyIndex
+
+    rng = np.random.default_rng(7)
+    keys = rng.integers(-(2**63), 2**63 - 1, 5000, dtype=np.int64)
+    values = rng.integers(-(2**63), 2**63 - 1, 5000, dtype=np.int64)
+    order = np.argsort(keys)
+    absent = [int(k) for k in rng.integers(-(2**63), 2**63 - 1, 100, dtype=np.int64) if k not in set(keys.tolist())]
+    # the store gives uid keys sorted (no sort needed) and line keys in uid-key order (sorted here)
+    for index in (KeyIndex(keys[order], values[order]), KeyIndex(keys, values)):
+        wanted = [*keys[::7].tolist(), *absent, int(keys[0])]
+        assert index.many(wanted) == [*values[::7].tolist(), *[None] * len(absent), int(values[0])]
+    assert KeyIndex(keys[:0], values[:0]).many([1, 2]) == [None, None]
+
+
+def test_a_large_dry_run_reads_integers_beyond_64_bits_exactly(tmp_path, monkeypatch):
+    from memport import diff
+
+    monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(diff, "LOOKUP_BYTES", 2048)  # batches of a few lines, some with such an integer
+    records = [dict(KAGURA_PERSISTENT, key=f"k{i}", metadata={"n": 2**64 + i if i % 40 == 3 else i}) for i in range(300)]
+    with memport.Store(tmp_path / "s.db") as s:
+        memport.import_bundle(write_kagura(tmp_path / "stored", records), s)
+        # written compactly: no line is one the store holds, each is parsed (orjson would read
+        # 2**64 + i as a float, and the record would not be the stored one)
+        compact = tmp_path / "compact"
+        compact.mkdir()
+        (compact / "memories.jsonl").write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records))
+        plan = memport.plan(compact, s)
+        assert plan.method == "preloaded state" and plan.summary()["unchanged"] == 300
+
+
 def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypatch):
     from memport import diff
 
