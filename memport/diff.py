@@ -55,7 +55,7 @@ from .timestamps import zone
 
 ACTIONS = ("insert", "update", "unchanged", "conflict", "skip", "invalid")
 _CODE = {action: number for number, action in enumerate(ACTIONS)}
-_UNCHANGED, _INSERT = _CODE["unchanged"], _CODE["insert"]
+_UNCHANGED, _INSERT, _UPDATE = _CODE["unchanged"], _CODE["insert"], _CODE["update"]
 VECTOR_STRATEGIES = ("auto", "keep", "drop")
 STRATEGIES = ("skip", "overwrite", "newer", "error", "manual")
 CHOICES = ("keep", "take", "skip", "fields")
@@ -875,7 +875,8 @@ class Plan:
             later = pool.apply_async(_plan_range, args)
             # the worker loads the same indexes meanwhile: in parallel, rather than once before it starts
             evaluator.use_indexes(*_indexes(self.store, by_line, preload))
-            evaluator.lean_memories(file, first, self.actions, self._notable, facts=facts)
+            first_keys = array("q")
+            evaluator.lean_memories(file, first, self.actions, self._notable, keys=first_keys, facts=facts)
             result = later.get()
         offset, line_offset = len(self.actions), facts.lines
         codes = array("b", result["codes"])
@@ -886,16 +887,9 @@ class Plan:
             row.position += offset
             row.line = row.line + line_offset if row.line is not None else None
             rows[row.position] = row
-        # the worker's records whose uid the first range inserted or updated: found by binary search
-        # in the sorted changed keys (np.isin measured 0.4 s for half a million in half a million, this 0.1 s)
-        changed = np.sort(np.fromiter(evaluator.from_run, dtype=np.int64, count=len(evaluator.from_run)))
-        worker_keys = np.frombuffer(result["keys"], dtype=np.int64)
-        hits = []
-        if changed.size:
-            at = np.minimum(np.searchsorted(changed, worker_keys), changed.size - 1)
-            hits = np.nonzero(changed[at] == worker_keys)[0]
-        if len(hits):
-            wanted, needs = set(int(i) for i in hits), set(needs)
+        hits = _written_before(np.frombuffer(result["keys"], dtype=np.int64), first_keys, self.actions, evaluator.from_run)
+        if hits:
+            wanted, needs = set(hits), set(needs)
             code = _CODE
             for relative, record in enumerate(jsonl_records(file, _memories, *second)):
                 if relative in wanted:
@@ -1145,6 +1139,23 @@ def _splittable(source: Source, store: Any) -> tuple[Path, Any] | None:
     if not file.is_file() or file.stat().st_size < PARALLEL_BYTES:
         return None
     return file, rest
+
+
+def _written_before(later: Any, keys: array, codes: array, written: set[int]) -> list[int]:
+    """The positions in ``later`` (the worker's uid keys) of keys that the first range (its
+    ``keys`` and action ``codes``) inserted or updated, as ``written`` holds them. Candidates come
+    from a bitmap of the written keys' top 24 bits (uid keys are uniform hashes: a few percent of
+    false candidates), confirmed in ``written``: 0.03 s for half a million keys in half a million,
+    where converting the set and a binary search took 0.19 s."""
+    import numpy as np
+
+    actions = np.frombuffer(codes, dtype=np.int8)
+    first = np.frombuffer(keys, dtype=np.int64)[(actions == _INSERT) | (actions == _UPDATE)]
+    if not first.size or not later.size:
+        return []
+    bits = np.zeros(1 << 24, dtype=bool)
+    bits[(first >> 40) & 0xFFFFFF] = True
+    return [i for i in np.flatnonzero(bits[(later >> 40) & 0xFFFFFF]).tolist() if int(later[i]) in written]
 
 
 def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str, byte_range: tuple[int, int | None], strategy: str,
