@@ -481,9 +481,15 @@ def test_a_key_index_finds_every_key_sorted_or_not():
     order = np.argsort(keys)
     absent = [int(k) for k in rng.integers(-(2**63), 2**63 - 1, 100, dtype=np.int64) if k not in set(keys.tolist())]
     # the store gives uid keys sorted (no sort needed) and line keys in uid-key order (sorted here)
+    # the smallest and largest keys, and keys beyond them (the largest possible one too: the last
+    # block is padded with it)
+    edges = [int(keys.min()), int(keys.max())]
+    beyond = [-(2**63), 2**63 - 1]
     for index in (KeyIndex(keys[order], values[order]), KeyIndex(keys, values)):
-        wanted = [*keys[::7].tolist(), *absent, int(keys[0])]
-        assert index.many(wanted) == [*values[::7].tolist(), *[None] * len(absent), int(values[0])]
+        wanted = [*keys[::7].tolist(), *absent, int(keys[0]), *edges, *beyond]
+        assert index.many(wanted) == [*values[::7].tolist(), *[None] * len(absent), int(values[0]),
+                                      *(int(values[keys == k][0]) for k in edges), None, None]
+    assert all(KeyIndex(keys[:n], values[:n]).many(keys[:n].tolist()) == values[:n].tolist() for n in (1, 31, 32, 33, 64))
     assert KeyIndex(keys[:0], values[:0]).many([1, 2]) == [None, None]
 
 
