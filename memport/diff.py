@@ -619,7 +619,13 @@ class _Evaluator:
                     if held is not None and held[i] is not None:
                         records.append(None)
                         continue
-                    found = parse(first_number + i, raw, long_runs)
+                    value = None
+                    if not long_runs:  # parse()'s first step inline (a batch this small has no line over the limit)
+                        try:
+                            value = orjson.loads(raw)
+                        except orjson.JSONDecodeError:
+                            pass
+                    found = (first_number + i, value, False) if type(value) is dict else parse(first_number + i, raw, long_runs)
                     if found is None:
                         records.append(False)
                         continue
