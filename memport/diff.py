@@ -33,7 +33,7 @@ import threading
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -893,7 +893,12 @@ class Plan:
             evaluator.use_indexes(*_indexes(self.store, by_line, preload))
             first_keys = array("q")
             evaluator.lean_memories(file, first, self.actions, self._notable, keys=first_keys, facts=facts)
-            result = later.get()
+            try:
+                result = later.get()
+            except MalformedInputError as err:  # its line counts from the start of the worker's range
+                if err.location.line is None:
+                    raise
+                raise MalformedInputError(err.message, replace(err.location, line=err.location.line + facts.lines)) from None
         offset, line_offset = len(self.actions), facts.lines
         codes = array("b", result["codes"])
         needs = array("i", result["needs"])  # positions in the worker's range of records that need embedding

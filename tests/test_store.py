@@ -510,6 +510,25 @@ def test_a_large_dry_run_reads_integers_beyond_64_bits_exactly(tmp_path, monkeyp
         assert plan.method == "preloaded state" and plan.summary()["unchanged"] == 300
 
 
+@pytest.mark.parametrize("bad, message", [(b'{"type": "memory", "scope": \n', "malformed JSON"), (b"[1, 2]\n", "expected a JSON object")],
+                         ids=["malformed", "not-an-object"])
+@pytest.mark.parametrize("at", [20, 350], ids=["first-half", "second-half"])
+def test_a_large_dry_run_names_the_line_of_bad_input_in_either_half(tmp_path, monkeypatch, bad, message, at):
+    from memport import diff
+
+    monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
+    bundle = big_kagura(tmp_path / "big", 400)
+    lines = (bundle / "memories.jsonl").read_bytes().splitlines(keepends=True)
+    lines[at:at] = [b"\n", bad]  # a blank line (skipped), then the bad one
+    (bundle / "memories.jsonl").write_bytes(b"".join(lines))
+    with memport.Store(tmp_path / "s.db") as s:
+        memport.import_bundle(big_kagura(tmp_path / "stored", 400), s)
+        with pytest.raises(memport.MalformedInputError) as caught:
+            memport.plan(bundle, s)
+    assert message in str(caught.value) and caught.value.location.line == at + 2
+    assert caught.value.location.file.endswith("memories.jsonl")
+
+
 def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypatch):
     from memport import diff
 
