@@ -554,8 +554,7 @@ class _Evaluator:
                 yield action, row
 
     def lean_memories(self, file: Path, byte_range: tuple[int, int | None], codes: array, notable: list[Row], *,
-                      keys: array | None = None, needs: array | None = None, facts: FileFacts | None = None,
-                      line_offset: int = 0) -> None:
+                      keys: array | None = None, needs: array | None = None, facts: FileFacts | None = None) -> None:
         """lean_rows() over a memories JSONL file (or a byte range of it), straight from the parser:
         the two common cases need no record objects at all. With line keys (use_indexes), a line the
         store holds as it is needs no parsing either, unless this run changed its record. Keys are
@@ -563,7 +562,8 @@ class _Evaluator:
 
         Appends each record's action number to ``codes`` and its row, if notable, to ``notable``;
         for a worker also its uid key to ``keys`` and, for a record that needs embedding, its
-        position in the range to ``needs`` (filled in place rather than yielded per record)."""
+        position in the range to ``needs`` (filled in place rather than yielded per record). Line
+        numbers, in rows and errors, count from the range's first line."""
         position = start = len(codes)
         if self.run is not None or self.filtering or self.strategy == "newer":
             counted = self.needs_reembedding
@@ -598,7 +598,7 @@ class _Evaluator:
             if found is None:
                 return None
             if type(found[1]) is not dict:
-                raise MalformedInputError(f"expected a JSON object, got {type(found[1]).__name__}", Location(label, line=found[0] + line_offset))
+                raise MalformedInputError(f"expected a JSON object, got {type(found[1]).__name__}", Location(label, line=found[0]))
             return found[0], found[1], found[2]
 
         # a valid new record's content key is left until a later record with its uid needs it (see
@@ -680,7 +680,7 @@ class _Evaluator:
                     row = None
                     action = self._common_case(state, "memories", value, exact, ukey, None, ckey) if current is None else None
                     if action is None:
-                        incoming = NativeRecord("memories", value, exact, label, line + line_offset, raw=batch[i])
+                        incoming = NativeRecord("memories", value, exact, label, line, raw=batch[i])
                         action, row, _ = self.decide(position, incoming, ckey, current)
                     self._note(action, row, ukey, codes, notable, keys, needs, position - start, counted)
         if deferring:  # for the records decided after this range (see Plan._plan_in_two)

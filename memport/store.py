@@ -225,10 +225,6 @@ class Store:
         """uid -> native record of the stored records among ``uids``."""
         return {uid: json.loads(text) for uid, text in self._rows_where(kind, "uid, native", "uid", uids)}
 
-    def line_keys(self, kind: str) -> dict[int, int]:
-        """line_key -> uid_key of every record of ``kind`` that came from a JSON Lines file."""
-        return dict(self.conn.execute(f"SELECT line_key, uid_key FROM {kind} WHERE line_key IS NOT NULL"))
-
     def stored_line_keys(self, kind: str, uid_keys: list[int]) -> dict[int, int | None]:
         """uid_key -> line_key of the stored records among ``uid_keys``."""
         return dict(self._rows_where(kind, "uid_key, line_key", "uid_key", uid_keys))
