@@ -200,6 +200,22 @@ def test_field_diffs_are_found_when_rows_are_read_and_only_while_both_sides_are_
     assert store.generation() == before
 
 
+def test_a_plan_counts_without_reading_the_stored_side_of_differing_records(tmp_path, store):
+    memport.import_bundle(write_tribal(tmp_path / "t.json", tribal_bundle([entry(id=f"e{i}") for i in range(20)])), store)
+    changed = write_tribal(tmp_path / "t2.json", tribal_bundle([entry(id=f"e{i}", content=f"changed {i}") for i in range(20)]))
+    statements = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        plan = memport.plan(changed, store)
+        planning = list(statements)
+        assert plan.summary()["skipped"] == 20
+        plan.to_frame()  # the rows read: now the stored records are
+    finally:
+        store.conn.set_trace_callback(None)
+    assert planning and not any("native" in sql for sql in planning)
+    assert any("native" in sql for sql in statements[len(planning):])
+
+
 def test_strategies(tmp_path, store):
     memport.import_bundle(write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a", updated_at="2025-01-01T12:00:00+00:00")])), store)
 
