@@ -977,13 +977,14 @@ class Plan:
         read from its line alone, as the plan parsed it (orjson where that is exact, else the
         standard library); the others by reading the bundle's records again."""
         incoming: dict[int, tuple[Any, bool]] = {}
+        by_parser = plugin(self.source.format).exact_when_parsed_slowly
         for name in {row.file for row in rows if row.line is not None and row.file is not None}:
             lined = [row for row in rows if row.file == name and row.line is not None]
             found = lines_at(Path(name), {row.line for row in lined})
             for row in lined:
                 if row.line in found:
                     parsed = loads(found[row.line].rstrip(b"\r\n"), Location(name, line=row.line))
-                    incoming[row.position] = (parsed.value, parsed.exact)
+                    incoming[row.position] = (parsed.value, parsed.exact and (by_parser or needs_reference(parsed.value)))
         positions = {row.position for row in rows} - incoming.keys()
         if positions:
             incoming.update((i, (record.value, record.exact)) for i, record in enumerate(self.source.records()) if i in positions)
@@ -1282,5 +1283,5 @@ def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strateg
         result = {"inserted": counts["insert"], "updated": counts["update"], "unchanged": counts["unchanged"], "skipped": counts["skip"],
                   "conflicts": counts["conflict"], "invalid": counts["invalid"], "total": sum(counts.values()),
                   "dry_run": False, "backup": str(backup) if backup else None, "needs_reembedding": evaluator.needs_reembedding}
-        store.finish_run(run, {k: v for k, v in result.items() if k not in ("dry_run", "backup")})
+        store.finish_run(run, {k: v for k, v in result.items() if k not in ("dry_run", "backup")}, source.header)
     return result

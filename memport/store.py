@@ -28,7 +28,7 @@ from typing import Any
 from .errors import Location, MemportError
 from .jsonio import backup_name
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
 # the columns of schema version 1; later migrations add to them
 _MEMORY_COLUMNS_1 = ("uid", "uid_key", "origin", "source_id", "user_id", "agent_name", "scope", "type", "title", "content", "tags",
@@ -113,7 +113,31 @@ def _rekey_volatile(db: Any) -> None:
                 db.conn.executemany(f"UPDATE {kind} SET content_key = ? WHERE rowid = ?", keys)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3]
+def _migrate_4(db: Any) -> None:
+    """Tribal and Doclea documents are read as a stream since schema version 4, so whether a
+    record needs the standard library's exact JSON is decided per record (by its value), no longer
+    for the whole document: one NaN in a bundle used to give every other record of it the key of
+    an exact value. Recompute the keys of the records stored that way (their native text was
+    written by the standard library, the only writer that puts a space after a colon)."""
+    from .diff import content_key
+    from .schemas import needs_reference
+
+    for kind in KINDS:
+        last = 0
+        while True:
+            rows = db.execute(f"SELECT rowid, native FROM {kind} WHERE origin IN ('tribal', 'doclea') AND rowid > ? "
+                              "AND native LIKE '%\": %' ORDER BY rowid LIMIT 10000", [last]).fetchall()
+            if not rows:
+                break
+            last = rows[-1][0]
+            keys = []
+            for rowid, text in rows:
+                value = json.loads(text)
+                keys.append((content_key(value, needs_reference(value)), rowid))
+            db.conn.executemany(f"UPDATE {kind} SET content_key = ? WHERE rowid = ?", keys)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]
 
 
 class Store:
@@ -304,9 +328,12 @@ class Store:
             [json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v for v in values.values()])
         return int(cursor.lastrowid)
 
-    def finish_run(self, run_id: int, counts: dict[str, Any]) -> None:
-        self.conn.execute("UPDATE import_runs SET finished_at = ?, counts = ? WHERE run_id = ?",
-                          [datetime.now(timezone.utc).isoformat(), json.dumps(counts, sort_keys=True), run_id])
+    def finish_run(self, run_id: int, counts: dict[str, Any], header: Any = None) -> None:
+        """Close a run with its counts and, given one, the bundle's header as reading completed
+        it (a streamed document's members after its records are met last)."""
+        self.conn.execute("UPDATE import_runs SET finished_at = ?, counts = ?, header = coalesce(?, header) WHERE run_id = ?",
+                          [datetime.now(timezone.utc).isoformat(), json.dumps(counts, sort_keys=True),
+                           json.dumps(header, sort_keys=True) if header is not None else None, run_id])
 
     @contextmanager
     def bulk_text_index(self) -> Iterator[None]:

@@ -54,10 +54,12 @@ def test_truncated_single_document_formats(tmp_path):
     tribal = tmp_path / "t.json"
     tribal.write_text(json.dumps(tribal_bundle())[:-40])
     assert_clean_failure(run("inspect", tribal), code=2, mentions=["t.json", "malformed JSON", "truncated"])
-    assert_clean_failure(run("validate", tribal), code=2, mentions=["t.json", "truncated"])
+    # detection reads no further than the manifest; validation then finds the cut
+    assert_clean_failure(run("validate", tribal), code=1, mentions=["t.json, line 1", "truncated", "[json.malformed]"])
     doclea = tmp_path / "d.json"
     doclea.write_text(json.dumps(doclea_bundle(), indent=2)[:300])
-    assert_clean_failure(run("validate", doclea), code=2, mentions=["d.json, line", "truncated"])
+    assert_clean_failure(run("validate", doclea), code=1, mentions=["d.json, line 13", "truncated", "[json.malformed]"])
+    assert_clean_failure(run("inspect", doclea), code=2, mentions=["d.json, line 13", "malformed JSON", "truncated"])
     converted_nothing(tmp_path, doclea)
 
 

@@ -585,3 +585,47 @@ def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypa
         (edited / "memories.jsonl").write_text("not json\n" * 400)  # or is no longer JSON at all
         with pytest.raises(StalePlanError, match="changed since this plan was made"):
             plan.to_frame()
+
+
+def tribal_with_one_exact_entry():
+    """Three entries, one of which holds NaN (which only the standard library writes back), and
+    one a long fraction (19 digits, read by the standard library in a JSON Lines stream)."""
+    return [entry(id="plain", content="plain"), entry(id="nan", content="not a number", confidence=float("nan")),
+            entry(id="fraction", content="long fraction", embedding=[0.0012345678901234567, 0.2, 0.3])]
+
+
+def test_one_exact_entry_leaves_the_keys_of_the_others_alone(tmp_path, store):
+    """Whether a record needs exact JSON is its own business: the same entries planned from the
+    file, from the bundle in memory and from Tribal's JSON Lines stream are all unchanged."""
+    entries = tribal_with_one_exact_entry()
+    src = write_tribal(tmp_path / "t.json", tribal_bundle(entries))
+    assert memport.import_bundle(src, store)["inserted"] == 3
+    stream = tmp_path / "t.jsonl"
+    stream.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    for incoming in (src, memport.read(src), stream):
+        summary = memport.plan(incoming, store).summary()
+        assert summary["unchanged"] == 3, (incoming, summary)
+    # a field diff reads the line again and must find the record the plan keyed
+    entries[2]["content"] = "a longer fraction"
+    stream.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    frame = memport.plan(stream, store).to_frame()
+    assert frame.loc[frame.action == "skip", "fields"].tolist() == [["content"]]
+
+
+def test_a_version_3_store_keyed_per_document_is_rekeyed(tmp_path):
+    """Before version 4 one NaN in a Tribal bundle gave every entry of it an exact content key."""
+    from memport.diff import content_key
+
+    src = write_tribal(tmp_path / "t.json", tribal_bundle(tribal_with_one_exact_entry()))
+    path = tmp_path / "v3.db"
+    with memport.Store(path) as s:
+        memport.import_bundle(src, s)
+        with s.transaction():
+            for rowid, native in s.conn.execute("SELECT rowid, native FROM memories").fetchall():
+                s.conn.execute("UPDATE memories SET native = ?, content_key = ? WHERE rowid = ?",
+                               [json.dumps(json.loads(native)), content_key(json.loads(native), True), rowid])
+            s.conn.execute("PRAGMA user_version = 3")
+        assert memport.plan(src, s).summary()["skipped"] == 2  # version 3 keys, as version 4 sees them: differing
+    with memport.Store(path) as s:
+        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert memport.plan(src, s).summary()["unchanged"] == 3

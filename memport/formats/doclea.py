@@ -10,6 +10,7 @@ code units.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -18,14 +19,14 @@ from typing import Any
 
 from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError
-from ..jsonio import BOM, atomic_output, dumps_js, dumps_js_compact, parse_document, read_document, write_synced
+from ..jsonio import atomic_output, dumps_js, dumps_js_compact, read_document, write_synced
 from ..model import (BundleMeta, Chunk, Codec, Document, EmbeddingModel, Field, Memory, PendingMemory, Relation,
                      Timestamp, Unfit, integer, number, raw_timestamp, text, text_list)
 from ..problems import Problem, quote
 from ..schemas import needs_reference, schema_set
 from ..timestamps import parse_epoch, store_text
 from . import Detection, Indexed, NativeRecord
-from ._document import head_of, header_of, parse_checked
+from ._document import head_of, header_of, parse_checked, walk
 
 NAME = "doclea"
 VERSIONS = ("1.0.0",)
@@ -145,11 +146,42 @@ COLUMNS = {
 }
 
 
+def _spread(member: tuple[str, ...]) -> str | None:
+    """How :func:`walk` reads a Doclea document: the data object member by member, its record
+    arrays one record at a time, the rest whole."""
+    if member == ("data",):
+        return "object"
+    return "array" if len(member) == 2 and member[0] == "data" and member[1] in SECTIONS else None
+
+
+_PARTIAL = object()  # marks an outline that stopped at the first record array
+
+
+def _outline(path: Path) -> dict[str, Any]:
+    """The document with its record arrays left out (an empty list stands for them), read only
+    as far as detection needs: up to the first record array when the version came before it (as
+    Doclea writes it), else to the end, records skipped one by one."""
+    top: dict[str, Any] = {}
+    events = walk(path, _spread, allow_bom=True)
+    with contextlib.closing(events):
+        for event in events:
+            if event.kind == "object":
+                top["data"] = {}
+            elif event.kind in ("value", "array"):
+                holder = top if len(event.path) == 1 else top["data"]
+                holder[event.path[-1]] = event.value if event.kind == "value" else []
+                if event.kind == "array" and "version" in top:
+                    top[_PARTIAL] = True
+                    break
+    return top
+
+
 class DocleaFormat:
     name = NAME
     versions = VERSIONS
     looks_for = 'a JSON file {"version": "1.0.0", "schemaVersion": ..., "data": {"memories": [...], ...}}'
     volatile = ()
+    exact_when_parsed_slowly = False
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
@@ -159,7 +191,7 @@ class DocleaFormat:
             return None
         try:
             # detection looks through a BOM, so that validation can report it as a problem
-            doc = parse_document(path.read_bytes().removeprefix(BOM), str(path)).value
+            doc = _outline(path)
         except MalformedInputError:
             if b'"schemaVersion"' in head or b'"memoryRelations"' in head:
                 raise  # clearly Doclea, but broken: say so rather than "not a bundle"
@@ -171,8 +203,9 @@ class DocleaFormat:
         if "schemaVersion" in doc:
             evidence.append(f"schemaVersion {doc['schemaVersion']!r}")
         data = doc["data"]
-        if isinstance(data, dict):
-            evidence.append("data arrays: " + ", ".join(k for k in SECTIONS if k in data))
+        if isinstance(data, dict) and data:
+            evidence.append("data arrays: " + ", ".join(k for k in SECTIONS if k in data) + (", ..." if doc.get(_PARTIAL) else ""))
+        doc.pop(_PARTIAL, None)
         return Detection(NAME, version if isinstance(version, str) else repr(version), evidence, {"header": header_of(doc)})
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
@@ -181,14 +214,20 @@ class DocleaFormat:
         return bundle
 
     def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
-        parsed = read_document(path)
-        data = parsed.value.get("data") if isinstance(parsed.value, dict) else None
-        for section in SECTIONS:
-            items = data.get(section) if isinstance(data, dict) else None
-            for index, item in enumerate(items if isinstance(items, list) else []):
+        """The records of each data array one by one, in the file's order, read as a stream
+        (memory: one record). Detection stopped reading at the first array, so the members met
+        after the data object (Doclea writes ``metadata`` there) complete its header."""
+        header = detection.details.get("header")
+        name = str(path)
+        for event in walk(path, _spread):
+            if event.kind == "item":
+                section, item = event.path[1], event.value
                 if not isinstance(item, dict):
-                    raise MalformedInputError(f"expected an object, got {quote(item)}", Location(str(path), record=index, path=f"$.data.{section}[{index}]"))
-                yield NativeRecord(READERS[section][1], item, parsed.exact, str(path), None, index)
+                    raise MalformedInputError(f"expected an object, got {quote(item)}",
+                                              Location(name, record=event.index, path=f"$.data.{section}[{event.index}]"))
+                yield NativeRecord(READERS[section][1], item, event.exact, name, None, event.index)
+            elif event.kind == "value" and len(event.path) == 1 and event.path[0] != "data" and isinstance(header, dict):
+                header[event.path[0]] = event.value
 
     def identity(self, kind: str, rec: dict[str, Any]) -> str:
         ident = rec.get("id")
@@ -212,14 +251,12 @@ class DocleaFormat:
         return Indexed(identity, title=_str(rec.get("title")), content=_str(rec.get("content")))
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
-        data = read_document(path).value.get("data")
-        data = data if isinstance(data, dict) else {}
-
-        def n(key: str) -> int:
-            return len(data[key]) if isinstance(data.get(key), list) else 0
-
-        return {"memories": n("memories"), "relations": n("memoryRelations") + n("crossLayerRelations"),
-                "documents": n("documents"), "chunks": n("chunks"), "pending": n("pendingMemories")}
+        found = dict.fromkeys(SECTIONS, 0)
+        for event in walk(path, _spread):
+            if event.kind == "end":
+                found[event.path[1]] = event.index
+        return {"memories": found["memories"], "relations": found["memoryRelations"] + found["crossLayerRelations"],
+                "documents": found["documents"], "chunks": found["chunks"], "pending": found["pendingMemories"]}
 
     def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
         meta = bundle.meta

@@ -9,6 +9,7 @@ carries no model identity, so its vectors have no model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -19,14 +20,14 @@ from typing import Any
 
 from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError
-from ..jsonio import BOM, atomic_output, dumps_python, parse_document, read_document, write_synced
+from ..jsonio import BOM, atomic_output, dumps_python, read_document, write_synced
 from ..model import (BundleMeta, Codec, Embedding, EmbeddingModel, Field, Memory, Timestamp, Unfit, number,
                      raw_timestamp, text, text_list)
 from ..problems import Problem, quote
 from ..schemas import SchemaSet, has_lone_surrogate, needs_reference, schema_set
 from ..timestamps import ISO_NAIVE_UTC, parse_text, store_text
 from . import Detection, Indexed, NativeRecord
-from ._document import head_of, header_of, parse_checked
+from ._document import head_of, header_of, parse_checked, walk
 from ._jsonl import scan
 
 NAME = "tribal"
@@ -99,11 +100,48 @@ def _unwrap(doc: Any) -> tuple[Any, bool]:
     return doc, False
 
 
+def _spread(wrapped: bool) -> Any:
+    """How :func:`walk` reads a Tribal document: entries one by one, the envelope's bundle (if
+    it is one) member by member, the rest whole."""
+    entries = ("bundle", "entries") if wrapped else ("entries",)
+    return lambda member: "array" if member == entries else "object" if wrapped and member == ("bundle",) else None
+
+
+def _outline(path: Path) -> dict[str, Any]:
+    """The document with its entries left out (an empty list stands for them), read only as far
+    as detection needs: up to the entries when what comes before says what the file is (the
+    manifest first, as Tribal writes it), else to the end, entries skipped one by one."""
+    top: dict[str, Any] = {}
+
+    def spread(member: tuple[str, ...]) -> str | None:
+        if member == ("entries",):
+            return "array"
+        return None if "manifest" in top else _spread(True)(member)  # an envelope has no manifest of its own
+
+    events = walk(path, spread, allow_bom=True)
+    with contextlib.closing(events):
+        for event in events:
+            holder = top if len(event.path) == 1 else top.get("bundle")
+            if not isinstance(holder, dict):
+                continue
+            if event.kind == "object":
+                top["bundle"] = {}
+            elif event.kind == "value":
+                holder[event.path[-1]] = event.value
+            elif event.kind == "array":
+                holder[event.path[-1]] = []
+                settled = "manifest" in top if len(event.path) == 1 else "success" in top and "manifest" in holder
+                if settled:
+                    break
+    return top
+
+
 class TribalFormat:
     name = NAME
     versions = VERSIONS
     looks_for = 'a JSON file {"manifest": {"schema_version": ...}, "entries": [...]} (or the HTTP envelope holding one)'
     volatile = ()
+    exact_when_parsed_slowly = False
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
@@ -113,7 +151,7 @@ class TribalFormat:
             return None
         try:
             # detection looks through a BOM, so that validation can report it as a problem
-            doc = parse_document(path.read_bytes().removeprefix(BOM), str(path)).value
+            doc = _outline(path)
         except MalformedInputError:
             if head.startswith(b'{"manifest"') or b'"manifest"' in head and b'"entries"' in head:
                 raise  # clearly Tribal, but broken: say so rather than "not a bundle"
@@ -137,13 +175,22 @@ class TribalFormat:
         return result
 
     def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
-        parsed = read_document(path)
-        bundle, _ = _unwrap(parsed.value)
-        entries = bundle.get("entries", []) if isinstance(bundle, dict) else []
-        for index, entry in enumerate(entries if isinstance(entries, list) else []):
-            if not isinstance(entry, dict):
-                raise MalformedInputError(f"expected an entry object, got {quote(entry)}", Location(str(path), record=index, path=f"$.entries[{index}]"))
-            yield NativeRecord("memories", entry, parsed.exact, str(path), None, index)
+        """The entries one by one, read as a stream (memory: one entry). Detection may have stopped
+        reading at the entries, so the members met after them complete its header (Tribal's
+        exporter writes none)."""
+        wrapped = bool(detection.details.get("wrapped"))
+        bundle = ("bundle",) if wrapped else ()
+        header = detection.details.get("header")
+        name = str(path)
+        for event in walk(path, _spread(wrapped)):
+            if event.kind == "item" and event.path == bundle + ("entries",):
+                entry = event.value
+                if not isinstance(entry, dict):
+                    raise MalformedInputError(f"expected an entry object, got {quote(entry)}",
+                                              Location(name, record=event.index, path=f"$.{'.'.join(event.path)}[{event.index}]"))
+                yield NativeRecord("memories", entry, event.exact, name, None, event.index)
+            elif event.kind == "value" and event.path[:-1] == bundle and event.path[-1] != "entries" and isinstance(header, dict):
+                header[event.path[-1]] = event.value
 
     def identity(self, kind: str, value: dict[str, Any]) -> str:
         return _entry_identity(kind, value)
@@ -155,9 +202,9 @@ class TribalFormat:
         return _entry_index(kind, value)
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
-        bundle, _ = _unwrap(read_document(path).value)
-        entries = bundle.get("entries", [])
-        return {"memories": len(entries) if isinstance(entries, list) else 0}
+        wrapped = bool(detection.details.get("wrapped"))
+        entries = ("bundle", "entries") if wrapped else ("entries",)
+        return {"memories": sum(1 for event in walk(path, _spread(wrapped)) if event.kind == "item" and event.path == entries)}
 
     def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
         meta = bundle.meta
@@ -227,6 +274,7 @@ class TribalJsonlFormat:
     versions = VERSIONS
     looks_for = "a JSON Lines file of Tribal entries (id, content, source_type, created_at, ...)"
     volatile = ()
+    exact_when_parsed_slowly = False
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
@@ -269,7 +317,8 @@ class TribalJsonlFormat:
         for line, value, exact, raw in scan(path, None, ascii_expected=True):
             if not isinstance(value, dict):
                 raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
-            yield NativeRecord("memories", value, exact, str(path), line, raw=raw)
+            # the bundle's entries are exact by value: so are these, the same entries
+            yield NativeRecord("memories", value, exact and needs_reference(value), str(path), line, raw=raw)
 
     def identity(self, kind: str, value: dict[str, Any]) -> str:
         return _entry_identity(kind, value)
