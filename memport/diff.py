@@ -48,8 +48,8 @@ from .formats import Indexed, NativeRecord, detect, plugin
 from .errors import Location, MalformedInputError
 from .formats._jsonl import FileFacts, line_batches, line_ranges, lines_at, sample_lines, slow_line
 from .formats.kagura import jsonl_records
-from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, has_long_digit_run, loads
-from .schemas import needs_reference, schema_set
+from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, has_long_digit_run, loads, needs_reference
+from .schemas import schema_set
 from .store import Store, columns
 from .timestamps import zone
 
@@ -747,7 +747,8 @@ _DEFERRED = 1 << 64
 
 def _line_content_key(file: Any, volatile: tuple[str, ...], offset: int) -> int:
     """The content key of the record on the line at ``offset`` of a JSON Lines file (an open one,
-    or a path): a line whose key is deferred is one orjson read as it is (not an exact one)."""
+    or a path). A deferred record is not exact, so orjson reads its line as the standard library
+    did, if that read it (a line with a 19-digit run of fraction digits)."""
     if isinstance(file, Path):
         with open(file, "rb") as f:
             return _line_content_key(f, volatile, offset)
@@ -977,14 +978,13 @@ class Plan:
         read from its line alone, as the plan parsed it (orjson where that is exact, else the
         standard library); the others by reading the bundle's records again."""
         incoming: dict[int, tuple[Any, bool]] = {}
-        by_parser = plugin(self.source.format).exact_when_parsed_slowly
         for name in {row.file for row in rows if row.line is not None and row.file is not None}:
             lined = [row for row in rows if row.file == name and row.line is not None]
             found = lines_at(Path(name), {row.line for row in lined})
             for row in lined:
                 if row.line in found:
                     parsed = loads(found[row.line].rstrip(b"\r\n"), Location(name, line=row.line))
-                    incoming[row.position] = (parsed.value, parsed.exact and (by_parser or needs_reference(parsed.value)))
+                    incoming[row.position] = (parsed.value, parsed.exact)
         positions = {row.position for row in rows} - incoming.keys()
         if positions:
             incoming.update((i, (record.value, record.exact)) for i, record in enumerate(self.source.records()) if i in positions)

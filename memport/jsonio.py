@@ -44,6 +44,31 @@ _LONG_RUN = b"0" * 19
 
 def has_long_digit_run(data: bytes) -> bool:
     return _LONG_RUN in data.translate(_DIGITS)
+def needs_reference(value: Any) -> bool:
+    """Whether a value holds something orjson and jsonschema-rs cannot see as written (NaN/Infinity become
+    null there, lone surrogates are not Rust strings, integers beyond 64 bits): such values go to
+    the reference engine."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, str):
+        return has_lone_surrogate(value)
+    if isinstance(value, int):
+        return not -(2**63) <= value < 2**64
+    if isinstance(value, dict):
+        return any(needs_reference(k) or needs_reference(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(needs_reference(v) for v in value)
+    return False
+
+
+def has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 # Lines above this size are refused before parsing: a single JSONL record this large is a broken
 # file, not data (the exporters write one memory per line).
 MAX_LINE_BYTES = 256 * 1024 * 1024
@@ -51,7 +76,10 @@ MAX_LINE_BYTES = 256 * 1024 * 1024
 
 @dataclass(slots=True)
 class Parsed:
-    """A parsed JSON value and whether it needed the exact (standard library) parser."""
+    """A parsed JSON value and whether it is exact: holds what only the standard library reads and
+    writes faithfully (:func:`needs_reference`: NaN, lone surrogates, integers beyond 64 bits).
+    Decided by the value, not by which parser read it, so that a record has one content key
+    whichever way it came (a line, a document, a bundle in memory)."""
 
     value: Any
     exact: bool
@@ -89,7 +117,8 @@ def loads(data: bytes, where: Location = Location(), *, fast: bool = True) -> Pa
         text = data.decode("utf-8")
         if text.startswith("\ufeff"):
             raise MalformedInputError("starts with a UTF-8 byte order mark (BOM)", where)
-        return Parsed(json.loads(text), True)
+        value = json.loads(text)
+        return Parsed(value, needs_reference(value))
     except MalformedInputError:
         raise
     except (ValueError, RecursionError) as err:

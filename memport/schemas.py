@@ -18,7 +18,6 @@ Engines:
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -173,29 +172,6 @@ class SchemaSet:
         return out
 
 
-def needs_reference(value: Any) -> bool:
-    """Whether a value holds something jsonschema-rs cannot see as written (NaN/Infinity become
-    null there, lone surrogates are not Rust strings, integers beyond 64 bits): such values go to
-    the reference engine."""
-    if isinstance(value, float):
-        return not math.isfinite(value)
-    if isinstance(value, str):
-        return has_lone_surrogate(value)
-    if isinstance(value, int):
-        return not -(2**63) <= value < 2**64
-    if isinstance(value, dict):
-        return any(needs_reference(k) or needs_reference(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(needs_reference(v) for v in value)
-    return False
-
-
-def has_lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 # Subschemas whose failure fails the schema that holds them, in a mapping, in a list, or alone.

@@ -78,30 +78,40 @@ def _migrate_2(db: Any) -> None:
 def _migrate_3(db: Any) -> None:
     """Line keys: a key of each record's line as a JSON Lines bundle held it (NULL for records
     from other files), so that a dry run recognises lines the store holds without parsing them."""
+    from .formats import plugins
+
     for kind in KINDS:
         db[kind].add_column("line_key", int)
     # the index a plan scans to preload the state covers the line keys too (one more random-order
     # index would slow imports down by a third)
     db.execute("DROP INDEX idx_memories_uid_key_content_key")
     db["memories"].create_index(["uid_key", "content_key", "line_key"])
-    _rekey_volatile(db)
+    _rekey(db, {p.name: p.volatile for p in plugins() if p.volatile})
 
 
-def _rekey_volatile(db: Any) -> None:
-    """Content keys leave out the keys a format sets anew on every export (Kagura's exported_at)
-    since schema version 3: recompute them for the records stored before, in batches."""
-    from .diff import content_key
+def _migrate_4(db: Any) -> None:
+    """Whether a record needs exact JSON (see ``jsonio.needs_reference``) is decided by its value
+    since schema version 4, no longer by the parser that read it: Tribal and Doclea documents are
+    read as a stream, record by record, where one NaN used to make the whole document exact, and
+    a Kagura line went to the standard library for any 19-digit run, fraction digits included.
+    Recompute the keys of the records stored as exact: their native text was written by the
+    standard library, the only writer that puts a space after a colon."""
     from .formats import plugins
-    from .schemas import needs_reference
 
-    for format_plugin in plugins():  # a format's records carry its name as their origin
-        origin, volatile = format_plugin.name, format_plugin.volatile
-        if not volatile:
-            continue
+    _rekey(db, {p.name: p.volatile for p in plugins() if p.name != "tribal-jsonl"}, "AND native LIKE '%\": %'")
+
+
+def _rekey(db: Any, origins: dict[str, tuple[str, ...]], where: str = "") -> None:
+    """Recompute the content keys of the stored records of these origins (each with its format's
+    volatile keys; a format's records carry its name as their origin), in batches."""
+    from .diff import content_key
+    from .jsonio import needs_reference
+
+    for origin, volatile in origins.items():
         for kind in KINDS:
             last = 0
             while True:
-                rows = db.execute(f"SELECT rowid, native FROM {kind} WHERE origin = ? AND rowid > ? ORDER BY rowid LIMIT 10000",
+                rows = db.execute(f"SELECT rowid, native FROM {kind} WHERE origin = ? AND rowid > ? {where} ORDER BY rowid LIMIT 10000",
                                   [origin, last]).fetchall()
                 if not rows:
                     break
@@ -111,30 +121,6 @@ def _rekey_volatile(db: Any) -> None:
                     value = json.loads(text)
                     keys.append((content_key(value, needs_reference(value), volatile), rowid))
                 db.conn.executemany(f"UPDATE {kind} SET content_key = ? WHERE rowid = ?", keys)
-
-
-def _migrate_4(db: Any) -> None:
-    """Tribal and Doclea documents are read as a stream since schema version 4, so whether a
-    record needs the standard library's exact JSON is decided per record (by its value), no longer
-    for the whole document: one NaN in a bundle used to give every other record of it the key of
-    an exact value. Recompute the keys of the records stored that way (their native text was
-    written by the standard library, the only writer that puts a space after a colon)."""
-    from .diff import content_key
-    from .schemas import needs_reference
-
-    for kind in KINDS:
-        last = 0
-        while True:
-            rows = db.execute(f"SELECT rowid, native FROM {kind} WHERE origin IN ('tribal', 'doclea') AND rowid > ? "
-                              "AND native LIKE '%\": %' ORDER BY rowid LIMIT 10000", [last]).fetchall()
-            if not rows:
-                break
-            last = rows[-1][0]
-            keys = []
-            for rowid, text in rows:
-                value = json.loads(text)
-                keys.append((content_key(value, needs_reference(value)), rowid))
-            db.conn.executemany(f"UPDATE {kind} SET content_key = ? WHERE rowid = ?", keys)
 
 
 MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]

@@ -474,7 +474,9 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
     incoming[580:580] = stored[150:155]
     incoming += stored[:30]
     # new records, some twice (the same or other content), in both halves and across them
-    fresh = [dict(KAGURA_PERSISTENT, key=f"new{i % 25}", value="n" if i % 3 else f"n{i}") for i in range(60)]
+    # (some with a 19-digit run of fraction digits, which the standard library parses)
+    fresh = [dict(KAGURA_PERSISTENT, key=f"new{i % 25}", value="n" if i % 3 else f"n{i}", metadata={"score": 0.001 + i % 4 / 7e6})
+             for i in range(60)]
     incoming[100:100], incoming[400:400], incoming[620:620] = fresh[:20], fresh[20:40], fresh[40:]
     src = write_kagura(tmp_path / "in", incoming, [*KAGURA_NODES, KAGURA_EDGE])
     with memport.Store(tmp_path / "s.db") as s:
@@ -612,20 +614,38 @@ def test_one_exact_entry_leaves_the_keys_of_the_others_alone(tmp_path, store):
     assert frame.loc[frame.action == "skip", "fields"].tolist() == [["content"]]
 
 
-def test_a_version_3_store_keyed_per_document_is_rekeyed(tmp_path):
-    """Before version 4 one NaN in a Tribal bundle gave every entry of it an exact content key."""
+def test_a_kagura_record_read_by_the_standard_library_has_one_key(tmp_path, store):
+    """A line with a 19-digit run (here fraction digits) is parsed by the standard library; its
+    record is still not exact, and so has the key it has from a bundle in memory."""
+    from memport.jsonio import has_long_digit_run
+
+    records = [dict(KAGURA_PERSISTENT, key=f"k{i}", metadata={"score": 0.001 + i / 7e6}) for i in range(1, 6)]
+    assert all(has_long_digit_run(kagura_line(r).encode()) for r in records)
+    src = write_kagura(tmp_path / "k", records, metadata=None)
+    memport.import_bundle(src, store)
+    for incoming in (src, memport.read(src)):
+        assert memport.plan(incoming, store).summary()["unchanged"] == 5
+
+
+def test_a_version_3_store_keyed_by_parser_is_rekeyed(tmp_path):
+    """Before version 4 one NaN in a Tribal bundle gave every entry of it an exact content key, and
+    a Kagura line with a 19-digit run of fraction digits its record."""
     from memport.diff import content_key
 
-    src = write_tribal(tmp_path / "t.json", tribal_bundle(tribal_with_one_exact_entry()))
+    tribal = write_tribal(tmp_path / "t.json", tribal_bundle(tribal_with_one_exact_entry()))
+    kagura = write_kagura(tmp_path / "k", [dict(KAGURA_PERSISTENT, metadata={"score": 0.0012345678901234567})], metadata=None)
     path = tmp_path / "v3.db"
     with memport.Store(path) as s:
-        memport.import_bundle(src, s)
+        memport.import_bundle(tribal, s)
+        memport.import_bundle(kagura, s)
         with s.transaction():
-            for rowid, native in s.conn.execute("SELECT rowid, native FROM memories").fetchall():
+            for rowid, origin, native in s.conn.execute("SELECT rowid, origin, native FROM memories").fetchall():
+                volatile = ("exported_at",) if origin == "kagura" else ()
                 s.conn.execute("UPDATE memories SET native = ?, content_key = ? WHERE rowid = ?",
-                               [json.dumps(json.loads(native)), content_key(json.loads(native), True), rowid])
+                               [json.dumps(json.loads(native)), content_key(json.loads(native), True, volatile), rowid])
             s.conn.execute("PRAGMA user_version = 3")
-        assert memport.plan(src, s).summary()["skipped"] == 2  # version 3 keys, as version 4 sees them: differing
+        # version 3 keys, as version 4 sees them: differing
+        assert memport.plan(tribal, s).summary()["skipped"] == 2 and memport.plan(kagura, s).summary()["skipped"] == 1
     with memport.Store(path) as s:
         assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert memport.plan(src, s).summary()["unchanged"] == 3
+        assert memport.plan(tribal, s).summary()["unchanged"] == 3 and memport.plan(kagura, s).summary()["unchanged"] == 1

@@ -11,7 +11,7 @@ import pytest
 import memport
 from memport.formats._document import walk
 from memport.jsonio import dumps_js
-from memport.schemas import needs_reference
+from memport.jsonio import needs_reference
 from native import TRIBAL_ENTRY, tribal_bundle, write_tribal
 
 ENTRIES = lambda member: "array" if member == ("entries",) else None  # noqa: E731

@@ -41,7 +41,7 @@ class NativeRecord:
 
     kind: str  # memories | relations | nodes | documents | chunks | pending
     value: Any
-    exact: bool  # needs the standard library to write it back (see FormatPlugin.exact_when_parsed_slowly)
+    exact: bool  # holds what only the standard library writes back faithfully (jsonio.needs_reference)
     file: str
     line: int | None = None
     record: int | None = None
@@ -79,10 +79,6 @@ class FormatPlugin(Protocol):
     # record keys the exporter sets anew on every export and the importer ignores (Kagura's
     # exported_at): a record that differs only there is unchanged
     volatile: tuple[str, ...]
-    # what a record's ``exact`` means (see diff.content_key, whose keys the store keeps): True, the
-    # standard library parsed its line (Kagura; its stored keys were made so); False, its value
-    # holds what only the standard library writes faithfully (``schemas.needs_reference``)
-    exact_when_parsed_slowly: bool
 
     def sniff(self, path: Path) -> Detection | None: ...
 

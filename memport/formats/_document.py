@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Location, MalformedInputError
-from ..jsonio import BOM, MAX_LINE_BYTES, Parsed, parse_document
+from ..jsonio import BOM, MAX_LINE_BYTES, Parsed, needs_reference, parse_document
 from ..problems import Problem
-from ..schemas import needs_reference
 
 
 def head_of(path: Path, size: int = 65536) -> bytes:

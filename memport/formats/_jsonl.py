@@ -189,7 +189,8 @@ def slow_line(raw: bytes, number: int, name: str, problems: list[Problem] | None
         facts.blank += 1
         return None
     try:
-        return number, loads(data, Location(name, line=number), fast=False).value, True, raw
+        parsed = loads(data, Location(name, line=number), fast=False)
+        return number, parsed.value, parsed.exact, raw
     except MalformedInputError as err:
         if problems is None:
             raise

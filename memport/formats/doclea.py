@@ -19,11 +19,11 @@ from typing import Any
 
 from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError
-from ..jsonio import atomic_output, dumps_js, dumps_js_compact, read_document, write_synced
+from ..jsonio import atomic_output, dumps_js, dumps_js_compact, needs_reference, read_document, write_synced
 from ..model import (BundleMeta, Chunk, Codec, Document, EmbeddingModel, Field, Memory, PendingMemory, Relation,
                      Timestamp, Unfit, integer, number, raw_timestamp, text, text_list)
 from ..problems import Problem, quote
-from ..schemas import needs_reference, schema_set
+from ..schemas import schema_set
 from ..timestamps import parse_epoch, store_text
 from . import Detection, Indexed, NativeRecord
 from ._document import head_of, header_of, parse_checked, walk
@@ -181,7 +181,6 @@ class DocleaFormat:
     versions = VERSIONS
     looks_for = 'a JSON file {"version": "1.0.0", "schemaVersion": ..., "data": {"memories": [...], ...}}'
     volatile = ()
-    exact_when_parsed_slowly = False
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():

@@ -106,7 +106,6 @@ class KaguraFormat:
     versions = VERSIONS
     looks_for = "a directory with memories.jsonl, graph.jsonl or metadata.json"
     volatile = ("exported_at",)  # every record carries the time of its export (shared/formats/kagura.md §2.3)
-    exact_when_parsed_slowly = True
 
     def sniff(self, path: Path) -> Detection | None:
         if path.is_file():

@@ -20,11 +20,11 @@ from typing import Any
 
 from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError
-from ..jsonio import BOM, atomic_output, dumps_python, read_document, write_synced
+from ..jsonio import BOM, atomic_output, dumps_python, has_lone_surrogate, needs_reference, read_document, write_synced
 from ..model import (BundleMeta, Codec, Embedding, EmbeddingModel, Field, Memory, Timestamp, Unfit, number,
                      raw_timestamp, text, text_list)
 from ..problems import Problem, quote
-from ..schemas import SchemaSet, has_lone_surrogate, needs_reference, schema_set
+from ..schemas import SchemaSet, schema_set
 from ..timestamps import ISO_NAIVE_UTC, parse_text, store_text
 from . import Detection, Indexed, NativeRecord
 from ._document import head_of, header_of, parse_checked, walk
@@ -141,7 +141,6 @@ class TribalFormat:
     versions = VERSIONS
     looks_for = 'a JSON file {"manifest": {"schema_version": ...}, "entries": [...]} (or the HTTP envelope holding one)'
     volatile = ()
-    exact_when_parsed_slowly = False
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
@@ -274,7 +273,6 @@ class TribalJsonlFormat:
     versions = VERSIONS
     looks_for = "a JSON Lines file of Tribal entries (id, content, source_type, created_at, ...)"
     volatile = ()
-    exact_when_parsed_slowly = False
 
     def sniff(self, path: Path) -> Detection | None:
         if not path.is_file():
@@ -317,8 +315,7 @@ class TribalJsonlFormat:
         for line, value, exact, raw in scan(path, None, ascii_expected=True):
             if not isinstance(value, dict):
                 raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
-            # the bundle's entries are exact by value: so are these, the same entries
-            yield NativeRecord("memories", value, exact and needs_reference(value), str(path), line, raw=raw)
+            yield NativeRecord("memories", value, exact, str(path), line, raw=raw)
 
     def identity(self, kind: str, value: dict[str, Any]) -> str:
         return _entry_identity(kind, value)
