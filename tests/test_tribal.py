@@ -164,6 +164,33 @@ def test_pretty_printed_or_raw_utf8_bundle_is_a_warning(tmp_path):
     assert report.valid and {"file.not-ascii", "tribal.bundle.layout"} <= {p.code for p in report.warnings}
 
 
+@pytest.mark.parametrize("data", [b'{"a": 1}', b'{"a": 1}\n', b'\n\n {"a": 1}', b'{"a":\n 1}', b'{"a": 1}\n ', b'{"a": 1} \n',
+                                  b'\xef\xbb\xbf{"a": "caf\xc3\xa9"}', b'{"a": 1}  \n  \n', b'  \n  '])
+def test_the_layout_of_a_streamed_bundle_is_judged_as_of_the_whole_file(tmp_path, data):
+    from memport.formats.tribal import _layout
+
+    path = tmp_path / "b.json"
+    path.write_bytes(data)
+    body = data.removeprefix(b"\xef\xbb\xbf")
+    whole = (data.startswith(b"\xef\xbb\xbf"), not body.isascii(), body.endswith(b"\n") or b"\n" in body.strip())
+    for chunk in (1, 2, 3, 5, 1 << 22):
+        found = _layout(path, chunk)
+        assert (found.bom, found.non_ascii, found.newline) == whole, chunk
+
+
+def test_validation_reads_entries_up_to_where_the_json_breaks(tmp_path):
+    """Streamed, a validation reports what it found in the entries before the JSON broke, and the
+    break with its entry."""
+    text = json.dumps(tribal_bundle([entry(id="a"), entry(id="a", tags=None), entry(id="b"), entry(id="c")]))
+    cut = text.index('"id": "c"')
+    src = tmp_path / "b.json"
+    src.write_text(text[:cut] + '"id" "c"' + text[cut + 9:])
+    report = memport.validate(src)
+    assert sorted((p.record, p.code) for p in report.errors) == [(1, "tribal.entry.duplicate-id"), (1, "tribal.entry.tags-type"), (3, "json.malformed")]
+    broken = next(p for p in report.errors if p.code == "json.malformed")
+    assert broken.path == "$.entries[3]" and "Expecting ':' delimiter" in broken.message
+
+
 def test_jsonl_stream(tmp_path):
     src = tmp_path / "stream.jsonl"
     src.write_text("".join(json.dumps(e) + "\n" for e in [entry(id="a"), entry(id="b", supersedes="a")]))

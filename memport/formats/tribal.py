@@ -27,7 +27,7 @@ from ..problems import Problem, quote
 from ..schemas import SchemaSet, schema_set
 from ..timestamps import ISO_NAIVE_UTC, parse_text, store_text
 from . import Detection, Indexed, NativeRecord
-from ._document import head_of, header_of, parse_checked, walk
+from ._document import head_of, header_of, walk
 from ._jsonl import scan
 
 NAME = "tribal"
@@ -231,41 +231,85 @@ class TribalFormat:
         return manifest
 
     def validate(self, path: Path, detection: Detection) -> list[Problem]:
+        """Every problem, reading the document as a stream (memory: one entry, and the ids seen)."""
         name = str(path)
         schemas = schema_set(NAME, detection.version)
+        layout = _layout(path)
         problems: list[Problem] = []
-        checked = parse_checked(path, problems, "Tribal's reader")
-        if checked is None:
-            return problems
-        data, parsed = checked
-        doc, wrapped = _unwrap(parsed.value)
-        prefix: tuple[Any, ...] = ()
-        if wrapped:
-            prefix = ("bundle",)
-            problems.append(Problem("tribal.bundle.envelope", "error",
-                                    "this is the HTTP export envelope; Tribal's importer needs the bundle itself (the value of .bundle)", name, None, None, "$.bundle"))
-        if not data.isascii():
-            problems.append(Problem("file.not-ascii", "warning", "raw non-ASCII bytes; Tribal's exporter writes \\u escapes only", name))
-        if data.endswith(b"\n") or b"\n" in data.strip():
-            problems.append(Problem("tribal.bundle.layout", "warning", "Tribal's exporter writes the bundle as a single line with no final newline", name))
-        entries = doc.get("entries") if isinstance(doc, dict) else None
-        top = {k: ([] if k == "entries" and isinstance(v, list) else v) for k, v in doc.items()} if isinstance(doc, dict) else doc
-        problems.extend(schemas.problems("bundle", top, exact=parsed.exact, file=name, prefix=prefix))
-        if not isinstance(entries, list):
-            return problems
-        manifest = doc.get("manifest") if isinstance(doc.get("manifest"), dict) else {}
-        count = manifest.get("memory_count")
-        if isinstance(count, int) and not isinstance(count, bool) and count != len(entries):
-            problems.append(Problem("tribal.manifest.count-mismatch", "warning",
-                                    f"memory_count says {count} but there are {len(entries)} entries; Tribal never checks it",
-                                    name, None, None, "$.manifest.memory_count"))
+        if layout.bom:
+            problems.append(Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM); Tribal's reader rejects it", name, 1))
+        wrapped = bool(detection.details.get("wrapped"))
+        bundle = ("bundle",) if wrapped else ()
+        header = detection.details.get("header") or {}
+        manifest = header.get("manifest") if isinstance(header.get("manifest"), dict) else {}
         embedding = manifest.get("embedding") if isinstance(manifest.get("embedding"), dict) else {}
         dims = embedding.get("dimensions")
         checker = EntryChecker(schemas, name, dims if isinstance(dims, int) and not isinstance(dims, bool) else None)
-        for index, entry in enumerate(entries):
-            checker.check(entry, exact=parsed.exact and needs_reference(entry), record=index, prefix=prefix + ("entries", index), problems=problems)
+        top: dict[str, Any] = {}
+        found: list[Problem] = []  # the entries' problems, reported after the bundle's own
+        entries: int | None = None
+        try:
+            for event in walk(path, _spread(wrapped), allow_bom=True):
+                if event.kind == "item":
+                    checker.check(event.value, exact=event.exact, record=event.index, prefix=event.path + (event.index,), problems=found)
+                elif event.path[:-1] == bundle:
+                    if event.kind == "value":
+                        top[event.path[-1]] = event.value
+                    elif event.kind == "array":
+                        top[event.path[-1]] = []
+                    elif event.kind == "end":
+                        entries = event.index
+        except MalformedInputError as err:
+            problems.append(Problem("json.malformed", "error", err.message, name, err.location.line, err.location.record, err.location.path))
+            return problems + found
+        if wrapped:
+            problems.append(Problem("tribal.bundle.envelope", "error",
+                                    "this is the HTTP export envelope; Tribal's importer needs the bundle itself (the value of .bundle)", name, None, None, "$.bundle"))
+        if layout.non_ascii:
+            problems.append(Problem("file.not-ascii", "warning", "raw non-ASCII bytes; Tribal's exporter writes \\u escapes only", name))
+        if layout.newline:
+            problems.append(Problem("tribal.bundle.layout", "warning", "Tribal's exporter writes the bundle as a single line with no final newline", name))
+        problems.extend(schemas.problems("bundle", top, exact=needs_reference(top), file=name, prefix=bundle))
+        if entries is None:
+            return problems
+        count = manifest.get("memory_count")
+        if isinstance(count, int) and not isinstance(count, bool) and count != entries:
+            problems.append(Problem("tribal.manifest.count-mismatch", "warning",
+                                    f"memory_count says {count} but there are {entries} entries; Tribal never checks it",
+                                    name, None, None, "$.manifest.memory_count"))
+        problems.extend(found)
         checker.finish(problems)
         return problems
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    bom: bool
+    non_ascii: bool
+    newline: bool  # a line end after the document starts: Tribal writes one line, no final newline
+
+
+def _layout(path: Path, chunk: int = 1 << 22) -> _Layout:
+    """What a validator says of the bytes themselves, read a chunk at a time."""
+    bom = non_ascii = newline = started = False
+    trailing = b""  # white space after the last non-space byte so far
+    with open(path, "rb") as f:
+        first = True
+        while data := f.read(max(chunk, len(BOM)) if first else chunk):
+            if first:
+                bom, first = data.startswith(BOM), False
+                data = data.removeprefix(BOM)
+            non_ascii = non_ascii or not data.isascii()
+            if not started:
+                data = data.lstrip()
+                started = bool(data)
+            body = data.rstrip()
+            if body:
+                newline = newline or b"\n" in trailing or b"\n" in body
+                trailing = data[len(body):]
+            else:
+                trailing += data
+    return _Layout(bom, non_ascii, newline or trailing.endswith(b"\n"))
 
 
 class TribalJsonlFormat:
