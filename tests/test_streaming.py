@@ -109,8 +109,9 @@ def test_bad_input_is_located_as_the_whole_document_parser_locates_it(tmp_path):
 def test_what_a_json_reader_would_refuse_or_resolve_silently_is_refused(tmp_path, text, message):
     path = tmp_path / "b.json"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(memport.MalformedInputError, match=message):
-        list(walk(path, ENTRIES, chunk=16))
+    for chunk in (1, 16):
+        with pytest.raises(memport.MalformedInputError, match=message):
+            list(walk(path, ENTRIES, chunk=chunk))
 
 
 def test_invalid_utf8_names_its_byte(tmp_path):
@@ -130,3 +131,13 @@ def test_members_after_the_entries_complete_the_header_detection_read(tmp_path):
     assert "note" not in found.details["header"]  # detection stopped at the entries
     assert [r.value["id"] for r in memport.formats.plugin("tribal").records(src, found)] == [TRIBAL_ENTRY["id"]]
     assert found.details["header"] == {"manifest": bundle["manifest"], "note": "written after the entries"}
+
+
+def test_detection_looks_through_a_byte_order_mark(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(tribal_bundle()).encode())
+    for chunk in (1, 2, 4096):
+        items = [e.value["id"] for e in walk(path, ENTRIES, allow_bom=True, chunk=chunk) if e.kind == "item"]
+        assert items == [TRIBAL_ENTRY["id"]]
+    assert memport.detect(path).format == "tribal"
+    assert [p.code for p in memport.validate(path).errors] == ["file.bom"]

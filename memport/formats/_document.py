@@ -98,11 +98,11 @@ class _Cursor:
         self.tail = b""
         self.suspects: list[tuple[int, int]] = []  # character ranges that may need the reference
         self.where: tuple[tuple[str, ...], int | None] = ((), None)  # the array and element being read
-        first = f.read(chunk)
+        first = f.read(max(chunk, len(BOM)))
         if first.startswith(BOM):
             if not allow_bom:
                 raise MalformedInputError("starts with a UTF-8 byte order mark (BOM); the native importers reject it", Location(name))
-            first = first[len(BOM):]
+            first = first[len(BOM):] or f.read(chunk)  # (an empty read means the end)
             self.bytes_read = len(BOM)
         self._append(first)
         if not self.text.strip() and self.eof:
