@@ -168,6 +168,17 @@ class _Cursor:
             if self.pos < len(self.text) or not self.more():
                 return self.text[self.pos:self.pos + 1]
 
+    def closes(self, bracket: str) -> bool:
+        """Past what follows a member or element: True for the closing ``bracket``, False for a
+        comma (another one follows)."""
+        following = self.peek()
+        self.pos += 1
+        if following == bracket:
+            return True
+        if following != ",":
+            raise self.error("Expecting ',' delimiter", self.pos - 1)
+        return False
+
     def expect(self, char: str, message: str) -> None:
         if self.peek() != char:
             raise self.error(message, self.pos)
@@ -267,12 +278,8 @@ def _members(cursor: _Cursor, path: tuple[str, ...], spread: Callable[[tuple[str
         else:
             value, exact = cursor.value()
             yield Event("value", member, value, exact)
-        following = cursor.peek()
-        cursor.pos += 1
-        if following == "}":
+        if cursor.closes("}"):
             return
-        if following != ",":
-            raise cursor.error("Expecting ',' delimiter", cursor.pos - 1)
 
 
 def _elements(cursor: _Cursor, path: tuple[str, ...]) -> Iterator[Event]:
@@ -287,11 +294,7 @@ def _elements(cursor: _Cursor, path: tuple[str, ...]) -> Iterator[Event]:
             value, exact = cursor.value()
             yield Event("item", path, value, exact, index)
             index += 1
-            following = cursor.peek()
-            cursor.pos += 1
-            if following == "]":
+            if cursor.closes("]"):
                 break
-            if following != ",":
-                raise cursor.error("Expecting ',' delimiter", cursor.pos - 1)
     cursor.where = ((), None)
     yield Event("end", path, index=index)
