@@ -10,7 +10,11 @@ from datetime import datetime, timezone
 import pytest
 
 import memport
+from memport.jsonio import dumps_js
 from native import DOCLEA_MEMORY, DOCLEA_RELATION, doclea_bundle, write_doclea
+
+DOCLEA_DOCUMENT = {"id": "doc_1", "title": "Intro", "content": "\U0001F4D8 Intro", "contentHash": "h", "createdAt": 1748600000, "updatedAt": 1748600000}
+DOCLEA_CHUNK = {"id": "c1", "documentId": "doc_1", "content": "Intro", "startOffset": 3, "endOffset": 8}  # UTF-16 units
 
 
 def memory(**changes):
@@ -85,10 +89,10 @@ def test_wrong_types_are_kept_verbatim(tmp_path):
 
 
 def test_relations_and_chunks(tmp_path):
-    document = {"id": "doc_1", "title": "Intro", "content": "\U0001F4D8 Intro", "contentHash": "h", "createdAt": 1748600000, "updatedAt": 1748600000}
+    document = dict(DOCLEA_DOCUMENT)
     chunks = [
-        {"id": "c1", "documentId": "doc_1", "content": "Intro", "startOffset": 3, "endOffset": 8},  # UTF-16 units: right
-        {"id": "c2", "documentId": "doc_1", "content": "Intro", "startOffset": 2, "endOffset": 7},  # code points: wrong
+        dict(DOCLEA_CHUNK),  # UTF-16 units: right
+        dict(DOCLEA_CHUNK, id="c2", startOffset=2, endOffset=7),  # code points: wrong
         {"id": "c3", "documentId": "doc_gone", "content": "x", "startOffset": 0, "endOffset": 1},
     ]
     cross = {"id": "x1", "memory_id": "mem_missing", "code_node_id": "npm:left-pad", "relation_type": "documents", "direction": "memory_to_code",
@@ -174,3 +178,46 @@ def test_exported_at_injection_and_frames(tmp_path):
     assert str(bundle.memories["extra.needsReview"].dtype) == "boolean"
     assert str(bundle.pending["suggested_at"].dtype) == "datetime64[us, UTC]"
     assert bundle.summary()["schema_version"] == "012"
+
+
+LAYOUTS = {
+    "javascript": lambda b: dumps_js(b).encode("utf-8"),
+    "python-indent-2": lambda b: json.dumps(b, ensure_ascii=False, indent=2).encode("utf-8"),
+    "python-ascii-indent-2": lambda b: json.dumps(b, indent=2).encode("utf-8"),
+    "compact": lambda b: json.dumps(b, ensure_ascii=False).encode("utf-8"),
+    "indent-4": lambda b: json.dumps(b, indent=4, ensure_ascii=False).encode("utf-8"),
+    "trailing-space": lambda b: dumps_js(b).encode("utf-8") + b" ",
+    "missing-last-brace": lambda b: dumps_js(b).encode("utf-8")[:-1] + b" }",
+}
+
+
+def layout_cases():
+    plain = doclea_bundle(documents=[dict(DOCLEA_DOCUMENT)], chunks=[dict(DOCLEA_CHUNK)])
+    floats = copy.deepcopy(plain)
+    floats["data"]["memories"][0].update(importance=1.5e-7, accessCount=1e21)  # JavaScript writes exponents its own way
+    empty = copy.deepcopy(plain)
+    empty["data"] = {}
+    metadata_first = {"metadata": plain["metadata"], **{k: v for k, v in plain.items() if k != "metadata"}}
+    return {"plain": plain, "floats": floats, "empty-data": empty, "metadata-first": metadata_first}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("case", layout_cases())
+def test_the_layout_is_judged_piece_by_piece_as_of_the_whole_document(tmp_path, case, layout):
+    """Validation streams the document and compares it with JSON.stringify's output as it goes;
+    the verdict is the whole document's: dumps_js of all of it against all of its bytes."""
+    data = LAYOUTS[layout](layout_cases()[case])
+    src = tmp_path / "d.json"
+    src.write_bytes(data)
+    whole_verdict = dumps_js(json.loads(data)).encode("utf-8") == data
+    report = memport.validate(src)
+    assert ("doclea.bundle.layout" not in {p.code for p in report.warnings}) == whole_verdict
+    if layout in ("javascript", "compact", "indent-4", "trailing-space", "missing-last-brace"):  # (Python's indent=2 may match)
+        assert whole_verdict == (layout == "javascript")
+
+
+def test_chunk_offsets_are_checked_whatever_the_order_of_the_arrays(tmp_path):
+    bundle = doclea_bundle(documents=[dict(DOCLEA_DOCUMENT)], chunks=[dict(DOCLEA_CHUNK), dict(DOCLEA_CHUNK, id="c2", endOffset=10**6)])
+    bundle["data"] = {"chunks": bundle["data"]["chunks"], **{k: v for k, v in bundle["data"].items() if k != "chunks"}}
+    report = memport.validate(write_doclea(tmp_path / "d.json", bundle))
+    assert [(p.code, p.record) for p in report.warnings if p.code.startswith("doclea.chunk")] == [("doclea.chunk.offsets", 1)]
