@@ -221,3 +221,16 @@ def test_chunk_offsets_are_checked_whatever_the_order_of_the_arrays(tmp_path):
     bundle["data"] = {"chunks": bundle["data"]["chunks"], **{k: v for k, v in bundle["data"].items() if k != "chunks"}}
     report = memport.validate(write_doclea(tmp_path / "d.json", bundle))
     assert [(p.code, p.record) for p in report.warnings if p.code.startswith("doclea.chunk")] == [("doclea.chunk.offsets", 1)]
+
+
+def test_validation_reads_records_up_to_where_the_json_breaks(tmp_path):
+    memories = [dict(DOCLEA_MEMORY, id="a"), dict(DOCLEA_MEMORY, id="a"), dict(DOCLEA_MEMORY, id="b")]
+    text = dumps_js(doclea_bundle(memories=memories, memoryRelations=[DOCLEA_RELATION]))
+    cut = text.index('"id": "b"')
+    src = tmp_path / "d.json"
+    src.write_text(text[:cut] + '"id" "b"' + text[cut + 9:], encoding="utf-8")
+    report = memport.validate(src)
+    # the duplicate before the break; no dangling relation (the relations were never read)
+    assert sorted((p.record, p.code) for p in report.errors) == [(1, "doclea.memory.duplicate-id"), (2, "json.malformed")]
+    broken = next(p for p in report.errors if p.code == "json.malformed")
+    assert broken.path == "$.data.memories[2]" and report.warnings == []

@@ -325,8 +325,9 @@ class DocleaFormat:
                     else:
                         checks.counts[event.path[1]] = event.index
             except MalformedInputError as err:
+                # what the records before the break showed (not their references: the rest is unread)
                 problems.append(Problem("json.malformed", "error", err.message, name, err.location.line, err.location.record, err.location.path))
-                return problems
+                return problems + checks.record_problems()
             same_layout = layout.finish()
         problems.extend(schemas.problems("bundle", top, exact=needs_reference(top), file=name))
         if layout.final_newline:
@@ -389,8 +390,13 @@ class _Checks:
         elif section == "chunks":
             self.chunks.append((index, item.get("documentId"), item.get("startOffset"), item.get("endOffset"), item.get("content")))
 
+    def record_problems(self) -> list[Problem]:
+        """What the records showed one by one: their schemas' problems and duplicate ids."""
+        return [problem for section in SECTIONS for problem in self.found[section]]
+
     def finish(self) -> list[Problem]:
-        out = [problem for section in SECTIONS for problem in self.found[section]]
+        """The records' problems, then their references' and the chunks' offsets'."""
+        out = self.record_problems()
         file = self.file
         memories, documents = self.ids.get("memories", {}), self.ids.get("documents", {})
         for section, code in (("memoryRelations", "doclea.memory-relation.dangling"), ("crossLayerRelations", "doclea.cross-layer-relation.dangling")):
