@@ -234,3 +234,12 @@ def test_validation_reads_records_up_to_where_the_json_breaks(tmp_path):
     assert sorted((p.record, p.code) for p in report.errors) == [(1, "doclea.memory.duplicate-id"), (2, "json.malformed")]
     broken = next(p for p in report.errors if p.code == "json.malformed")
     assert broken.path == "$.data.memories[2]" and report.warnings == []
+
+
+def test_a_non_string_tag_is_a_warning_as_a_non_list_is(tmp_path):
+    """Doclea keeps tags, relatedFiles and experts as JSON text: its importer takes any JSON there."""
+    for field in ("tags", "relatedFiles", "experts"):
+        for odd in ([1, "x"], "x"):
+            src = write_doclea(tmp_path / "d.json", doclea_bundle(memories=[dict(DOCLEA_MEMORY, **{field: odd})]))
+            report = memport.validate(src)
+            assert report.errors == [] and [p.code for p in report.warnings] == ["doclea.memory.string-list"], (field, odd)
