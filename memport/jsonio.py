@@ -44,10 +44,12 @@ _LONG_RUN = b"0" * 19
 
 def has_long_digit_run(data: bytes) -> bool:
     return _LONG_RUN in data.translate(_DIGITS)
+
+
 def needs_reference(value: Any) -> bool:
-    """Whether a value holds something orjson and jsonschema-rs cannot see as written (NaN/Infinity become
-    null there, lone surrogates are not Rust strings, integers beyond 64 bits): such values go to
-    the reference engine."""
+    """Whether a value holds something orjson and jsonschema-rs cannot see as written (NaN and
+    Infinity become null there, lone surrogates are not Rust strings, integers beyond 64 bits): such
+    values are written back by the standard library and validated by the reference engine."""
     if isinstance(value, float):
         return not math.isfinite(value)
     if isinstance(value, str):

@@ -42,8 +42,9 @@ def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, ex
          start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[tuple[int, Any, bool, bytes]]:
     """Yield ``(line number, value, exact, raw line)`` for each JSON line of ``path``.
 
-    ``exact`` is True when the standard library parsed the line (NaN, lone surrogates, huge
-    integers): validate such values with the reference engine. ``exact_integers=False`` skips the
+    ``exact`` is True when the value holds NaN, lone surrogates or integers beyond 64 bits (see
+    ``jsonio.needs_reference``; only lines orjson refuses or may misread are asked): validate such
+    values with the reference engine. ``exact_integers=False`` skips the
     guard for integers beyond 2**64 where a float reading of them cannot change the outcome
     (validation), which keeps the hot loop lean.
 
