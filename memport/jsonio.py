@@ -21,6 +21,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 from decimal import Decimal
 from collections.abc import Iterator
@@ -229,11 +230,22 @@ def _non_finite_to_null(value: Any) -> str:
 # Atomic writes
 
 
+def _usual_mode(path: Path, directory: bool) -> int:
+    """The permissions an output gets: those of what it replaces, else what ``open`` or ``mkdir``
+    would give under the umask (a temporary file or directory is private to its owner: 0600/0700)."""
+    with contextlib.suppress(FileNotFoundError):
+        return stat.S_IMODE(path.stat().st_mode)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that readers see either the old or the new content, never a part."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _usual_mode(path, False))
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -289,6 +301,7 @@ def atomic_output(path: Path, *, directory: bool, overwrite: bool = False) -> It
         tmp = Path(name)
     out = Output(path, tmp)
     try:
+        os.chmod(tmp, _usual_mode(path, directory))
         yield out
         if path.exists():
             out.backup = backup_name(path)

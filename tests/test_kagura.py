@@ -384,3 +384,25 @@ def test_identities_are_the_exact_writers_bytes_whichever_writer_makes_them():
                   ["persistent", "caf\u00e9 \u2028\x7f\x00\"\\", None, "\U0001f600"], ["working", None, None, float("nan")],
                   ["working", None, None, 1.5], ["working", None, None, 2**70]):
         assert _identity(parts) == _exact_identity(parts)
+
+
+def test_outputs_get_the_permissions_of_an_ordinary_write(tmp_path):
+    """Atomic writes stage in private temporary files (0600, 0700); what lands must read like a
+    file written in place: the umask's defaults, or the mode of what it replaces."""
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    bundle = memport.read(reference_kagura(tmp_path / "src"))
+    memport.write(bundle, tmp_path / "k")
+    assert mode(tmp_path / "k") == 0o777 & ~umask and mode(tmp_path / "k" / "memories.jsonl") == 0o666 & ~umask
+    tribal = tmp_path / "t.json"
+    memport.write(memport.convert(bundle, "tribal"), tribal)
+    assert mode(tribal) == 0o666 & ~umask
+    tribal.chmod(0o640)
+    memport.write(memport.convert(bundle, "tribal"), tribal, overwrite=True)
+    assert mode(tribal) == 0o640
+    memport.save_decisions([], tmp_path / "decisions.jsonl")  # a plain atomic file write
+    assert mode(tmp_path / "decisions.jsonl") == 0o666 & ~umask
