@@ -48,7 +48,7 @@ from .formats import Indexed, NativeRecord, detect, plugin
 from .errors import Location, MalformedInputError
 from .formats._jsonl import FileFacts, line_batches, line_ranges, lines_at, sample_lines, slow_line
 from .formats.kagura import jsonl_records
-from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, has_long_digit_run, loads, needs_reference
+from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, may_hold_huge_integer, loads, needs_reference
 from .schemas import schema_set
 from .store import Store, columns
 from .timestamps import zone
@@ -586,7 +586,7 @@ class _Evaluator:
 
         def parse(number: int, raw: bytes, long_runs: bool = True) -> tuple[int, Any, bool] | None:
             value = None
-            if len(raw) <= MAX_LINE_BYTES and not (long_runs and has_long_digit_run(raw)):
+            if len(raw) <= MAX_LINE_BYTES and not (long_runs and may_hold_huge_integer(raw)):
                 # scan()'s parse without the file facts (CRLF, raw non-ASCII), which a plan does not report
                 try:
                     value = orjson.loads(raw)
@@ -612,7 +612,7 @@ class _Evaluator:
                 held = lines.many([line_key(raw, seed, member) for raw in batch]) if lines is not None else None
                 # the 64-bit guard looks at the whole batch once, then only at its lines if it must (a
                 # line end is no digit: no run spans two lines); 0.44 -> 0.32 us a line
-                long_runs = sum(map(len, batch)) > 4 * LOOKUP_BYTES or has_long_digit_run(b"".join(batch))
+                long_runs = sum(map(len, batch)) > 4 * LOOKUP_BYTES or may_hold_huge_integer(b"".join(batch))
                 # per line: None (held as it is), False (no record), or (uid key, parsed)
                 records: list[Any] = []
                 for i, raw in enumerate(batch):
@@ -748,7 +748,7 @@ _DEFERRED = 1 << 64
 def _line_content_key(file: Any, volatile: tuple[str, ...], offset: int) -> int:
     """The content key of the record on the line at ``offset`` of a JSON Lines file (an open one,
     or a path). A deferred record is not exact, so orjson reads its line as the standard library
-    did, if that read it (a line with a 19-digit run of fraction digits)."""
+    did, if that read it (a line with a 19-digit integer within 64 bits)."""
     if isinstance(file, Path):
         with open(file, "rb") as f:
             return _line_content_key(f, volatile, offset)

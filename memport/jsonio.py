@@ -36,15 +36,18 @@ from .errors import Location, MalformedInputError, OutputExistsError
 
 BOM = b"\xef\xbb\xbf"
 # orjson reads integers in [-2**63, 2**64) exactly and others as floats; -(2**63) - 1 already has
-# 19 digits, so any run of 19 digits could be such an integer and sends the input to the exact
-# parser. bytes.translate maps digits to "0"
+# 19 digits, so any run of 19 digits could be such an integer, unless a "." comes before it (a
+# fraction's digits, which orjson reads exactly). bytes.translate maps digits to "0", "." to itself
 # and everything else to a space, making the test a substring search (a regex costs 10x more).
-_DIGITS = bytes(ord("0") if 48 <= c <= 57 else ord(" ") for c in range(256))
+_DIGITS = bytes(ord("0") if 48 <= c <= 57 else ord(".") if c == 46 else ord(" ") for c in range(256))
 _LONG_RUN = b"0" * 19
 
 
-def has_long_digit_run(data: bytes) -> bool:
-    return _LONG_RUN in data.translate(_DIGITS)
+def may_hold_huge_integer(data: bytes) -> bool:
+    """Whether ``data`` may hold an integer beyond 64 bits: a run of 19 digits or more that is not
+    a fraction's (such input goes to the standard library, which reads it exactly)."""
+    digits = data.translate(_DIGITS)
+    return b" " + _LONG_RUN in digits or digits.startswith(_LONG_RUN)
 
 
 def needs_reference(value: Any) -> bool:
@@ -111,7 +114,7 @@ def loads(data: bytes, where: Location = Location(), *, fast: bool = True) -> Pa
 
     ``fast=False`` goes straight to the standard library (the caller knows orjson refused it).
     """
-    if fast and not has_long_digit_run(data):
+    if fast and not may_hold_huge_integer(data):
         try:
             return Parsed(orjson.loads(data), False)
         except orjson.JSONDecodeError:

@@ -474,8 +474,8 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
     incoming[580:580] = stored[150:155]
     incoming += stored[:30]
     # new records, some twice (the same or other content), in both halves and across them
-    # (some with a 19-digit run of fraction digits, which the standard library parses)
-    fresh = [dict(KAGURA_PERSISTENT, key=f"new{i % 25}", value="n" if i % 3 else f"n{i}", metadata={"score": 0.001 + i % 4 / 7e6})
+    # (some with a 19-digit integer within 64 bits, which the standard library parses)
+    fresh = [dict(KAGURA_PERSISTENT, key=f"new{i % 25}", value="n" if i % 3 else f"n{i}", metadata={"count": 1234567890123456789 + i % 4})
              for i in range(60)]
     incoming[100:100], incoming[400:400], incoming[620:620] = fresh[:20], fresh[20:40], fresh[40:]
     src = write_kagura(tmp_path / "in", incoming, [*KAGURA_NODES, KAGURA_EDGE])
@@ -591,9 +591,9 @@ def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypa
 
 def tribal_with_one_exact_entry():
     """Three entries, one of which holds NaN (which only the standard library writes back), and
-    one a long fraction (19 digits, read by the standard library in a JSON Lines stream)."""
+    one a 19-digit integer within 64 bits (read by the standard library in a JSON Lines stream)."""
     return [entry(id="plain", content="plain"), entry(id="nan", content="not a number", confidence=float("nan")),
-            entry(id="fraction", content="long fraction", embedding=[0.0012345678901234567, 0.2, 0.3])]
+            entry(id="wide", content="wide integer", embedding=[1234567890123456789, 0.2, 0.3])]
 
 
 def test_one_exact_entry_leaves_the_keys_of_the_others_alone(tmp_path, store):
@@ -608,19 +608,19 @@ def test_one_exact_entry_leaves_the_keys_of_the_others_alone(tmp_path, store):
         summary = memport.plan(incoming, store).summary()
         assert summary["unchanged"] == 3, (incoming, summary)
     # a field diff reads the line again and must find the record the plan keyed
-    entries[2]["content"] = "a longer fraction"
+    entries[2]["content"] = "a wider integer"
     stream.write_text("".join(json.dumps(e) + "\n" for e in entries))
     frame = memport.plan(stream, store).to_frame()
     assert frame.loc[frame.action == "skip", "fields"].tolist() == [["content"]]
 
 
 def test_a_kagura_record_read_by_the_standard_library_has_one_key(tmp_path, store):
-    """A line with a 19-digit run (here fraction digits) is parsed by the standard library; its
+    """A line with a 19-digit integer (within 64 bits) is parsed by the standard library; its
     record is still not exact, and so has the key it has from a bundle in memory."""
-    from memport.jsonio import has_long_digit_run
+    from memport.jsonio import may_hold_huge_integer
 
-    records = [dict(KAGURA_PERSISTENT, key=f"k{i}", metadata={"score": 0.001 + i / 7e6}) for i in range(1, 6)]
-    assert all(has_long_digit_run(kagura_line(r).encode()) for r in records)
+    records = [dict(KAGURA_PERSISTENT, key=f"k{i}", metadata={"count": 1234567890123456789 + i}) for i in range(1, 6)]
+    assert all(may_hold_huge_integer(kagura_line(r).encode()) for r in records)
     src = write_kagura(tmp_path / "k", records, metadata=None)
     memport.import_bundle(src, store)
     for incoming in (src, memport.read(src)):

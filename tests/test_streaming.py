@@ -141,3 +141,15 @@ def test_detection_looks_through_a_byte_order_mark(tmp_path):
         assert items == [TRIBAL_ENTRY["id"]]
     assert memport.detect(path).format == "tribal"
     assert [p.code for p in memport.validate(path).errors] == ["file.bom"]
+
+
+def test_only_integer_digit_runs_send_input_to_the_standard_library():
+    """orjson misreads integers beyond 64 bits (as floats) but reads long fractions exactly: only
+    19-digit runs that are not a fraction's may be such integers."""
+    from memport.jsonio import loads, may_hold_huge_integer
+
+    for text in (b"18446744073709551616", b'{"n": -9223372036854775809}', b"[1,12345678901234567890123]"):
+        assert may_hold_huge_integer(text)
+        assert loads(text).exact and "e" not in json.dumps(loads(text).value)  # read as the integer it is
+    for text in (b'{"x": 0.0012345678901234567}', b'{"x": 123456789012345678}', b'{"x": 1.5e-123456789012345678}'):
+        assert not may_hold_huge_integer(text)

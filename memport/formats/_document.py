@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Location, MalformedInputError
-from ..jsonio import BOM, MAX_LINE_BYTES, Parsed, needs_reference, parse_document
+from ..jsonio import BOM, MAX_LINE_BYTES, Parsed, may_hold_huge_integer, needs_reference, parse_document
 from ..problems import Problem
 
 
@@ -70,16 +70,13 @@ CHUNK = 1 << 22
 _SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 # what may hold a value orjson cannot write faithfully (see needs_reference): NaN or Infinity
-# tokens, a surrogate escape without its partner, an integer token of 19 digits or more (digits map
-# to "0", "." to itself and anything else to " ", so fraction digits never count)
-_INTEGER_DIGITS = bytes(ord("0") if 48 <= c <= 57 else ord(".") if c == 46 else ord(" ") for c in range(256))
-_LONG_INTEGER = b" " + b"0" * 19
+# tokens, an integer beyond 64 bits, a surrogate escape without its partner
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F]")
 _OVERLAP = 24  # bytes kept from one read to find a pattern that spans two
 
 
 def _may_need_reference(data: bytes) -> bool:
-    return (b"NaN" in data or b"Infinity" in data or _LONG_INTEGER in data.translate(_INTEGER_DIGITS)
+    return (b"NaN" in data or b"Infinity" in data or may_hold_huge_integer(data)
             or (b"\\ud" in data or b"\\uD" in data) and _LONE_SURROGATE.search(data) is not None)
 
 

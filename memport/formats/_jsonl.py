@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import Location, MalformedInputError
 import orjson
 
-from ..jsonio import BOM, MAX_LINE_BYTES, has_long_digit_run, loads
+from ..jsonio import BOM, MAX_LINE_BYTES, may_hold_huge_integer, loads
 from ..problems import Problem
 
 
@@ -72,7 +72,7 @@ def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, ex
                 if facts.first_non_ascii is None:
                     facts.first_non_ascii = number
             try:
-                if len(raw) > MAX_LINE_BYTES or (exact_integers and has_long_digit_run(raw)):
+                if len(raw) > MAX_LINE_BYTES or (exact_integers and may_hold_huge_integer(raw)):
                     raise orjson.JSONDecodeError("too long, or possibly an integer beyond 64 bits", "", 0)
                 value = orjson.loads(raw)
             except orjson.JSONDecodeError:
