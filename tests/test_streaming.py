@@ -153,3 +153,17 @@ def test_only_integer_digit_runs_send_input_to_the_standard_library():
         assert loads(text).exact and "e" not in json.dumps(loads(text).value)  # read as the integer it is
     for text in (b'{"x": 0.0012345678901234567}', b'{"x": 123456789012345678}', b'{"x": 1.5e-123456789012345678}'):
         assert not may_hold_huge_integer(text)
+
+
+def test_a_record_that_is_not_an_object_is_refused_with_its_path(tmp_path):
+    from native import doclea_bundle, write_doclea
+
+    tribal = write_tribal(tmp_path / "t.json", tribal_bundle([dict(TRIBAL_ENTRY), 7]))
+    envelope = tmp_path / "e.json"
+    envelope.write_text(json.dumps({"success": True, "memory_count": 1, "bundle": tribal_bundle(["x"]), "error": None}))
+    doclea = write_doclea(tmp_path / "d.json", doclea_bundle(chunks=[None]))
+    with memport.Store(tmp_path / "s.db") as store:
+        for src, path in ((tribal, "$.entries[1]"), (envelope, "$.bundle.entries[0]"), (doclea, "$.data.chunks[0]")):
+            with pytest.raises(memport.MalformedInputError, match="expected an") as err:
+                memport.plan(src, store)
+            assert err.value.location.path == path and err.value.location.record == int(path[-2])

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, MAX_LINE_BYTES, Parsed, may_hold_huge_integer, needs_reference, parse_document
-from ..problems import Problem
+from ..problems import Problem, json_path
 
 
 def head_of(path: Path, size: int = 65536) -> bytes:
@@ -94,7 +94,7 @@ class _Cursor:
         self.bytes_read, self.eof = 0, False
         self.tail = b""
         self.suspects: list[tuple[int, int]] = []  # character ranges that may need the reference
-        self.where: tuple[tuple[str, ...], int | None] = ((), None)  # the array and element being read
+        self.element: tuple[Any, ...] = ()  # the path of the array element being read, if any
         first = f.read(max(chunk, len(BOM)))
         if first.startswith(BOM):
             if not allow_bom:
@@ -154,9 +154,12 @@ class _Cursor:
             rest = self.text[at:].rstrip()
             truncated = self.eof and (message.startswith("Unterminated string") or len(rest) < 6 and not any(c in rest for c in '"]},'))
         hint = "; the data ends in the middle of a value (truncated?)" if truncated else ""
-        array, index = self.where
-        return MalformedInputError(f"malformed JSON: {message} (column {column}){hint}",
-                                   Location(self.name, line=line, record=index, path=json_path(array, index)))
+        return MalformedInputError(f"malformed JSON: {message} (column {column}){hint}", self.located(line))
+
+    def located(self, line: int | None = None) -> Location:
+        """Where the cursor is: the file, and the array element being read if any."""
+        return Location(self.name, line=line, record=self.element[-1] if self.element else None,
+                        path=json_path(self.element) if self.element else None)
 
     def peek(self) -> str:
         """The next character after white space ('' at the end of the file)."""
@@ -210,9 +213,7 @@ class _Cursor:
                     continue
                 raise self.error(err.msg, err.pos) from None
             except RecursionError:
-                array, index = self.where
-                raise MalformedInputError("JSON is nested too deeply to read (over ~1000 levels)",
-                                          Location(self.name, record=index, path=json_path(array, index))) from None
+                raise MalformedInputError("JSON is nested too deeply to read (over ~1000 levels)", self.located()) from None
             # a number near the window's end may go on ("1" of "12", "0" of "0.5": the parser
             # leaves "0." or "1e-" unread when nothing follows them)
             if len(self.text) - end < 3 and self.more():
@@ -221,12 +222,6 @@ class _Cursor:
             stop = self.base + end
             exact = any(a < stop and start < b for a, b in self.suspects) and needs_reference(value)
             return value, exact
-
-
-def json_path(array: tuple[str, ...], index: int | None) -> str | None:
-    if not array:
-        return None
-    return "$." + ".".join(array) + (f"[{index}]" if index is not None else "")
 
 
 def walk(path: Path, spread: Callable[[tuple[str, ...]], str | None], *, allow_bom: bool = False,
@@ -264,8 +259,8 @@ def _members(cursor: _Cursor, path: tuple[str, ...], spread: Callable[[tuple[str
         opening = cursor.peek()
         if mode == "object" and opening == "{" or mode == "array" and opening == "[":
             if member in seen:
-                raise MalformedInputError(f"{json_path(member, None)} appears twice; a JSON reader keeps only the last one, "
-                                          "so memport does not guess which was meant", Location(cursor.name, path=json_path(member, None)))
+                raise MalformedInputError(f"{json_path(member)} appears twice; a JSON reader keeps only the last one, "
+                                          "so memport does not guess which was meant", Location(cursor.name, path=json_path(member)))
             seen.add(member)
             if opening == "{":
                 yield Event("object", member)
@@ -287,11 +282,11 @@ def _elements(cursor: _Cursor, path: tuple[str, ...]) -> Iterator[Event]:
         cursor.pos += 1
     else:
         while True:
-            cursor.where = (path, index)
+            cursor.element = path + (index,)
             value, exact = cursor.value()
             yield Event("item", path, value, exact, index)
             index += 1
             if cursor.closes("]"):
                 break
-    cursor.where = ((), None)
+    cursor.element = ()
     yield Event("end", path, index=index)

@@ -22,7 +22,7 @@ from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, atomic_output, dumps_js, dumps_js_compact, needs_reference, read_document, write_synced
 from ..model import (BundleMeta, Chunk, Codec, Document, EmbeddingModel, Field, Memory, PendingMemory, Relation,
                      Timestamp, Unfit, integer, number, raw_timestamp, text, text_list)
-from ..problems import Problem, quote
+from ..problems import Problem, json_path, quote
 from ..schemas import schema_set
 from ..timestamps import parse_epoch, store_text
 from . import Detection, Indexed, NativeRecord
@@ -223,7 +223,7 @@ class DocleaFormat:
                 section, item = event.path[1], event.value
                 if not isinstance(item, dict):
                     raise MalformedInputError(f"expected an object, got {quote(item)}",
-                                              Location(name, record=event.index, path=f"$.data.{section}[{event.index}]"))
+                                              Location(name, record=event.index, path=json_path(event.path + (event.index,))))
                 yield NativeRecord(READERS[section][1], item, event.exact, name, None, event.index)
             elif event.kind == "value" and len(event.path) == 1 and event.path[0] != "data" and isinstance(header, dict):
                 header[event.path[0]] = event.value

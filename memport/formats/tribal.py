@@ -23,7 +23,7 @@ from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, atomic_output, dumps_python, has_lone_surrogate, needs_reference, read_document, write_synced
 from ..model import (BundleMeta, Codec, Embedding, EmbeddingModel, Field, Memory, Timestamp, Unfit, number,
                      raw_timestamp, text, text_list)
-from ..problems import Problem, quote
+from ..problems import Problem, json_path, quote
 from ..schemas import SchemaSet, schema_set
 from ..timestamps import ISO_NAIVE_UTC, parse_text, store_text
 from . import Detection, Indexed, NativeRecord
@@ -186,7 +186,7 @@ class TribalFormat:
                 entry = event.value
                 if not isinstance(entry, dict):
                     raise MalformedInputError(f"expected an entry object, got {quote(entry)}",
-                                              Location(name, record=event.index, path=f"$.{'.'.join(event.path)}[{event.index}]"))
+                                              Location(name, record=event.index, path=json_path(event.path + (event.index,))))
                 yield NativeRecord("memories", entry, event.exact, name, None, event.index)
             elif event.kind == "value" and event.path[:-1] == bundle and event.path[-1] != "entries" and isinstance(header, dict):
                 header[event.path[-1]] = event.value
