@@ -167,3 +167,15 @@ def test_a_record_that_is_not_an_object_is_refused_with_its_path(tmp_path):
             with pytest.raises(memport.MalformedInputError, match="expected an") as err:
                 memport.plan(src, store)
             assert err.value.location.path == path and err.value.location.record == int(path[-2])
+
+
+def test_doclea_detection_stops_at_the_first_record_array_when_the_version_came_first(tmp_path):
+    from native import doclea_bundle, write_doclea
+
+    bundle = doclea_bundle()
+    early = memport.detect(write_doclea(tmp_path / "d.json", bundle))
+    assert "data arrays: memories, ..." in early.evidence and "metadata" not in early.details["header"]
+    version_last = {**{k: v for k, v in bundle.items() if k != "version"}, "version": bundle["version"]}
+    whole = memport.detect(write_doclea(tmp_path / "v.json", version_last))  # read to the end
+    assert any(e.startswith("data arrays: memories, documents, chunks,") and not e.endswith("...") for e in whole.evidence)
+    assert whole.details["header"]["metadata"] == bundle["metadata"]

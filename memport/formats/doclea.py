@@ -154,13 +154,10 @@ def _spread(member: tuple[str, ...]) -> str | None:
     return "array" if len(member) == 2 and member[0] == "data" and member[1] in SECTIONS else None
 
 
-_PARTIAL = object()  # marks an outline that stopped at the first record array
-
-
-def _outline(path: Path) -> dict[str, Any]:
+def _outline(path: Path) -> tuple[dict[str, Any], bool]:
     """The document with its record arrays left out (an empty list stands for them), read only
     as far as detection needs: up to the first record array when the version came before it (as
-    Doclea writes it), else to the end, records skipped one by one."""
+    Doclea writes it), else to the end, records skipped one by one. True when it stopped early."""
     top: dict[str, Any] = {}
     events = walk(path, _spread, allow_bom=True)
     with contextlib.closing(events):
@@ -171,9 +168,8 @@ def _outline(path: Path) -> dict[str, Any]:
                 holder = top if len(event.path) == 1 else top["data"]
                 holder[event.path[-1]] = event.value if event.kind == "value" else []
                 if event.kind == "array" and "version" in top:
-                    top[_PARTIAL] = True
-                    break
-    return top
+                    return top, True
+    return top, False
 
 
 class DocleaFormat:
@@ -190,7 +186,7 @@ class DocleaFormat:
             return None
         try:
             # detection looks through a BOM, so that validation can report it as a problem
-            doc = _outline(path)
+            doc, partial = _outline(path)
         except MalformedInputError:
             if b'"schemaVersion"' in head or b'"memoryRelations"' in head:
                 raise  # clearly Doclea, but broken: say so rather than "not a bundle"
@@ -203,8 +199,7 @@ class DocleaFormat:
             evidence.append(f"schemaVersion {doc['schemaVersion']!r}")
         data = doc["data"]
         if isinstance(data, dict) and data:
-            evidence.append("data arrays: " + ", ".join(k for k in SECTIONS if k in data) + (", ..." if doc.get(_PARTIAL) else ""))
-        doc.pop(_PARTIAL, None)
+            evidence.append("data arrays: " + ", ".join(k for k in SECTIONS if k in data) + (", ..." if partial else ""))
         return Detection(NAME, version if isinstance(version, str) else repr(version), evidence, {"header": header_of(doc)})
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
