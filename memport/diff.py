@@ -1270,8 +1270,7 @@ def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strateg
         if clear:
             store.clear()
         run = store.record_run(operation="import", source=source.label, format=source.format, strategy=strategy, dry_run=0,
-                               decisions=sorted(decisions) if decisions else None, backup=str(backup) if backup else None,
-                               header=source.header)
+                               decisions=sorted(decisions) if decisions else None, backup=str(backup) if backup else None)
         evaluator = _Evaluator(source, store, strategy, decisions or {}, filters or Filters(), local_tz, run, vectors)
         bulk = _large(source, store)
         with store.bulk_text_index() if bulk else contextlib.nullcontext():

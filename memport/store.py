@@ -315,9 +315,9 @@ class Store:
         return int(cursor.lastrowid)
 
     def finish_run(self, run_id: int, counts: dict[str, Any], header: Any = None) -> None:
-        """Close a run with its counts and, given one, the bundle's header as reading completed
-        it (a streamed document's members after its records are met last)."""
-        self.conn.execute("UPDATE import_runs SET finished_at = ?, counts = ?, header = coalesce(?, header) WHERE run_id = ?",
+        """Close a run with its counts and the bundle's header, as reading completed it (a streamed
+        document's members after its records are met last)."""
+        self.conn.execute("UPDATE import_runs SET finished_at = ?, counts = ?, header = ? WHERE run_id = ?",
                           [datetime.now(timezone.utc).isoformat(), json.dumps(counts, sort_keys=True),
                            json.dumps(header, sort_keys=True) if header is not None else None, run_id])
 
