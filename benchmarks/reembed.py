@@ -21,8 +21,10 @@ from pathlib import Path
 import memport
 from memport import embed
 
-WORDS = ("memory agent user prefers python rust deploy database migration meeting notes project deadline coffee "
-         "cat dog travel budget invoice report design review bug fix feature release schedule team lunch").split()
+WORDS = (
+    "memory agent user prefers python rust deploy database migration meeting notes project deadline coffee "
+    "cat dog travel budget invoice report design review bug fix feature release schedule team lunch"
+).split()
 
 
 def texts(n: int) -> list[str]:
@@ -43,9 +45,23 @@ def main() -> None:
         bundle.mkdir()
         with open(bundle / "memories.jsonl", "w") as f:
             for i, text in enumerate(corpus):
-                f.write(json.dumps({"type": "memory", "scope": "persistent", "key": f"k{i}", "value": text, "user_id": "u",
-                                    "agent_name": "global", "created_at": "2025-01-01 00:00:00", "updated_at": "2025-01-01 00:00:00",
-                                    "metadata": None, "exported_at": "2025-01-01T00:00:00"}) + "\n")
+                f.write(
+                    json.dumps(
+                        {
+                            "type": "memory",
+                            "scope": "persistent",
+                            "key": f"k{i}",
+                            "value": text,
+                            "user_id": "u",
+                            "agent_name": "global",
+                            "created_at": "2025-01-01 00:00:00",
+                            "updated_at": "2025-01-01 00:00:00",
+                            "metadata": None,
+                            "exported_at": "2025-01-01T00:00:00",
+                        }
+                    )
+                    + "\n"
+                )
         store = memport.Store(Path(folder) / "memport.db")
         memport.import_bundle(bundle, store)
         model.encode(corpus[:64], args.batch_size)  # warm-up, for both

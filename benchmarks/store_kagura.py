@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from validate_kagura import generate, run  # noqa: E402
+from validate_kagura import generate, run
 
 BARE = """
 import sys, orjson
@@ -104,31 +104,40 @@ def main() -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     import_s, import_rss, out = run([sys.executable, "-m", "memport", "import", str(bundle), "--db", str(db), "--json"])
     result = json.loads(out)
-    _, raw_rss, raw_out = run([sys.executable, "-c", RAW, str(db), str(raw_db)])
+    _, _raw_rss, raw_out = run([sys.executable, "-c", RAW, str(db), str(raw_db)])
     raw_s = float(raw_out)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{raw_db}{suffix}").unlink(missing_ok=True)
     _, _, plain_out = run([sys.executable, "-c", RAW, str(db), str(raw_db), "no-fts"])
     plain_s = float(plain_out)
-    incoming = {"same": bundle, "diverged": derive(bundle, args.dir / f"diverged-{args.records}", "diverged"),
-                "reformatted": derive(bundle, args.dir / f"reformatted-{args.records}", "reformatted"),
-                "new": derive(bundle, args.dir / f"new-{args.records}", "new")}
+    incoming = {
+        "same": bundle,
+        "diverged": derive(bundle, args.dir / f"diverged-{args.records}", "diverged"),
+        "reformatted": derive(bundle, args.dir / f"reformatted-{args.records}", "reformatted"),
+        "new": derive(bundle, args.dir / f"new-{args.records}", "new"),
+    }
     dry_runs = {name: dry_run(path, db, args.repeat) for name, path in incoming.items()}
     parse_s, parse_rss, dry_s, dry_rss, dry = dry_runs["same"]
     print(f"memories: {n}; imported {result['inserted']} (accounting total {result['total']}); dry run: {dry['unchanged']} unchanged")
     print(f"bare orjson parse:     {parse_s:6.2f} s  {n / parse_s:9.0f} records/s  peak RSS {parse_rss} MB")
-    print(f"raw executemany:       {raw_s:6.2f} s  {n / raw_s:9.0f} records/s  (same schema, FTS triggers included; rows prepared in memory)")
+    print(
+        f"raw executemany:       {raw_s:6.2f} s  {n / raw_s:9.0f} records/s  (same schema, FTS triggers included; rows prepared in memory)"
+    )
     print(f"  without FTS triggers:{plain_s:6.2f} s  {n / plain_s:9.0f} records/s  (no full-text index at all)")
     print(f"memport import:        {import_s:6.2f} s  {n / import_s:9.0f} records/s  peak RSS {import_rss} MB")
     print(f"memport dry run:       {dry_s:6.2f} s  {n / dry_s:9.0f} records/s  peak RSS {dry_rss} MB")
     print(f"(parse and dry run: best of {args.repeat} alternating runs; RSS is per process, the dry run's worker is a fork of it)")
-    print(f"import throughput / raw executemany: {raw_s / import_s:.2f}  (target >= 0.50; "
-          f"{plain_s / import_s:.2f} against the insert that builds no full-text index)")
+    print(
+        f"import throughput / raw executemany: {raw_s / import_s:.2f}  (target >= 0.50; "
+        f"{plain_s / import_s:.2f} against the insert that builds no full-text index)"
+    )
     print(f"dry run time / bare parse time:      {dry_s / parse_s:.2f}  (target <= 3.0; peak RSS target <= 400 MB)")
     for name in ("diverged", "reformatted", "new"):
         parse_s, _, dry_s, dry_rss, dry = dry_runs[name]
         counts = ", ".join(f"{dry[k]} {k}" for k in ("unchanged", "inserted", "skipped") if dry[k])
-        print(f"  {name + ':':13} dry run {dry_s:5.2f} s / parse {parse_s:5.2f} s = {dry_s / parse_s:.2f}  peak RSS {dry_rss} MB  ({counts})")
+        print(
+            f"  {name + ':':13} dry run {dry_s:5.2f} s / parse {parse_s:5.2f} s = {dry_s / parse_s:.2f}  peak RSS {dry_rss} MB  ({counts})"
+        )
 
 
 def dry_run(bundle: Path, db: Path, repeat: int) -> tuple[float, int, float, int, dict]:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from validate_kagura import run  # noqa: E402
+from validate_kagura import run
 
 BARE = """
 import sys, orjson
@@ -33,17 +33,30 @@ def generate(path: Path, records: int, dims: int) -> None:
     """Written entry by entry, in the bytes ``json.dump(bundle, f, default=str)`` gives."""
     rng = random.Random(7)
     words = ["alpha", "beta", "gamma", "delta", "coffee", "deploy", "Friday", "Alice", "Python", "review"]
-    manifest = {"schema_version": "1.0", "embedding": {"model_name": "example/bench-embed", "dimensions": dims},
-                "memory_count": records, "exported_at": "2026-01-02T00:00:00+00:00"}
+    manifest = {
+        "schema_version": "1.0",
+        "embedding": {"model_name": "example/bench-embed", "dimensions": dims},
+        "memory_count": records,
+        "exported_at": "2026-01-02T00:00:00+00:00",
+    }
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", encoding="ascii") as f:
         f.write('{"manifest": ' + json.dumps(manifest) + ', "entries": [')
         for i in range(records):
-            entry = {"id": f"00000000-0000-4000-8000-{i:012d}", "content": " ".join(rng.choice(words) for _ in range(25)),
-                     "embedding": [rng.gauss(0, 0.05) for _ in range(dims)], "source_instance": "laptop-alice",
-                     "source_type": "user_explicit", "created_at": f"2026-01-{1 + i % 28:02d}T08:15:02.{i % 1000000:06d}",
-                     "updated_at": f"2026-01-{1 + i % 28:02d}T08:15:02.{i % 1000000:06d}", "tags": [rng.choice(words)],
-                     "context": None, "confidence": 1.0, "supersedes": None, "related_to": []}
+            entry = {
+                "id": f"00000000-0000-4000-8000-{i:012d}",
+                "content": " ".join(rng.choice(words) for _ in range(25)),
+                "embedding": [rng.gauss(0, 0.05) for _ in range(dims)],
+                "source_instance": "laptop-alice",
+                "source_type": "user_explicit",
+                "created_at": f"2026-01-{1 + i % 28:02d}T08:15:02.{i % 1000000:06d}",
+                "updated_at": f"2026-01-{1 + i % 28:02d}T08:15:02.{i % 1000000:06d}",
+                "tags": [rng.choice(words)],
+                "context": None,
+                "confidence": 1.0,
+                "supersedes": None,
+                "related_to": [],
+            }
             f.write((", " if i else "") + json.dumps(entry))
         f.write("]}")
     tmp.replace(path)
@@ -75,8 +88,10 @@ def main() -> None:
     dry_rss = max(r[1] for r in dries)
     dry = json.loads(dry_out)
     size = bundle.stat().st_size / 1e6
-    print(f"entries: {args.records} ({size:.0f} MB, {args.dims}-dimensional embeddings); imported {imported['inserted']}; "
-          f"dry run: {dry['unchanged']} unchanged of {dry['total']}")
+    print(
+        f"entries: {args.records} ({size:.0f} MB, {args.dims}-dimensional embeddings); imported {imported['inserted']}; "
+        f"dry run: {dry['unchanged']} unchanged of {dry['total']}"
+    )
     print(f"bare orjson parse (whole document): {parse_s:6.2f} s  peak RSS {parse_rss} MB")
     print(f"memport import:                     {import_s:6.2f} s  peak RSS {import_rss} MB")
     print(f"memport dry run:                    {dry_s:6.2f} s  peak RSS {dry_rss} MB")

@@ -36,25 +36,71 @@ def generate(path: Path, records: int) -> None:
     with open(path / "memories.jsonl", "w") as f:
         for i in range(memories):
             if i % 20 == 0:
-                rec = {"type": "memory", "scope": "working", "key": f"draft_{i}", "value": f"working note {i} \u2014 caf\u00e9",
-                       "user_id": "user_alice", "agent_name": "global", "exported_at": "2025-06-01T12:00:00.123456"}
+                rec = {
+                    "type": "memory",
+                    "scope": "working",
+                    "key": f"draft_{i}",
+                    "value": f"working note {i} \u2014 caf\u00e9",
+                    "user_id": "user_alice",
+                    "agent_name": "global",
+                    "exported_at": "2025-06-01T12:00:00.123456",
+                }
             else:
-                rec = {"type": "memory", "scope": "persistent", "key": f"fact_{i:07d}",
-                       "value": f"Alice mentioned fact number {i}: she prefers Python for data work \U0001F44B",
-                       "user_id": "user_alice", "agent_name": "global" if i % 3 else f"thread_{i % 7}",
-                       "created_at": "2025-05-30 08:15:02", "updated_at": "2025-05-30 08:15:02" if i % 5 else "2025-06-01 12:00:01.250000",
-                       "metadata": {"tags": "[\"profile\", \"language\"]", "importance": 0.5, "metadata": "{}"},
-                       "exported_at": "2025-06-01T12:00:00.123789"}
+                rec = {
+                    "type": "memory",
+                    "scope": "persistent",
+                    "key": f"fact_{i:07d}",
+                    "value": f"Alice mentioned fact number {i}: she prefers Python for data work \U0001f44b",
+                    "user_id": "user_alice",
+                    "agent_name": "global" if i % 3 else f"thread_{i % 7}",
+                    "created_at": "2025-05-30 08:15:02",
+                    "updated_at": "2025-05-30 08:15:02" if i % 5 else "2025-06-01 12:00:01.250000",
+                    "metadata": {"tags": '["profile", "language"]', "importance": 0.5, "metadata": "{}"},
+                    "exported_at": "2025-06-01T12:00:00.123789",
+                }
             f.write(json.dumps(rec) + "\n")
     with open(path / "graph.jsonl", "w") as f:
         for i in range(graph_n):
-            f.write(json.dumps({"type": "node", "id": f"topic_{i}", "node_type": "topic", "data": {"name": f"t{i}", "created_at": "2025-06-01T11:59:58.000200"}, "exported_at": "2025-06-01T12:00:00.124100"}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "type": "node",
+                        "id": f"topic_{i}",
+                        "node_type": "topic",
+                        "data": {"name": f"t{i}", "created_at": "2025-06-01T11:59:58.000200"},
+                        "exported_at": "2025-06-01T12:00:00.124100",
+                    }
+                )
+                + "\n"
+            )
         for i in range(graph_n):
-            f.write(json.dumps({"type": "edge", "src": f"topic_{i}", "dst": f"topic_{(i + 1) % graph_n}", "rel_type": "related_to", "weight": 1.0,
-                                "data": {"created_at": "2025-06-01T11:59:58.000300", "valid_from": "2025-06-01T11:59:58.000301", "valid_until": None, "source": None, "confidence": 1.0},
-                                "exported_at": "2025-06-01T12:00:00.124200"}) + "\n")
-    meta = {"exported_at": "2025-06-01T12:00:00.125000", "user_id": "user_alice", "agent_name": "global",
-            "stats": {"memories": memories, "graph_nodes": graph_n, "graph_edges": graph_n}, "format_version": "1.0"}
+            f.write(
+                json.dumps(
+                    {
+                        "type": "edge",
+                        "src": f"topic_{i}",
+                        "dst": f"topic_{(i + 1) % graph_n}",
+                        "rel_type": "related_to",
+                        "weight": 1.0,
+                        "data": {
+                            "created_at": "2025-06-01T11:59:58.000300",
+                            "valid_from": "2025-06-01T11:59:58.000301",
+                            "valid_until": None,
+                            "source": None,
+                            "confidence": 1.0,
+                        },
+                        "exported_at": "2025-06-01T12:00:00.124200",
+                    }
+                )
+                + "\n"
+            )
+    meta = {
+        "exported_at": "2025-06-01T12:00:00.125000",
+        "user_id": "user_alice",
+        "agent_name": "global",
+        "stats": {"memories": memories, "graph_nodes": graph_n, "graph_edges": graph_n},
+        "format_version": "1.0",
+    }
     (path / "metadata.json").write_text(json.dumps(meta, indent=2))
 
 
@@ -66,7 +112,7 @@ def run(cmd: list[str]) -> tuple[float, int, str]:
         out = os.open("/tmp/.memport-bench-out", os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(out, 1)
         os.execvp(cmd[0], cmd)
-    _, status, usage = os.wait4(pid, 0)
+    _, _status, usage = os.wait4(pid, 0)
     seconds = time.perf_counter() - start
     return seconds, usage.ru_maxrss // 1024, Path("/tmp/.memport-bench-out").read_text()
 
@@ -77,7 +123,10 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "data" / "kagura-1m")
     parser.add_argument("--repeat", type=int, default=3, help="alternate the two commands this often; best of each")
     args = parser.parse_args()
-    if not (args.dir / "metadata.json").exists() or json.loads((args.dir / "metadata.json").read_text())["stats"]["memories"] + 2 * (args.records // 100) != args.records:
+    if (
+        not (args.dir / "metadata.json").exists()
+        or json.loads((args.dir / "metadata.json").read_text())["stats"]["memories"] + 2 * (args.records // 100) != args.records
+    ):
         print(f"generating {args.records} records in {args.dir} ...", flush=True)
         generate(args.dir, args.records)
     size = sum(f.stat().st_size for f in args.dir.iterdir()) / 1e6

@@ -1,30 +1,74 @@
 """memport: read, validate, inspect and write the memory exports of AI agents.
 
-    >>> import memport
-    >>> bundle = memport.read("examples/kagura")        # doctest: +SKIP
-    >>> bundle.memories.head()                           # doctest: +SKIP
-    >>> memport.validate("examples/kagura").valid        # doctest: +SKIP
+>>> import memport
+>>> bundle = memport.read("examples/kagura")        # doctest: +SKIP
+>>> bundle.memories.head()                           # doctest: +SKIP
+>>> memport.validate("examples/kagura").valid        # doctest: +SKIP
 """
 
 from .api import convert, inspect, read, validate, write
 from .bundle import Bundle, Records
-from .diff import (ConflictError, Decision, Plan, StaleDecisionError, StalePlanError, import_bundle, load_decisions, plan,
-                   save_decisions)
+from .diff import ConflictError, Decision, Plan, StaleDecisionError, StalePlanError, import_bundle, load_decisions, plan, save_decisions
+from .errors import (
+    BundleNotFoundError,
+    ConversionError,
+    MalformedInputError,
+    MemportError,
+    NotABundleError,
+    OutputExistsError,
+    UnsupportedVersionError,
+)
 from .filters import Filters
-from .store import Store
-from .errors import (BundleNotFoundError, ConversionError, MalformedInputError, MemportError, NotABundleError,
-                     OutputExistsError, UnsupportedVersionError)
 from .formats import Detection, detect
-from .model import (BundleMeta, Chunk, Document, Embedding, EmbeddingModel, Memory, Node, PendingMemory, Relation,
-                    Timestamp)
+from .model import BundleMeta, Chunk, Document, Embedding, EmbeddingModel, Memory, Node, PendingMemory, Relation, Timestamp
 from .problems import Problem, Report
+from .store import Store
 
 __all__ = [
-    "Bundle", "BundleMeta", "ConflictError", "convert", "Decision", "StaleDecisionError", "StalePlanError", "Plan", "import_bundle", "load_decisions", "plan", "save_decisions",
-    "export", "Filters", "Store", "parity", "reembed", "search", "truncation", "BundleNotFoundError", "Chunk", "ConversionError", "Detection", "Document", "Embedding",
-    "EmbeddingModel", "MalformedInputError", "Memory", "MemportError", "Node", "NotABundleError", "OutputExistsError",
-    "PendingMemory", "Problem", "Records", "Relation", "Report", "Timestamp", "UnsupportedVersionError", "detect",
-    "inspect", "read", "validate", "write",
+    "Bundle",
+    "BundleMeta",
+    "BundleNotFoundError",
+    "Chunk",
+    "ConflictError",
+    "ConversionError",
+    "Decision",
+    "Detection",
+    "Document",
+    "Embedding",
+    "EmbeddingModel",
+    "Filters",
+    "MalformedInputError",
+    "Memory",
+    "MemportError",
+    "Node",
+    "NotABundleError",
+    "OutputExistsError",
+    "PendingMemory",
+    "Plan",
+    "Problem",
+    "Records",
+    "Relation",
+    "Report",
+    "StaleDecisionError",
+    "StalePlanError",
+    "Store",
+    "Timestamp",
+    "UnsupportedVersionError",
+    "convert",
+    "detect",
+    "export",
+    "import_bundle",
+    "inspect",
+    "load_decisions",
+    "parity",
+    "plan",
+    "read",
+    "reembed",
+    "save_decisions",
+    "search",
+    "truncation",
+    "validate",
+    "write",
 ]
 __version__ = "0.1.0"
 

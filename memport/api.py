@@ -28,8 +28,9 @@ def read(path: str | Path, *, local_tz: str = "UTC") -> Bundle:
     return plugin(detection.format).read(Path(path), detection, local_tz)
 
 
-def write(bundle: Bundle, path: str | Path, *, to: str | None = None, overwrite: bool = False,
-          exported_at: datetime | None = None) -> Path | None:
+def write(
+    bundle: Bundle, path: str | Path, *, to: str | None = None, overwrite: bool = False, exported_at: datetime | None = None
+) -> Path | None:
     """Write ``bundle`` in its own format (or ``to``, which must be the same format for now).
 
     The output appears atomically. If ``path`` exists, ``overwrite=True`` is required and the old
@@ -43,8 +44,9 @@ def write(bundle: Bundle, path: str | Path, *, to: str | None = None, overwrite:
     return plugin(target).write(bundle, Path(path), overwrite=overwrite, exported_at=exported_at)
 
 
-def convert(bundle: Bundle, to: str, *, exported_at: datetime | None = None, user_id: str = "memport",
-            agent_name: str = "global") -> Bundle:
+def convert(
+    bundle: Bundle, to: str, *, exported_at: datetime | None = None, user_id: str = "memport", agent_name: str = "global"
+) -> Bundle:
     """Convert a bundle to another format; ``result.conversion`` says what was carried and lost.
 
     See :mod:`memport.conversion` for identity, provenance and accounting, and docs/mapping.md for
@@ -63,8 +65,9 @@ def validate(path: str | Path) -> Report:
     """
     detection = detect(path)
     problems = without_shadowed_warnings(plugin(detection.format).validate(Path(path), detection))
-    problems.sort(key=lambda p: (p.file or "", p.line if p.line is not None else -1,
-                                 p.record if p.record is not None else -1, p.path or "", p.code))
+    problems.sort(
+        key=lambda p: (p.file or "", p.line if p.line is not None else -1, p.record if p.record is not None else -1, p.path or "", p.code)
+    )
     return Report(detection.format, detection.version, str(path), problems)
 
 
@@ -75,8 +78,11 @@ def inspect(path: str | Path) -> dict[str, Any]:
     fmt = plugin(detection.format)
     found = fmt.count(Path(path), detection)
     # memories without a vector: all of them outside Tribal, whose entries may carry one
-    needs = sum(1 for r in fmt.records(Path(path), detection) if r.kind == "memories" and not _has_vector(r.value)) \
-        if detection.format in ("tribal", "tribal-jsonl") else int(found.get("memories", 0))
+    needs = (
+        sum(1 for r in fmt.records(Path(path), detection) if r.kind == "memories" and not _has_vector(r.value))
+        if detection.format in ("tribal", "tribal-jsonl")
+        else int(found.get("memories", 0))
+    )
     return {
         "format": detection.format,
         "version": detection.version,

@@ -77,19 +77,27 @@ class Audit:
     too_long: Any = None
 
     def summary(self) -> dict[str, int]:
-        return {"memories": self.total, "duplicate_groups": len(self.duplicates), "dangling": len(self.dangling),
-                "sensitive": len(self.sensitive), "too_long": len(self.too_long)}
+        return {
+            "memories": self.total,
+            "duplicate_groups": len(self.duplicates),
+            "dangling": len(self.dangling),
+            "sensitive": len(self.sensitive),
+            "too_long": len(self.too_long),
+        }
 
     def _repr_html_(self) -> str:
-        parts = [f"<h4>Audit of {self.total} memories</h4>",
-                 "<p>" + ", ".join(f"{k}: {v}" for k, v in self.summary().items()) + "</p>"]
+        parts = [f"<h4>Audit of {self.total} memories</h4>", "<p>" + ", ".join(f"{k}: {v}" for k, v in self.summary().items()) + "</p>"]
         for name, frame in self.by.items():
             if len(frame):
                 parts.append(f"<b>by {html.escape(name)}</b>" + _bars(frame.head(15), "count"))
         if self.timeline is not None and len(self.timeline):
             parts.append("<b>timeline (memories created per month)</b>" + _bars(self.timeline, "count"))
-        for title, frame in (("secrets and personal data (masked)", self.sensitive), ("duplicate texts", self.duplicates),
-                             ("dangling references", self.dangling), ("longer than the embedding model reads", self.too_long)):
+        for title, frame in (
+            ("secrets and personal data (masked)", self.sensitive),
+            ("duplicate texts", self.duplicates),
+            ("dangling references", self.dangling),
+            ("longer than the embedding model reads", self.too_long),
+        ):
             if frame is not None and len(frame):
                 parts.append(f"<b>{title}</b>" + frame.head(50).to_html(index=False))
         return "".join(parts)
@@ -110,7 +118,7 @@ def audit(target: Any, *, max_tokens: int = 256, count_tokens: Any = None) -> Au
 
     from .bundle import Bundle
 
-    items, dangling = (_bundle_items(target) if isinstance(target, Bundle) else _store_items(target))
+    items, dangling = _bundle_items(target) if isinstance(target, Bundle) else _store_items(target)
     frame = pd.DataFrame([vars(i) for i in items], columns=["uid", "user", "agent", "scope", "type", "tags", "text", "created"])
     result = Audit(total=len(items))
     for name in ("user", "agent", "scope", "type"):
@@ -122,8 +130,9 @@ def audit(target: Any, *, max_tokens: int = 256, count_tokens: Any = None) -> Au
     months = created.dt.strftime("%Y-%m").value_counts().sort_index()
     result.timeline = months.rename_axis("month").reset_index(name="count")
     groups = frame.groupby("text")["uid"].apply(list)
-    result.duplicates = pd.DataFrame([{"text": mask_text(t), "count": len(u), "uids": u} for t, u in groups.items() if len(u) > 1],
-                                     columns=["text", "count", "uids"])
+    result.duplicates = pd.DataFrame(
+        [{"text": mask_text(t), "count": len(u), "uids": u} for t, u in groups.items() if len(u) > 1], columns=["text", "count", "uids"]
+    )
     result.dangling = pd.DataFrame(dangling, columns=["relation", "end", "missing"])
     findings = [{"uid": i.uid, "kind": kind, "masked": masked} for i in items for kind, masked in find_sensitive(i.text)]
     result.sensitive = pd.DataFrame(findings, columns=["uid", "kind", "masked"])
@@ -139,7 +148,7 @@ def audit(target: Any, *, max_tokens: int = 256, count_tokens: Any = None) -> Au
 
 def mask_text(text: str) -> str:
     """A text with every secret and personal datum in it masked (for display)."""
-    for kind, pattern in SENSITIVE:
+    for _kind, pattern in SENSITIVE:
         text = pattern.sub(lambda m: mask(m.group()), text)
     return text if len(text) <= 120 else text[:120] + "..."
 
@@ -158,8 +167,9 @@ def _bundle_items(bundle: Any) -> tuple[list[Item], list[tuple[str, str, str]]]:
             continue
         # the same index the store keeps: Kagura's tags live in its metadata, for instance
         i = fmt.index("memories", record.value, UTC)
-        items.append(Item(i.identity, i.user_id, i.agent_name, i.scope, i.type, list(i.tags or []),
-                          memory_text(origin, record.value), i.created_at))
+        items.append(
+            Item(i.identity, i.user_id, i.agent_name, i.scope, i.type, list(i.tags or []), memory_text(origin, record.value), i.created_at)
+        )
     ids = {m.id for m in bundle.records.memories if m.id is not None}
     dangling = []
     if bundle.format in ("tribal", "tribal-jsonl"):
@@ -191,11 +201,14 @@ def _store_items(store: Any) -> tuple[list[Item], list[tuple[str, str, str]]]:
 
     items = []
     for uid, origin, native, user, agent, scope, kind, tags, created in store.conn.execute(
-            "SELECT uid, origin, native, user_id, agent_name, scope, type, tags, created_at FROM memories ORDER BY rowid"):
-        items.append(Item(uid, user, agent, scope, kind, json.loads(tags) if tags else [], memory_text(origin, json.loads(native)), created))
+        "SELECT uid, origin, native, user_id, agent_name, scope, type, tags, created_at FROM memories ORDER BY rowid"
+    ):
+        items.append(
+            Item(uid, user, agent, scope, kind, json.loads(tags) if tags else [], memory_text(origin, json.loads(native)), created)
+        )
     known = {r[0] for r in store.conn.execute("SELECT source_id FROM memories WHERE source_id IS NOT NULL")}
     dangling = []
-    for uid, origin, source, target in store.conn.execute("SELECT uid, origin, source, target FROM relations WHERE origin = 'doclea'"):
+    for uid, source, target in store.conn.execute("SELECT uid, source, target FROM relations WHERE origin = 'doclea'"):
         for end, value in (("source", source), ("target", target)):
             if value is not None and value not in known and not (end == "target" and "cross" in uid):
                 dangling.append((uid, end, value))

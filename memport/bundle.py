@@ -38,8 +38,9 @@ class Records:
 class Bundle:
     """An export of one memory system, read into the canonical model."""
 
-    def __init__(self, meta: BundleMeta, records: Records | None = None, *, path: str | None = None,
-                 columns: dict[str, list[str]] | None = None):
+    def __init__(
+        self, meta: BundleMeta, records: Records | None = None, *, path: str | None = None, columns: dict[str, list[str]] | None = None
+    ):
         self.meta = meta
         self.records = records or Records()
         self.path = path
@@ -136,8 +137,12 @@ def _iso(ts: Timestamp | None) -> str | None:
 
 
 _MODELS: dict[str, type[Record]] = {
-    "memories": Memory, "relations": Relation, "nodes": Node,
-    "documents": Document, "chunks": Chunk, "pending": PendingMemory,
+    "memories": Memory,
+    "relations": Relation,
+    "nodes": Node,
+    "documents": Document,
+    "chunks": Chunk,
+    "pending": PendingMemory,
 }
 
 
@@ -167,8 +172,7 @@ def records_frame(records: list[Record], columns: list[str]) -> pd.DataFrame:
 
 def _column(name: str, values: list[Any], pd: Any) -> Any:
     if name in TIMESTAMPS:
-        return pd.Series([v.utc if isinstance(v, Timestamp) and v.utc is not None else None for v in values],
-                         dtype="datetime64[us, UTC]")
+        return pd.Series([v.utc if isinstance(v, Timestamp) and v.utc is not None else None for v in values], dtype="datetime64[us, UTC]")
     if name == "embedding":
         return pd.Series([e.vector if e else None for e in values], dtype=object)
     if name in CATEGORICAL:
@@ -177,6 +181,19 @@ def _column(name: str, values: list[Any], pd: Any) -> Any:
         return pd.Series(values, dtype="Int64")
     if name in FLOAT:
         return pd.Series([float(v) if v is not None else None for v in values], dtype="Float64")
-    if name in ("user_id", "agent_name", "title", "content", "summary", "source_instance", "context", "supersedes", "id", "document_id", "content_hash", "reason") and all(v is None or isinstance(v, str) for v in values):
+    if name in (
+        "user_id",
+        "agent_name",
+        "title",
+        "content",
+        "summary",
+        "source_instance",
+        "context",
+        "supersedes",
+        "id",
+        "document_id",
+        "content_hash",
+        "reason",
+    ) and all(v is None or isinstance(v, str) for v in values):
         return pd.Series(values, dtype="string")
     return pd.Series(values, dtype=object)

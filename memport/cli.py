@@ -11,8 +11,9 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -20,9 +21,9 @@ from . import api, diff
 from .diff import STRATEGIES
 from .errors import MemportError
 from .filters import Filters
-from .store import Store
 from .formats import plugins
 from .jsonio import atomic_write_bytes
+from .store import Store
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
@@ -71,8 +72,14 @@ def inspect(path: str, as_json: bool) -> None:
     """Show the format, version and record counts of the bundle at PATH."""
     found = api.inspect(path)
     if as_json:
-        _emit_json({"format": found["format"], "version": found["version"], "counts": found["counts"],
-                    "needs_reembedding": found["needs_reembedding"]})
+        _emit_json(
+            {
+                "format": found["format"],
+                "version": found["version"],
+                "counts": found["counts"],
+                "needs_reembedding": found["needs_reembedding"],
+            }
+        )
         return
     click.echo(f"{found['format']} {found['version']}  {path}")
     for kind, n in found["counts"].items():
@@ -107,20 +114,35 @@ def validate(path: str, as_json: bool, strict: bool) -> None:
 
 @cli.command()
 @click.argument("src", type=click.Path())
-@click.option("--to", "target", required=True, type=click.Choice([p.name for p in plugins()]),
-              help="Format to write.")
+@click.option("--to", "target", required=True, type=click.Choice([p.name for p in plugins()]), help="Format to write.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="Where to write the bundle.")
 @click.option("--loss-report", type=click.Path(), help="Also write the conversion report (JSON) to this file.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1, nothing written) if anything cannot be carried.")
 @click.option("--json", "as_json", is_flag=True, help="Print the accounting and losses as JSON.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (the old one is kept as <name>.bak-<time>).")
-@click.option("--local-tz", default="UTC", show_default=True,
-              help="IANA time zone of the machine that wrote naive local times (Kagura).")
-@click.option("--user-id", default="memport", show_default=True, help="Owner of the memories when converting to Kagura from a format without users.")
-@click.option("--agent-name", default="global", show_default=True, help="Agent of the memories when converting to Kagura from a format without agents.")
+@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of the machine that wrote naive local times (Kagura).")
+@click.option(
+    "--user-id", default="memport", show_default=True, help="Owner of the memories when converting to Kagura from a format without users."
+)
+@click.option(
+    "--agent-name",
+    default="global",
+    show_default=True,
+    help="Agent of the memories when converting to Kagura from a format without agents.",
+)
 @_guard
-def convert(src: str, target: str, output: str, loss_report: str | None, strict: bool, as_json: bool, overwrite: bool,
-            local_tz: str, user_id: str, agent_name: str) -> None:
+def convert(
+    src: str,
+    target: str,
+    output: str,
+    loss_report: str | None,
+    strict: bool,
+    as_json: bool,
+    overwrite: bool,
+    local_tz: str,
+    user_id: str,
+    agent_name: str,
+) -> None:
     """Read SRC and write it as FORMAT to OUTPUT, atomically, saying what could not be carried.
 
     The same format is rewritten byte for byte. Between formats, the accounting
@@ -177,19 +199,39 @@ def _filters(kwargs: dict[str, Any]) -> Filters:
 @cli.command(name="import")
 @click.argument("src", type=click.Path())
 @click.option("--db", "db_path", required=True, type=click.Path(), help="The store file (created if missing).")
-@click.option("--strategy", type=click.Choice(list(STRATEGIES)), default="skip", show_default=True,
-              help="What to do with a record that differs from the stored one.")
+@click.option(
+    "--strategy",
+    type=click.Choice(list(STRATEGIES)),
+    default="skip",
+    show_default=True,
+    help="What to do with a record that differs from the stored one.",
+)
 @click.option("--decisions", type=click.Path(), help="A decisions file (JSON Lines) to replay.")
 @click.option("--dry-run", is_flag=True, help="Only report what would happen; write nothing.")
 @click.option("--clear", is_flag=True, help="Empty the store first (after a backup).")
 @click.option("--json", "as_json", is_flag=True, help="Print the accounting as JSON.")
 @click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
-@click.option("--vectors", type=click.Choice(list(diff.VECTOR_STRATEGIES)), default="auto", show_default=True,
-              help="Vectors a bundle carries: keep them when their model is the store's (auto), always (keep), or never (drop).")
+@click.option(
+    "--vectors",
+    type=click.Choice(list(diff.VECTOR_STRATEGIES)),
+    default="auto",
+    show_default=True,
+    help="Vectors a bundle carries: keep them when their model is the store's (auto), always (keep), or never (drop).",
+)
 @_filter_options
 @_guard
-def import_(src: str, db_path: str, strategy: str, decisions: str | None, dry_run: bool, clear: bool, as_json: bool, local_tz: str,
-            vectors: str, **kwargs: Any) -> None:
+def import_(
+    src: str,
+    db_path: str,
+    strategy: str,
+    decisions: str | None,
+    dry_run: bool,
+    clear: bool,
+    as_json: bool,
+    local_tz: str,
+    vectors: str,
+    **kwargs: Any,
+) -> None:
     """Import the bundle SRC into the store, in one transaction."""
     filters = _filters(kwargs)
     options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear, vectors=vectors)
@@ -199,7 +241,10 @@ def import_(src: str, db_path: str, strategy: str, decisions: str | None, dry_ru
         _emit_json(result)
     else:
         verb = "would import" if dry_run else "imported"
-        click.echo(f"{verb} {src}: " + ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid", "total")))
+        click.echo(
+            f"{verb} {src}: "
+            + ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid", "total"))
+        )
         if result["needs_reembedding"]:
             click.echo(f"{result['needs_reembedding']} memories need (re-)embedding: memport reembed --db {db_path}")
         if result["backup"]:
@@ -226,10 +271,24 @@ def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, loc
             diff.import_bundle(against, store, local_tz=local_tz)
         result = diff.plan(src, store, strategy="manual", filters=filters, local_tz=local_tz)
         summary = result.summary()
-        rows = [{"uid": r.uid, "kind": r.kind, "action": "differs" if r.action == "conflict" else r.action, "reason": r.reason,
-                 "fields": r.fields} for r in result.notable]
-    summary = {"new": summary["inserted"], "same": summary["unchanged"], "differs": summary["conflicts"], "skipped": summary["skipped"],
-               "invalid": summary["invalid"], "total": summary["total"]}
+        rows = [
+            {
+                "uid": r.uid,
+                "kind": r.kind,
+                "action": "differs" if r.action == "conflict" else r.action,
+                "reason": r.reason,
+                "fields": r.fields,
+            }
+            for r in result.notable
+        ]
+    summary = {
+        "new": summary["inserted"],
+        "same": summary["unchanged"],
+        "differs": summary["conflicts"],
+        "skipped": summary["skipped"],
+        "invalid": summary["invalid"],
+        "total": summary["total"],
+    }
     if as_json:
         _emit_json({"summary": summary, "records": rows})
         return
@@ -274,7 +333,9 @@ def erase(db_path: str, user_id: str, yes: bool, as_json: bool) -> None:
         memories, relations = store.user_selection(user_id)
         if not yes:
             if not sys.stdin.isatty():
-                raise click.UsageError(f"would erase {len(memories)} memories and {len(relations)} relations of {user_id!r}; pass --yes to do it")
+                raise click.UsageError(
+                    f"would erase {len(memories)} memories and {len(relations)} relations of {user_id!r}; pass --yes to do it"
+                )
             click.confirm(f"erase {len(memories)} memories and {len(relations)} relations of {user_id!r}?", abort=True)
         result = store.erase_user(user_id)
     if as_json:
@@ -286,8 +347,12 @@ def erase(db_path: str, user_id: str, yes: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The store file.")
-@click.option("--model", default="all-MiniLM-L6-v2", show_default=True,
-              help="A sentence-transformers model name or local path (the default ships with memport, offline).")
+@click.option(
+    "--model",
+    default="all-MiniLM-L6-v2",
+    show_default=True,
+    help="A sentence-transformers model name or local path (the default ships with memport, offline).",
+)
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1), help="Texts encoded at once.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), help="Where to run the model (default: what sentence-transformers picks).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -300,8 +365,10 @@ def reembed(db_path: str, model: str, batch_size: int, device: str | None, as_js
     if as_json:
         _emit_json(report)
         return
-    click.echo(f"{report['model']} ({report['fingerprint']}): {report['total']} memories, {report['encoded']} encoded, "
-               f"{report['unchanged']} unchanged, {report['truncated']} truncated, {report['seconds']} s")
+    click.echo(
+        f"{report['model']} ({report['fingerprint']}): {report['total']} memories, {report['encoded']} encoded, "
+        f"{report['unchanged']} unchanged, {report['truncated']} truncated, {report['seconds']} s"
+    )
     for record in report["truncated_records"][:20]:
         click.echo(f"  truncated: {record['uid']} has {record['tokens']} tokens (the model reads {record['max_seq_length']})")
 

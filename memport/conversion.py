@@ -31,7 +31,7 @@ import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .bundle import Bundle
@@ -42,19 +42,55 @@ from .timestamps import zone
 NAMESPACE = uuid.UUID("5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72")  # fixed: changing it changes every derived id
 TARGETS = ("kagura", "tribal", "tribal-jsonl", "doclea")
 PROVENANCE_PREFIX = "memport-provenance: "
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 DOCLEA_TYPES = ("decision", "solution", "pattern", "architecture", "note")
 DOCLEA_DEFAULT_TYPE = "note"
 TRIBAL_SOURCE_TYPES = ("user_explicit", "auto_capture", "correction", "cross_instance", "legacy", "unknown")
 TRIBAL_ID = re.compile(r"^[A-Za-z0-9-]+$")
-KAGURA_EDGE_TYPES = ("related_to", "depends_on", "learned_from", "influences", "works_on", "solved_by", "similar_to", "caused_by",
-                     "implements", "imports", "affects", "blocks", "includes", "encountered", "made", "addresses", "closes", "mentioned_in")
-KAGURA_NODE_TYPES = ("memory", "user", "topic", "interaction", "file", "error", "decision", "session", "solution", "github_issue", "github_pr")
+KAGURA_EDGE_TYPES = (
+    "related_to",
+    "depends_on",
+    "learned_from",
+    "influences",
+    "works_on",
+    "solved_by",
+    "similar_to",
+    "caused_by",
+    "implements",
+    "imports",
+    "affects",
+    "blocks",
+    "includes",
+    "encountered",
+    "made",
+    "addresses",
+    "closes",
+    "mentioned_in",
+)
+KAGURA_NODE_TYPES = (
+    "memory",
+    "user",
+    "topic",
+    "interaction",
+    "file",
+    "error",
+    "decision",
+    "session",
+    "solution",
+    "github_issue",
+    "github_pr",
+)
 # Doclea memory relation type <-> Kagura edge type; the original type always travels in the
 # edge data / relation metadata, so the way back restores it exactly
-DOCLEA_TO_KAGURA_REL = {"references": "related_to", "implements": "implements", "extends": "includes", "related_to": "related_to",
-                        "supersedes": "related_to", "requires": "depends_on"}
+DOCLEA_TO_KAGURA_REL = {
+    "references": "related_to",
+    "implements": "implements",
+    "extends": "includes",
+    "related_to": "related_to",
+    "supersedes": "related_to",
+    "requires": "depends_on",
+}
 KAGURA_TO_DOCLEA_REL = {"related_to": "related_to", "implements": "implements", "includes": "extends", "depends_on": "requires"}
 CROSS_LAYER_TO_KAGURA = {"documents": "related_to", "addresses": "addresses", "exemplifies": "similar_to"}
 TITLE_LENGTH = 80
@@ -210,25 +246,36 @@ class ConversionReport:
     def to_dict(self) -> dict[str, Any]:
         """The shape of ``memport convert --json``."""
         return {
-            "from": self.source, "to": self.target, "input": self.input, "written": self.written, "merged": self.merged,
-            "created": self.created, "dropped": dict(sorted(self.dropped.items())),
+            "from": self.source,
+            "to": self.target,
+            "input": self.input,
+            "written": self.written,
+            "merged": self.merged,
+            "created": self.created,
+            "dropped": dict(sorted(self.dropped.items())),
             "losses": [loss.to_dict() for _, loss in sorted(self.losses.items())],
         }
 
     def summary_line(self) -> str:
         dropped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items())) or "none"
-        return (f"{self.source} -> {self.target}: input {self.input} = written {self.written} + merged {self.merged} "
-                f"+ dropped {sum(self.dropped.values())} ({dropped}); created {self.created}")
+        return (
+            f"{self.source} -> {self.target}: input {self.input} = written {self.written} + merged {self.merged} "
+            f"+ dropped {sum(self.dropped.values())} ({dropped}); created {self.created}"
+        )
 
     def to_frame(self) -> Any:
         import pandas as pd
 
-        return pd.DataFrame([loss.to_dict() for _, loss in sorted(self.losses.items())], columns=["kind", "field", "count", "examples", "note"])
+        return pd.DataFrame(
+            [loss.to_dict() for _, loss in sorted(self.losses.items())], columns=["kind", "field", "count", "examples", "note"]
+        )
 
     def _repr_html_(self) -> str:
         import html
 
-        return f"<p>{html.escape(self.summary_line())}</p>" + (self.to_frame().to_html(index=False) if self.losses else "<p>nothing lost</p>")
+        return f"<p>{html.escape(self.summary_line())}</p>" + (
+            self.to_frame().to_html(index=False) if self.losses else "<p>nothing lost</p>"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,9 +318,32 @@ class View:
         self.origin = self.origin or self.source_format
 
 
-DOCLEA_ONLY = ("relatedFiles", "gitCommit", "sourcePr", "experts", "qdrantId", "accessCount", "needsReview", "decayRate",
-               "lastRefreshedAt", "confidenceFloor", "decayFunction")
-CARRIED = ("title", "summary", "type", "source_type", "source_instance", "tags", "importance", "confidence", "context", "supersedes", "related_to")
+DOCLEA_ONLY = (
+    "relatedFiles",
+    "gitCommit",
+    "sourcePr",
+    "experts",
+    "qdrantId",
+    "accessCount",
+    "needsReview",
+    "decayRate",
+    "lastRefreshedAt",
+    "confidenceFloor",
+    "decayFunction",
+)
+CARRIED = (
+    "title",
+    "summary",
+    "type",
+    "source_type",
+    "source_instance",
+    "tags",
+    "importance",
+    "confidence",
+    "context",
+    "supersedes",
+    "related_to",
+)
 
 
 def _utc(ts: Timestamp | None) -> datetime | None:
@@ -288,8 +358,12 @@ def _report_extras(bundle: Bundle, report: ConversionReport) -> None:
             consumed = DOCLEA_ONLY if kind == "memories" and bundle.format == "doclea" else ()
             for key in record.extra:
                 if key not in consumed:
-                    report.lose(kind, key, getattr(record, "id", None) or getattr(record, "key", None),
-                                "a native value memport could not interpret (unknown field or wrong type) is carried only within its own format")
+                    report.lose(
+                        kind,
+                        key,
+                        getattr(record, "id", None) or getattr(record, "key", None),
+                        "a native value memport could not interpret (unknown field or wrong type) is carried only within its own format",
+                    )
 
 
 def _views(bundle: Bundle, report: ConversionReport) -> list[View]:
@@ -302,7 +376,12 @@ def _views(bundle: Bundle, report: ConversionReport) -> list[View]:
         # MCP's "_meta_<key>" working records are the metadata of <key> (kagura.md §3.1)
         keys = {("working", json.dumps(m.key)) for m in memories if m.scope == "working"}
         for m in memories:
-            if m.scope == "working" and isinstance(m.key, str) and m.key.startswith("_meta_") and ("working", json.dumps(m.key[6:])) in keys:
+            if (
+                m.scope == "working"
+                and isinstance(m.key, str)
+                and m.key.startswith("_meta_")
+                and ("working", json.dumps(m.key[6:])) in keys
+            ):
                 companions[m.key[6:]] = m.content
     for m in memories:
         if fmt == "kagura":
@@ -310,17 +389,48 @@ def _views(bundle: Bundle, report: ConversionReport) -> list[View]:
                 report.merged += 1
                 continue
             identity = "\x1f".join([str(m.scope), str(m.user_id), str(m.agent_name), json.dumps(m.key)])
-            v = View(m, fmt, identity, None, key=m.key, scope=m.scope, user_id=m.user_id, agent_name=m.agent_name, content=m.content,
-                     metadata=m.metadata, created=_utc(m.created_at), updated=_utc(m.updated_at) or _utc(m.created_at), label=json.dumps(m.key))
+            v = View(
+                m,
+                fmt,
+                identity,
+                None,
+                key=m.key,
+                scope=m.scope,
+                user_id=m.user_id,
+                agent_name=m.agent_name,
+                content=m.content,
+                metadata=m.metadata,
+                created=_utc(m.created_at),
+                updated=_utc(m.updated_at) or _utc(m.created_at),
+                label=json.dumps(m.key),
+            )
             if m.scope == "working" and m.key in companions:
                 v.metadata = companions[m.key]
             _lift_kagura_metadata(v)
         else:
             ident = m.id if isinstance(m.id, str) else json.dumps(m.extra.get("id"))
-            v = View(m, fmt, ident, m.id, content=m.content, title=m.title, summary=m.summary, type=m.type, source_type=m.source_type,
-                     source_instance=m.source_instance, tags=m.tags, importance=m.importance, confidence=m.confidence, context=m.context,
-                     supersedes=m.supersedes, related_to=m.related_to, created=_utc(m.created_at),
-                     updated=_utc(m.updated_at) or _utc(m.accessed_at), embedding=m.embedding, label=str(m.id))
+            v = View(
+                m,
+                fmt,
+                ident,
+                m.id,
+                content=m.content,
+                title=m.title,
+                summary=m.summary,
+                type=m.type,
+                source_type=m.source_type,
+                source_instance=m.source_instance,
+                tags=m.tags,
+                importance=m.importance,
+                confidence=m.confidence,
+                context=m.context,
+                supersedes=m.supersedes,
+                related_to=m.related_to,
+                created=_utc(m.created_at),
+                updated=_utc(m.updated_at) or _utc(m.accessed_at),
+                embedding=m.embedding,
+                label=str(m.id),
+            )
             if fmt == "doclea":
                 v.doclea = {k: m.extra[k] for k in DOCLEA_ONLY if k in m.extra}
             _restore_provenance(v)
@@ -365,7 +475,7 @@ def _restore_provenance(v: View) -> None:
     if not (isinstance(v.context, str) and v.context.startswith(PROVENANCE_PREFIX)):
         return
     try:
-        data = json.loads(v.context[len(PROVENANCE_PREFIX):])
+        data = json.loads(v.context[len(PROVENANCE_PREFIX) :])
     except ValueError:
         return
     if not isinstance(data, dict):
@@ -423,7 +533,7 @@ def _text(v: View, report: ConversionReport, target: str) -> str:
 
 def _export_time(bundle: Bundle, exported_at: datetime | None) -> datetime:
     if exported_at is not None:
-        return exported_at.astimezone(timezone.utc)
+        return exported_at.astimezone(UTC)
     if bundle.meta.exported_at is not None and bundle.meta.exported_at.utc is not None:
         return bundle.meta.exported_at.utc
     # no export time in the source (a crashed Kagura export): the latest record time, so that
@@ -491,16 +601,25 @@ def _to_kagura(bundle: Bundle, views: list[View], report: ConversionReport, now:
         user_id = (v.user_id if v.user_id is not None else user).lower()
         if v.user_id is not None and v.user_id != user_id:
             report.lose("memories", "user_id", v.label, "Kagura lower-cases user ids")
-        record: dict[str, Any] = {"type": "memory", "scope": scope, "key": key, "value": v.content, "user_id": user_id,
-                                  "agent_name": v.agent_name if v.scope is not None else agent}
+        record: dict[str, Any] = {
+            "type": "memory",
+            "scope": scope,
+            "key": key,
+            "value": v.content,
+            "user_id": user_id,
+            "agent_name": v.agent_name if v.scope is not None else agent,
+        }
         if scope == "persistent":
             created = v.created or v.updated or now
             updated = v.updated or created
             if created.microsecond:
                 report.lose("memories", "created_at", v.label, "Kagura's created_at has whole seconds (SQLite CURRENT_TIMESTAMP)")
-            record["created_at"] = created.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            record["updated_at"] = (updated.astimezone(tz).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-                                    if updated.microsecond else updated.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"))
+            record["created_at"] = created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            record["updated_at"] = (
+                updated.astimezone(tz).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+                if updated.microsecond
+                else updated.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            )
             record["metadata"] = _kagura_metadata(v)
         elif _kagura_metadata(v) is not None:
             report.lose("memories", "metadata", v.label, "Kagura's working memories hold no metadata")
@@ -510,15 +629,25 @@ def _to_kagura(bundle: Bundle, views: list[View], report: ConversionReport, now:
         if identity in position:
             memories[position[identity]] = record
             report.merged += 1
-            report.lose("memories", "(record)", v.label, "same Kagura identity (scope, key, user, agent) as an earlier record: the later one wins, as in Kagura")
+            report.lose(
+                "memories",
+                "(record)",
+                v.label,
+                "same Kagura identity (scope, key, user, agent) as an earlier record: the later one wins, as in Kagura",
+            )
         else:
             position[identity] = len(memories)
             memories.append(record)
     graph = _kagura_graph(bundle, views, report, local_iso)
     nodes = sum(1 for g in graph if g["type"] == "node")
     _drop_all(bundle, ("documents", "chunks", "pending"), report, "kagura")
-    header = {"exported_at": local_iso, "user_id": (bundle.meta.user_id or user).lower(), "agent_name": bundle.meta.agent_name or agent,
-              "stats": {"memories": len(memories), "graph_nodes": nodes, "graph_edges": len(graph) - nodes}, "format_version": "1.0"}
+    header = {
+        "exported_at": local_iso,
+        "user_id": (bundle.meta.user_id or user).lower(),
+        "agent_name": bundle.meta.agent_name or agent,
+        "stats": {"memories": len(memories), "graph_nodes": nodes, "graph_edges": len(graph) - nodes},
+        "format_version": "1.0",
+    }
     files = ["memories.jsonl"] + (["graph.jsonl"] if graph else []) + ["metadata.json"]
     report.written += len(memories)
     return kagura.from_native(memories, graph, header, files=files, local_tz=local_tz)
@@ -570,17 +699,38 @@ def _kagura_graph(bundle: Bundle, views: list[View], report: ConversionReport, l
                 dst = rel.target
                 node(dst, "file", {"memport": {"code_node_id": rel.target}})
                 rel_type = CROSS_LAYER_TO_KAGURA.get(rel.type or "", "related_to")
-            original = {"kind": rel.kind, "id": rel.id, "type": rel.type, "weight": rel.weight, "confidence": rel.confidence,
-                        "direction": rel.direction, "metadata": rel.metadata, "created_at": rel.created_at.raw if rel.created_at else None}
+            original = {
+                "kind": rel.kind,
+                "id": rel.id,
+                "type": rel.type,
+                "weight": rel.weight,
+                "confidence": rel.confidence,
+                "direction": rel.direction,
+                "metadata": rel.metadata,
+                "created_at": rel.created_at.raw if rel.created_at else None,
+            }
             data = {"memport": {k: v for k, v in original.items() if v is not None}}
         pair = (json.dumps(src), json.dumps(dst))
         if pair in edges:
             report.merged += 1
-            report.lose("relations", "(record)", rel.id, "Kagura keeps one edge per ordered pair of nodes: a later relation between the same memories replaces it")
+            report.lose(
+                "relations",
+                "(record)",
+                rel.id,
+                "Kagura keeps one edge per ordered pair of nodes: a later relation between the same memories replaces it",
+            )
         else:
             report.written += 1
         weight = rel.weight if rel.weight is not None else (rel.confidence if rel.confidence is not None else 1.0)
-        edges[pair] = {"type": "edge", "src": src, "dst": dst, "rel_type": rel_type, "weight": weight, "data": data, "exported_at": local_iso}
+        edges[pair] = {
+            "type": "edge",
+            "src": src,
+            "dst": dst,
+            "rel_type": rel_type,
+            "weight": weight,
+            "data": data,
+            "exported_at": local_iso,
+        }
     return list(nodes.values()) + list(edges.values())
 
 
@@ -601,20 +751,31 @@ def _to_tribal(bundle: Bundle, views: list[View], report: ConversionReport, now:
         created = v.created or v.updated or now
         updated = v.updated or created
         if v.created is None or v.updated is None:
-            report.lose("memories", "created_at" if v.created is None else "updated_at", v.label,
-                        "missing in the source; Tribal requires both, so the other time (or the export time) stands in")
+            report.lose(
+                "memories",
+                "created_at" if v.created is None else "updated_at",
+                v.label,
+                "missing in the source; Tribal requires both, so the other time (or the export time) stands in",
+            )
         source_type = v.source_type if v.source_type in TRIBAL_SOURCE_TYPES else "unknown"
         if v.source_type is not None and v.source_type != source_type:
             report.lose("memories", "source_type", v.label, f"{v.source_type!r} is not a Tribal source_type: written as unknown")
         supersedes, related = relations.get(ids[id(v)], (None, []))
-        entry = {"id": ids[id(v)], "content": _text(v, report, target), "embedding": vector,
-                 "source_instance": v.source_instance if v.source_instance is not None else "unknown", "source_type": source_type,
-                 "created_at": created.astimezone(timezone.utc).isoformat(), "updated_at": updated.astimezone(timezone.utc).isoformat(),
-                 "tags": [_clean(t, v, "tags", report, target) for t in v.tags or []],
-                 "context": _clean_optional(_tribal_context(v, report, ids[id(v)]), v, "context", report, target),
-                 "confidence": v.confidence if isinstance(v.confidence, (int, float)) and not isinstance(v.confidence, bool) else 1.0,
-                 "supersedes": supersedes if supersedes is not None else _mapped(v.supersedes, ids, views),
-                 "related_to": related + [r for r in (_mapped(x, ids, views) for x in (v.related_to or [])) if r is not None and r not in related]}
+        entry = {
+            "id": ids[id(v)],
+            "content": _text(v, report, target),
+            "embedding": vector,
+            "source_instance": v.source_instance if v.source_instance is not None else "unknown",
+            "source_type": source_type,
+            "created_at": created.astimezone(UTC).isoformat(),
+            "updated_at": updated.astimezone(UTC).isoformat(),
+            "tags": [_clean(t, v, "tags", report, target) for t in v.tags or []],
+            "context": _clean_optional(_tribal_context(v, report, ids[id(v)]), v, "context", report, target),
+            "confidence": v.confidence if isinstance(v.confidence, (int, float)) and not isinstance(v.confidence, bool) else 1.0,
+            "supersedes": supersedes if supersedes is not None else _mapped(v.supersedes, ids, views),
+            "related_to": related
+            + [r for r in (_mapped(x, ids, views) for x in (v.related_to or [])) if r is not None and r not in related],
+        }
         entries.append(entry)
     report.written += len(entries)
     _drop_all(bundle, ("nodes", "documents", "chunks", "pending"), report, target)
@@ -660,12 +821,20 @@ def _mapped(reference: str | None, ids: dict[int, str], views: list[View]) -> st
     return reference if TRIBAL_ID.match(reference) else derived_uuid(views[0].source_format if views else "", reference)
 
 
-def _relations_as_tribal_fields(bundle: Bundle, views: list[View], ids: dict[int, str], report: ConversionReport) -> dict[str, tuple[str | None, list[str]]]:
+def _relations_as_tribal_fields(
+    bundle: Bundle, views: list[View], ids: dict[int, str], report: ConversionReport
+) -> dict[str, tuple[str | None, list[str]]]:
     out: dict[str, tuple[str | None, list[str]]] = {}
     by_source = {_own_id(v): ids[id(v)] for v in views if _own_id(v) is not None}
     for rel in bundle.records.relations:
         if rel.kind != "memory" or rel.source not in by_source:
-            reason = "no graph in tribal" if rel.kind == "edge" else "no code-graph links in tribal" if rel.kind == "cross_layer" else "relation from a memory not in the bundle"
+            reason = (
+                "no graph in tribal"
+                if rel.kind == "edge"
+                else "no code-graph links in tribal"
+                if rel.kind == "cross_layer"
+                else "relation from a memory not in the bundle"
+            )
             report.drop("relations", reason, rel.id or f"{rel.source}->{rel.target}")
             continue
         entry_id = by_source[rel.source]
@@ -674,7 +843,7 @@ def _relations_as_tribal_fields(bundle: Bundle, views: list[View], ids: dict[int
         if rel.type == "supersedes" and supersedes is None:
             supersedes = target
         elif target not in related:
-            related = related + [target]
+            related = [*related, target]
             if rel.type not in ("related_to", None):
                 report.lose("relations", "type", rel.id, "Tribal's related_to has no relation type")
         else:
@@ -792,10 +961,22 @@ def _to_doclea(bundle: Bundle, views: list[View], report: ConversionReport, now:
         else:
             report.drop("nodes", "no graph nodes in doclea", n.id)
     # documents, chunks and pending memories exist only in Doclea bundles, which never get here
-    doc = {"version": "1.0.0", "exportedAt": int(now.timestamp()), "backendType": "sqlite", "storageMode": "manual", "schemaVersion": "012",
-           "data": {"memories": memories, "documents": [], "chunks": [], "memoryRelations": memory_relations, "crossLayerRelations": cross,
-                    "pendingMemories": []},
-           "metadata": {"totalMemories": len(memories)}}
+    doc = {
+        "version": "1.0.0",
+        "exportedAt": int(now.timestamp()),
+        "backendType": "sqlite",
+        "storageMode": "manual",
+        "schemaVersion": "012",
+        "data": {
+            "memories": memories,
+            "documents": [],
+            "chunks": [],
+            "memoryRelations": memory_relations,
+            "crossLayerRelations": cross,
+            "pendingMemories": [],
+        },
+        "metadata": {"totalMemories": len(memories)},
+    }
     return doclea.from_native(doc)
 
 
@@ -822,13 +1003,19 @@ def _doclea_ids(views: list[View]) -> dict[int, str]:
     return ids
 
 
-def _doclea_relations(bundle: Bundle, views: list[View], ids: dict[int, str], report: ConversionReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _doclea_relations(
+    bundle: Bundle, views: list[View], ids: dict[int, str], report: ConversionReport
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     rows: dict[str, list[dict[str, Any]]] = {"memory": [], "cross_layer": []}
     seen: set[Any] = set()
 
     def add(kind: str, row: dict[str, Any], from_record: Any) -> None:
         """Doclea keeps one row per id and per (source, target, type): a repeat is merged."""
-        ends = (row.get("source_id", row.get("memory_id")), row.get("target_id", row.get("code_node_id")), row.get("type", row.get("relation_type")))
+        ends = (
+            row.get("source_id", row.get("memory_id")),
+            row.get("target_id", row.get("code_node_id")),
+            row.get("type", row.get("relation_type")),
+        )
         if row["id"] in seen or ends in seen:
             if from_record is not None:
                 report.merged += 1
@@ -846,10 +1033,19 @@ def _doclea_relations(bundle: Bundle, views: list[View], ids: dict[int, str], re
         for rel_type, targets in (("supersedes", [v.supersedes] if v.supersedes else []), ("related_to", v.related_to or [])):
             for target in targets:
                 source_id = ids[id(v)]
-                add("memory", {"id": nanoid_like("rel", source_id, target, rel_type), "source_id": source_id,
-                               "target_id": next((ids[id(w)] for w in views if _own_id(w) == target), target),
-                               "type": rel_type, "weight": 1, "metadata": None,
-                               "created_at": int((v.updated or v.created or EPOCH).timestamp() * 1000)}, None)
+                add(
+                    "memory",
+                    {
+                        "id": nanoid_like("rel", source_id, target, rel_type),
+                        "source_id": source_id,
+                        "target_id": next((ids[id(w)] for w in views if _own_id(w) == target), target),
+                        "type": rel_type,
+                        "weight": 1,
+                        "metadata": None,
+                        "created_at": int((v.updated or v.created or EPOCH).timestamp() * 1000),
+                    },
+                    None,
+                )
     key_to_id = {json.dumps(v.key): ids[id(v)] for v in views if v.key is not None}
     for rel in bundle.records.relations:
         # only Kagura edges get here: Doclea relations stay in Doclea, Tribal has none
@@ -860,26 +1056,50 @@ def _doclea_relations(bundle: Bundle, views: list[View], ids: dict[int, str], re
         src = key_to_id.get(json.dumps(rel.source), rel.source if isinstance(rel.source, str) else json.dumps(rel.source))
         dst = key_to_id.get(json.dumps(rel.target), rel.target if isinstance(rel.target, str) else json.dumps(rel.target))
         created = rel.data.get("created_at") if isinstance(rel.data, dict) else None
-        metadata = json.dumps({"memport": {"rel_type": rel.type, "src": rel.source, "dst": rel.target, "data": rel.data}},
-                              ensure_ascii=False, separators=(",", ":"))
+        metadata = json.dumps(
+            {"memport": {"rel_type": rel.type, "src": rel.source, "dst": rel.target, "data": rel.data}},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
         weight = rel.weight if isinstance(rel.weight, (int, float)) and not isinstance(rel.weight, bool) else 1
-        add("memory", {"id": nanoid_like("edge", json.dumps(rel.source), json.dumps(rel.target)), "source_id": src, "target_id": dst,
-                       "type": KAGURA_TO_DOCLEA_REL.get(rel.type or "", "references"), "weight": _js_number(weight), "metadata": metadata,
-                       "created_at": _millis(created)}, rel)
+        add(
+            "memory",
+            {
+                "id": nanoid_like("edge", json.dumps(rel.source), json.dumps(rel.target)),
+                "source_id": src,
+                "target_id": dst,
+                "type": KAGURA_TO_DOCLEA_REL.get(rel.type or "", "references"),
+                "weight": _js_number(weight),
+                "metadata": metadata,
+                "created_at": _millis(created),
+            },
+            rel,
+        )
     return rows["memory"], rows["cross_layer"]
 
 
 def _doclea_row_back(rel: Relation, provenance: dict[str, Any], key_to_id: dict[str, str]) -> dict[str, Any]:
     """A Kagura edge that a conversion made from a Doclea relation: restore the original row."""
     if provenance["kind"] == "memory":
-        return {"id": provenance.get("id"), "source_id": key_to_id.get(json.dumps(rel.source), rel.source),
-                "target_id": key_to_id.get(json.dumps(rel.target), rel.target), "type": provenance.get("type"),
-                "weight": provenance.get("weight", 1), "metadata": _metadata_text(provenance.get("metadata")),
-                "created_at": provenance.get("created_at")}
-    return {"id": provenance.get("id"), "memory_id": key_to_id.get(json.dumps(rel.source), rel.source),
-            "code_node_id": rel.target, "relation_type": provenance.get("type"), "direction": provenance.get("direction"),
-            "confidence": provenance.get("confidence"), "metadata": _metadata_text(provenance.get("metadata")),
-            "created_at": provenance.get("created_at")}
+        return {
+            "id": provenance.get("id"),
+            "source_id": key_to_id.get(json.dumps(rel.source), rel.source),
+            "target_id": key_to_id.get(json.dumps(rel.target), rel.target),
+            "type": provenance.get("type"),
+            "weight": provenance.get("weight", 1),
+            "metadata": _metadata_text(provenance.get("metadata")),
+            "created_at": provenance.get("created_at"),
+        }
+    return {
+        "id": provenance.get("id"),
+        "memory_id": key_to_id.get(json.dumps(rel.source), rel.source),
+        "code_node_id": rel.target,
+        "relation_type": provenance.get("type"),
+        "direction": provenance.get("direction"),
+        "confidence": provenance.get("confidence"),
+        "metadata": _metadata_text(provenance.get("metadata")),
+        "created_at": provenance.get("created_at"),
+    }
 
 
 def _metadata_text(value: Any) -> Any:
@@ -895,7 +1115,7 @@ def _millis(text: Any) -> int:
         except ValueError:
             return 0
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
+            dt = dt.replace(tzinfo=UTC)
         return int(dt.timestamp() * 1000)
     return 0
 
@@ -903,8 +1123,15 @@ def _millis(text: Any) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def convert(bundle: Bundle, to: str, *, exported_at: datetime | None = None, user_id: str = "memport", agent_name: str = "global",
-            local_tz: str | None = None) -> Bundle:
+def convert(
+    bundle: Bundle,
+    to: str,
+    *,
+    exported_at: datetime | None = None,
+    user_id: str = "memport",
+    agent_name: str = "global",
+    local_tz: str | None = None,
+) -> Bundle:
     """Convert ``bundle`` into format ``to``; the result's ``conversion`` attribute is the report.
 
     ``exported_at`` (aware datetime) is the export time written into the target; by default the
@@ -935,14 +1162,23 @@ def convert(bundle: Bundle, to: str, *, exported_at: datetime | None = None, use
 def mapping_markdown() -> str:
     """docs/mapping.md, generated from MAPPING."""
     targets = list(MAPPING)
-    lines = ["# Where each canonical field goes", "",
-             "Generated from `memport/conversion.py` (`MAPPING`); `tests/test_convert.py` checks this file is current.",
-             "An empty cell means the target has no home for the field: a conversion reports it in the loss report.", "",
-             "| canonical field | " + " | ".join(targets) + " |", "|---|" + "---|" * len(targets)]
+    lines = [
+        "# Where each canonical field goes",
+        "",
+        "Generated from `memport/conversion.py` (`MAPPING`); `tests/test_convert.py` checks this file is current.",
+        "An empty cell means the target has no home for the field: a conversion reports it in the loss report.",
+        "",
+        "| canonical field | " + " | ".join(targets) + " |",
+        "|---|" + "---|" * len(targets),
+    ]
     for name in MAPPING["kagura"]:
         cells = [MAPPING[t][name] or "**no home**" for t in targets]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Identity: Kagura records are identified by scope, user, agent and key; Tribal and Doclea by id. Derived ids are "
-              "`uuid5(5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72, \"<source format>:<identity>\")` (Doclea: `mem_` and 16 hex digits of it), "
-              "so the same input gives the same output.", ""]
+    lines += [
+        "",
+        "Identity: Kagura records are identified by scope, user, agent and key; Tribal and Doclea by id. Derived ids are "
+        '`uuid5(5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72, "<source format>:<identity>")` (Doclea: `mem_` and 16 hex digits of it), '
+        "so the same input gives the same output.",
+        "",
+    ]
     return "\n".join(lines)

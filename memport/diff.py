@@ -42,13 +42,12 @@ import orjson
 from xxhash import xxh3_64_intdigest
 
 from .bundle import Bundle
-from .errors import MemportError
+from .errors import Location, MalformedInputError, MemportError
 from .filters import Filters
 from .formats import Indexed, NativeRecord, detect, plugin
-from .errors import Location, MalformedInputError
 from .formats._jsonl import FileFacts, line_batches, line_ranges, lines_at, sample_lines, slow_line
 from .formats.kagura import jsonl_records
-from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, may_hold_huge_integer, loads, needs_reference
+from .jsonio import MAX_LINE_BYTES, atomic_write_bytes, loads, may_hold_huge_integer, needs_reference
 from .schemas import schema_set
 from .store import Store, columns
 from .timestamps import zone
@@ -114,7 +113,9 @@ def load_decisions(path: str | Path) -> dict[str, Decision]:
                 raw = json.loads(line)
                 decisions[raw["uid"]] = Decision(raw["uid"], raw["choice"], raw["existing_hash"], raw["incoming_hash"], raw.get("fields"))
             except (ValueError, KeyError, TypeError) as err:
-                raise MemportError(f"{path}, line {number}: not a decision ({err}); expected {{\"uid\", \"choice\", \"existing_hash\", \"incoming_hash\"}}") from None
+                raise MemportError(
+                    f'{path}, line {number}: not a decision ({err}); expected {{"uid", "choice", "existing_hash", "incoming_hash"}}'
+                ) from None
     return decisions
 
 
@@ -252,13 +253,26 @@ class Source:
 def _source(bundle: str | Path | Bundle) -> Source:
     if isinstance(bundle, Bundle):
         fmt = bundle.format
-        return Source(fmt, bundle.version or "1.0", "tribal" if fmt == "tribal-jsonl" else fmt, lambda: _bundle_records(bundle),
-                      bundle.path or f"<{fmt} bundle>", bundle.meta.header)
+        return Source(
+            fmt,
+            bundle.version or "1.0",
+            "tribal" if fmt == "tribal-jsonl" else fmt,
+            lambda: _bundle_records(bundle),
+            bundle.path or f"<{fmt} bundle>",
+            bundle.meta.header,
+        )
     path = Path(bundle)
     detection = detect(path)
     fmt = detection.format
-    return Source(fmt, detection.version, "tribal" if fmt == "tribal-jsonl" else fmt, lambda: plugin(fmt).records(path, detection), str(path),
-                  _header(path, detection), path)
+    return Source(
+        fmt,
+        detection.version,
+        "tribal" if fmt == "tribal-jsonl" else fmt,
+        lambda: plugin(fmt).records(path, detection),
+        str(path),
+        _header(path, detection),
+        path,
+    )
 
 
 def _header(path: Path, detection: Any) -> Any:
@@ -282,8 +296,13 @@ def _bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
     elif fmt in ("tribal", "tribal-jsonl"):
         encoded = [("memories", tribal.ENTRY, r.memories)]
     else:
-        encoded = [("memories", doclea.MEMORY, r.memories), ("documents", doclea.DOCUMENT, r.documents), ("chunks", doclea.CHUNK, r.chunks),
-                   ("relations", None, r.relations), ("pending", doclea.PENDING, r.pending)]
+        encoded = [
+            ("memories", doclea.MEMORY, r.memories),
+            ("documents", doclea.DOCUMENT, r.documents),
+            ("chunks", doclea.CHUNK, r.chunks),
+            ("relations", None, r.relations),
+            ("pending", doclea.PENDING, r.pending),
+        ]
     for kind, codec, records in encoded:
         for index, record in enumerate(records):
             if codec is None:
@@ -303,8 +322,17 @@ class _Evaluator:
     transaction). The store's state is preloaded as 64-bit keys and updated as records are
     decided, so later records of the bundle meet earlier ones exactly as they will in the store."""
 
-    def __init__(self, source: Source, store: Any, strategy: str, decisions: dict[str, Decision], filters: Filters,
-                 local_tz: str, write_run: int | None, vectors: str = "auto"):
+    def __init__(
+        self,
+        source: Source,
+        store: Any,
+        strategy: str,
+        decisions: dict[str, Decision],
+        filters: Filters,
+        local_tz: str,
+        write_run: int | None,
+        vectors: str = "auto",
+    ):
         if strategy not in STRATEGIES:
             raise MemportError(f"unknown strategy {strategy!r}; one of {', '.join(STRATEGIES)}")
         if vectors not in VECTOR_STRATEGIES:
@@ -362,8 +390,12 @@ class _Evaluator:
     def _vector(self, uid: str, value: Any) -> None:
         """An inserted or updated memory: keep its vector where the strategy says, and count it."""
         vector = value.get("embedding") if isinstance(value, dict) else None
-        usable = (self.vector_fingerprint is not None and isinstance(vector, list) and vector
-                  and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vector))
+        usable = (
+            self.vector_fingerprint is not None
+            and isinstance(vector, list)
+            and vector
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in vector)
+        )
         if not (usable and self.vector_fingerprint == self.store_fingerprint):
             self.needs_reembedding += 1
         if usable and self.run is not None:
@@ -420,19 +452,27 @@ class _Evaluator:
         for kind, rows in writes.items():
             if rows:
                 cols = columns(kind)
-                self.store.conn.executemany(f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+                self.store.conn.executemany(
+                    f"INSERT OR REPLACE INTO {kind} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows
+                )
                 rows.clear()
         if self.vector_rows:
             if self.imported_fingerprint is not None:
                 fid, name, dims, details = self.imported_fingerprint
-                self.store.conn.execute("INSERT OR IGNORE INTO fingerprints (fingerprint, model, dimensions, details, created_at) "
-                                        "VALUES (?, ?, ?, ?, datetime('now'))", [fid, name, dims, json.dumps(details, sort_keys=True)])
-            self.store.conn.executemany("INSERT OR REPLACE INTO embeddings (memory_uid, fingerprint, dimensions, vector, text_sha256) "
-                                        "VALUES (?, ?, ?, ?, ?)", self.vector_rows)
+                self.store.conn.execute(
+                    "INSERT OR IGNORE INTO fingerprints (fingerprint, model, dimensions, details, created_at) "
+                    "VALUES (?, ?, ?, ?, datetime('now'))",
+                    [fid, name, dims, json.dumps(details, sort_keys=True)],
+                )
+            self.store.conn.executemany(
+                "INSERT OR REPLACE INTO embeddings (memory_uid, fingerprint, dimensions, vector, text_sha256) VALUES (?, ?, ?, ?, ?)",
+                self.vector_rows,
+            )
             self.vector_rows.clear()
 
-    def decide(self, position: int, record: NativeRecord, ckey: int | None = None,
-               stored: int | None | object = _LOOK_UP) -> tuple[str, Row | None, tuple[Any, ...] | None]:
+    def decide(
+        self, position: int, record: NativeRecord, ckey: int | None = None, stored: int | object | None = _LOOK_UP
+    ) -> tuple[str, Row | None, tuple[Any, ...] | None]:
         """The action for one record (and its row if notable, and what to write in a real run).
         ``ckey`` and ``stored``: its content key and the one the state holds under its uid key
         (None: none), if the caller has them already."""
@@ -445,8 +485,19 @@ class _Evaluator:
 
         def row(action: str, reason: str, fields: list[str] | None = None, existing: int | None = None) -> Row:
             # only built for notable records: a plain insert or unchanged record gets none
-            return Row(position, kind, uid, action, reason, hex_key(ckey), hex_key(existing) if existing is not None else None,
-                       fields if existing is not None else [], record.file, record.line, record.record)
+            return Row(
+                position,
+                kind,
+                uid,
+                action,
+                reason,
+                hex_key(ckey),
+                hex_key(existing) if existing is not None else None,
+                fields if existing is not None else [],
+                record.file,
+                record.line,
+                record.record,
+            )
 
         if self.filtering and (kind != "memories" or not self.filters.matches(item)):
             return "skip", row("skip", "filtered"), None
@@ -470,7 +521,11 @@ class _Evaluator:
                 self.stale.append(uid)
                 return "conflict", row("conflict", "stale-decision", fields, stored), None
             if decision.choice == "take":
-                return "update", row("update", "decision-take", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
+                return (
+                    "update",
+                    row("update", "decision-take", fields, stored),
+                    self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw),
+                )
             if decision.choice == "fields":
                 merged = _merge_fields(None if in_run else self.store.native(kind, uid), value, decision.fields or {})
                 exact = needs_reference(merged)
@@ -481,14 +536,22 @@ class _Evaluator:
         if self.strategy == "skip":
             return "skip", row("skip", "exists", fields, stored), None
         if self.strategy == "overwrite":
-            return "update", row("update", "overwrite", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
+            return (
+                "update",
+                row("update", "overwrite", fields, stored),
+                self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw),
+            )
         if self.strategy == "newer":
             stored_updated = self.updated.get(ukey) if in_run else self.store.updated_at(kind, uid)
             incoming_updated = item.updated_at if item is not None else None
             if incoming_updated is None or stored_updated is None:
                 return "conflict", row("conflict", "missing-updated_at", fields, stored), None
             if incoming_updated > stored_updated:
-                return "update", row("update", "newer", fields, stored), self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
+                return (
+                    "update",
+                    row("update", "newer", fields, stored),
+                    self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw),
+                )
             return "skip", row("skip", "not-newer", fields, stored), None
         return "conflict", row("conflict", "differs" if self.strategy == "error" else "no-decision", fields, stored), None
 
@@ -514,8 +577,9 @@ class _Evaluator:
         errors = [c for c in self.schemas.check(schema, value, exact=exact) if c.severity == "error"]
         return errors[0].code if errors else None
 
-    def _common_case(self, state: dict[int, int], kind: str, value: Any, exact: bool, ukey: int, stored: int | None,
-                     ckey: int | None = None) -> str | None:
+    def _common_case(
+        self, state: dict[int, int], kind: str, value: Any, exact: bool, ukey: int, stored: int | None, ckey: int | None = None
+    ) -> str | None:
         """The two cases most records of a dry run are: "unchanged" (the store has this content)
         and "insert" (new, valid). None for anything else, which decide() handles. ``stored``: the
         content key the state holds under ``ukey``; ``ckey``: the record's, if the caller has it."""
@@ -553,8 +617,17 @@ class _Evaluator:
                 action, row, _ = self.decide(position, record)
                 yield action, row
 
-    def lean_memories(self, file: Path, byte_range: tuple[int, int | None], codes: array, notable: list[Row], *,
-                      keys: array | None = None, needs: array | None = None, facts: FileFacts | None = None) -> None:
+    def lean_memories(
+        self,
+        file: Path,
+        byte_range: tuple[int, int | None],
+        codes: array,
+        notable: list[Row],
+        *,
+        keys: array | None = None,
+        needs: array | None = None,
+        facts: FileFacts | None = None,
+    ) -> None:
         """lean_rows() over a memories JSONL file (or a byte range of it), straight from the parser:
         the two common cases need no record objects at all. With line keys (use_indexes), a line the
         store holds as it is needs no parsing either, unless this run changed its record. Keys are
@@ -686,8 +759,18 @@ class _Evaluator:
         if deferring:  # for the records decided after this range (see Plan._plan_in_two)
             state.content_key_at = functools.partial(_line_content_key, file, volatile)
 
-    def _note(self, action: str, row: Row | None, ukey: int, codes: array, notable: list[Row], keys: array | None,
-              needs: array | None, relative: int, counted: int) -> None:
+    def _note(
+        self,
+        action: str,
+        row: Row | None,
+        ukey: int,
+        codes: array,
+        notable: list[Row],
+        keys: array | None,
+        needs: array | None,
+        relative: int,
+        counted: int,
+    ) -> None:
         codes.append(_CODE[action])
         if row is not None:
             notable.append(row)
@@ -696,8 +779,9 @@ class _Evaluator:
         if needs is not None and self.needs_reembedding != counted:
             needs.append(relative)
 
-    def _accept(self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None,
-                raw: bytes | None) -> tuple[Any, ...] | None:
+    def _accept(
+        self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None, raw: bytes | None
+    ) -> tuple[Any, ...] | None:
         """Record the new state; in a real run, also the row to write."""
         self._state(kind)[ukey] = ckey
         self.from_run.add(ukey)
@@ -711,8 +795,25 @@ class _Evaluator:
         lkey = line_key(raw, line_seed(self.source.origin, kind), self.volatile_member) if raw is not None else None
         if kind == "memories":
             tags = json.dumps(item.tags, ensure_ascii=False) if item.tags is not None else None
-            return (uid, ukey, self.source.origin, _source_id(value), item.user_id, item.agent_name, item.scope, item.type, item.title,
-                    item.content, tags, item.created_at, item.updated_at, text, ckey, self.run, lkey)
+            return (
+                uid,
+                ukey,
+                self.source.origin,
+                _source_id(value),
+                item.user_id,
+                item.agent_name,
+                item.scope,
+                item.type,
+                item.title,
+                item.content,
+                tags,
+                item.created_at,
+                item.updated_at,
+                text,
+                ckey,
+                self.run,
+                lkey,
+            )
         return (uid, ukey, self.source.origin, _source_id(value), item.type, item.source, item.target, text, ckey, self.run, lkey)
 
 
@@ -806,6 +907,7 @@ class KeyIndex:
 
 def _same_model(incoming: Any, stored: Any) -> bool:
     """Model names compared exactly, as Tribal does, except for the sentence-transformers/ prefix."""
+
     def bare(name: Any) -> Any:
         return name.removeprefix("sentence-transformers/") if isinstance(name, str) else name
 
@@ -839,8 +941,17 @@ def _merge_fields(old: Any, new: Any, picks: dict[str, str]) -> Any:
 class Plan:
     """What an import would do, one row per incoming record, and the means to do it."""
 
-    def __init__(self, source: Source, store: Store, strategy: str, decisions: dict[str, Decision], filters: Filters,
-                 local_tz: str, clear: bool, vectors: str = "auto"):
+    def __init__(
+        self,
+        source: Source,
+        store: Store,
+        strategy: str,
+        decisions: dict[str, Decision],
+        filters: Filters,
+        local_tz: str,
+        clear: bool,
+        vectors: str = "auto",
+    ):
         self.source, self.store, self.strategy, self.decisions, self.filters = source, store, strategy, decisions, filters
         self.local_tz, self.clear, self.vectors = local_tz, clear, vectors
         self.generation = store.generation()
@@ -886,8 +997,22 @@ class Plan:
         share = self._held_share(file)
         by_line, preload = share >= LINE_KEY_SHARE, share < LOOKUP_SHARE
         self.method = ("line keys" + (" and preloaded state" if preload else "")) if by_line else "preloaded state"
-        args = (str(self.store.path), self.source.format, self.source.version, self.source.origin, str(file), second,
-                self.strategy, self.decisions, self.filters, self.local_tz, self.vectors, self.source.header, by_line, preload)
+        args = (
+            str(self.store.path),
+            self.source.format,
+            self.source.version,
+            self.source.origin,
+            str(file),
+            second,
+            self.strategy,
+            self.decisions,
+            self.filters,
+            self.local_tz,
+            self.vectors,
+            self.source.header,
+            by_line,
+            preload,
+        )
         with multiprocessing.get_context(method).Pool(1) as pool:
             later = pool.apply_async(_plan_range, args)
             # the worker loads the same indexes meanwhile: in parallel, rather than once before it starts
@@ -1001,9 +1126,18 @@ class Plan:
 
     def summary(self) -> dict[str, Any]:
         """The accounting: total = inserted + updated + unchanged + skipped + conflicts + invalid."""
-        return {"inserted": self.counts["insert"], "updated": self.counts["update"], "unchanged": self.counts["unchanged"],
-                "skipped": self.counts["skip"], "conflicts": self.counts["conflict"], "invalid": self.counts["invalid"],
-                "total": self.total, "dry_run": True, "backup": None, "needs_reembedding": self.needs_reembedding}
+        return {
+            "inserted": self.counts["insert"],
+            "updated": self.counts["update"],
+            "unchanged": self.counts["unchanged"],
+            "skipped": self.counts["skip"],
+            "conflicts": self.counts["conflict"],
+            "invalid": self.counts["invalid"],
+            "total": self.total,
+            "dry_run": True,
+            "backup": None,
+            "needs_reembedding": self.needs_reembedding,
+        }
 
     def conflicts(self) -> list[Row]:
         return [r for r in self.notable if r.action == "conflict"]
@@ -1027,13 +1161,25 @@ class Plan:
             new = incoming.get(r.position)
             old = self.store.native(r.kind, r.uid)
             item = fmt.index(r.kind, new, tz) if isinstance(new, dict) else None
-            out.append({"uid": r.uid, "kind": r.kind, "action": r.action, "reason": r.reason, "stored": old, "incoming": new,
-                        "diff": field_diff(old, new) if old is not None else {}, "tags": (item.tags or []) if item else [],
-                        "incoming_updated": item.updated_at if item else None, "stored_updated": self.store.updated_at(r.kind, r.uid)})
+            out.append(
+                {
+                    "uid": r.uid,
+                    "kind": r.kind,
+                    "action": r.action,
+                    "reason": r.reason,
+                    "stored": old,
+                    "incoming": new,
+                    "diff": field_diff(old, new) if old is not None else {},
+                    "tags": (item.tags or []) if item else [],
+                    "incoming_updated": item.updated_at if item else None,
+                    "stored_updated": self.store.updated_at(r.kind, r.uid),
+                }
+            )
         return out
 
-    def rule(self, choice: str, *, tag: str | None = None, newer: bool = False,
-             details: list[dict[str, Any]] | None = None) -> list[Decision]:
+    def rule(
+        self, choice: str, *, tag: str | None = None, newer: bool = False, details: list[dict[str, Any]] | None = None
+    ) -> list[Decision]:
         """Decisions for many records at once: every differing record (tagged ``tag``, if given)
         gets ``choice``; with ``newer``, the incoming record is taken only where its updated_at is
         strictly later, and the stored one kept otherwise ("take newer for everything tagged X")."""
@@ -1043,7 +1189,9 @@ class Plan:
                 continue
             pick = choice
             if newer:
-                later = d["incoming_updated"] is not None and d["stored_updated"] is not None and d["incoming_updated"] > d["stored_updated"]
+                later = (
+                    d["incoming_updated"] is not None and d["stored_updated"] is not None and d["incoming_updated"] > d["stored_updated"]
+                )
                 pick = "take" if later else "keep"
             decisions.append(self.decide(d["uid"], pick))
         return decisions
@@ -1058,8 +1206,15 @@ class Plan:
                 continue
             counts["conflict"] -= 1
             counts["update" if decision.choice in ("take", "fields") else "skip"] += 1
-        return {"inserted": counts["insert"], "updated": counts["update"], "unchanged": counts["unchanged"], "skipped": counts["skip"],
-                "conflicts": counts["conflict"], "invalid": counts["invalid"], "total": self.total}
+        return {
+            "inserted": counts["insert"],
+            "updated": counts["update"],
+            "unchanged": counts["unchanged"],
+            "skipped": counts["skip"],
+            "conflicts": counts["conflict"],
+            "invalid": counts["invalid"],
+            "total": self.total,
+        }
 
     def to_frame(self) -> Any:
         """The notable rows (all but plain inserts and unchanged records) with their field diffs."""
@@ -1068,9 +1223,23 @@ class Plan:
     def _frame(self, rows: list[Row]) -> Any:
         import pandas as pd
 
-        frame = pd.DataFrame([{"position": r.position, "kind": r.kind, "uid": r.uid, "action": r.action, "reason": r.reason,
-                               "fields": r.fields, "file": r.file, "line": r.line, "record": r.record} for r in rows],
-                             columns=["position", "kind", "uid", "action", "reason", "fields", "file", "line", "record"])
+        frame = pd.DataFrame(
+            [
+                {
+                    "position": r.position,
+                    "kind": r.kind,
+                    "uid": r.uid,
+                    "action": r.action,
+                    "reason": r.reason,
+                    "fields": r.fields,
+                    "file": r.file,
+                    "line": r.line,
+                    "record": r.record,
+                }
+                for r in rows
+            ],
+            columns=["position", "kind", "uid", "action", "reason", "fields", "file", "line", "record"],
+        )
         frame["action"] = pd.Categorical(frame["action"], categories=list(ACTIONS))
         frame["line"] = frame["line"].astype("Int64")
         frame["record"] = frame["record"].astype("Int64")
@@ -1103,9 +1272,17 @@ class Plan:
             raise StalePlanError("the store changed since this plan was made; make a new plan")
         # the field diffs, found while the store is as planned: the plan still shows them afterwards
         # (and a bundle whose differing records changed since is refused before anything is written)
-        self.notable
-        result = import_bundle(self.source, self.store, strategy=self.strategy, decisions=self.decisions, filters=self.filters,
-                               local_tz=self.local_tz, clear=self.clear, vectors=self.vectors)
+        _ = self.notable
+        result = import_bundle(
+            self.source,
+            self.store,
+            strategy=self.strategy,
+            decisions=self.decisions,
+            filters=self.filters,
+            local_tz=self.local_tz,
+            clear=self.clear,
+            vectors=self.vectors,
+        )
         expected = {k: v for k, v in self.summary().items() if k not in ("dry_run", "backup")}
         got = {k: v for k, v in result.items() if k in expected}
         if got != expected:  # cannot happen while the store is unchanged: the same code decided both
@@ -1180,9 +1357,22 @@ def _written_before(later: Any, keys: array, codes: array, written: set[int]) ->
     return [i for i in np.flatnonzero(bits[(later >> 40) & 0xFFFFFF]).tolist() if int(later[i]) in written]
 
 
-def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str, byte_range: tuple[int, int | None], strategy: str,
-                decisions: dict[str, Decision], filters: Filters, local_tz: str, vectors: str, header: Any, by_line: bool,
-                preload: bool) -> dict[str, Any]:
+def _plan_range(
+    store_path: str,
+    fmt: str,
+    version: str,
+    origin: str,
+    file: str,
+    byte_range: tuple[int, int | None],
+    strategy: str,
+    decisions: dict[str, Decision],
+    filters: Filters,
+    local_tz: str,
+    vectors: str,
+    header: Any,
+    by_line: bool,
+    preload: bool,
+) -> dict[str, Any]:
     """In the worker: decide one byte range of a memories file against the store as it is."""
     with Store(store_path) as store, _gc_paused():
         source = Source(fmt, version, origin, lambda: iter(()), file, header)
@@ -1190,8 +1380,14 @@ def _plan_range(store_path: str, fmt: str, version: str, origin: str, file: str,
         codes, keys, needs, notable = array("b"), array("q"), array("i"), []
         evaluator.use_indexes(*_indexes(store, by_line, preload))
         evaluator.lean_memories(Path(file), byte_range, codes, notable, keys=keys, needs=needs)
-    return {"codes": codes.tobytes(), "keys": keys.tobytes(), "needs": needs.tobytes(), "notable": notable, "decided": evaluator.decided,
-            "stale": evaluator.stale}
+    return {
+        "codes": codes.tobytes(),
+        "keys": keys.tobytes(),
+        "needs": needs.tobytes(),
+        "notable": notable,
+        "decided": evaluator.decided,
+        "stale": evaluator.stale,
+    }
 
 
 def _indexes(store: Store, by_line: bool, preload: bool) -> tuple[KeyIndex | None, KeyIndex | None]:
@@ -1231,14 +1427,31 @@ class _EmptyStore:
         return None
 
 
-def plan(bundle: str | Path | Bundle, store: Store, *, strategy: str = "skip", decisions: dict[str, Decision] | str | Path | None = None,
-         filters: Filters | None = None, local_tz: str = "UTC", clear: bool = False, vectors: str = "auto") -> Plan:
+def plan(
+    bundle: str | Path | Bundle,
+    store: Store,
+    *,
+    strategy: str = "skip",
+    decisions: dict[str, Decision] | str | Path | None = None,
+    filters: Filters | None = None,
+    local_tz: str = "UTC",
+    clear: bool = False,
+    vectors: str = "auto",
+) -> Plan:
     """A dry run: what importing ``bundle`` into ``store`` would do, without writing anything.
     ``vectors`` (auto, keep, drop) says what becomes of vectors a bundle carries."""
     if isinstance(decisions, (str, Path)):
         decisions = load_decisions(decisions)
-    return Plan(_source(bundle) if not isinstance(bundle, Source) else bundle, store, strategy, decisions or {}, filters or Filters(),
-                local_tz, clear, vectors)
+    return Plan(
+        _source(bundle) if not isinstance(bundle, Source) else bundle,
+        store,
+        strategy,
+        decisions or {},
+        filters or Filters(),
+        local_tz,
+        clear,
+        vectors,
+    )
 
 
 # an import this many records or more (and at least as many as the store holds) rebuilds the
@@ -1255,9 +1468,17 @@ def _large(source: Source, store: Store) -> bool:
     return estimate >= BULK_RECORDS and estimate >= store.counts()["memories"]
 
 
-def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strategy: str = "skip",
-                  decisions: dict[str, Decision] | str | Path | None = None, filters: Filters | None = None,
-                  local_tz: str = "UTC", clear: bool = False, vectors: str = "auto") -> dict[str, Any]:
+def import_bundle(
+    bundle: str | Path | Bundle | Source,
+    store: Store,
+    *,
+    strategy: str = "skip",
+    decisions: dict[str, Decision] | str | Path | None = None,
+    filters: Filters | None = None,
+    local_tz: str = "UTC",
+    clear: bool = False,
+    vectors: str = "auto",
+) -> dict[str, Any]:
     """Import in one transaction: all of it lands or none of it. ``clear`` empties the store first;
     it and the ``overwrite`` strategy, which replace stored data, take a backup first (its path is
     in the result). Returns the accounting (the shape of ``memport import --json``)."""
@@ -1269,8 +1490,15 @@ def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strateg
     with store.transaction():
         if clear:
             store.clear()
-        run = store.record_run(operation="import", source=source.label, format=source.format, strategy=strategy, dry_run=0,
-                               decisions=sorted(decisions) if decisions else None, backup=str(backup) if backup else None)
+        run = store.record_run(
+            operation="import",
+            source=source.label,
+            format=source.format,
+            strategy=strategy,
+            dry_run=0,
+            decisions=sorted(decisions) if decisions else None,
+            backup=str(backup) if backup else None,
+        )
         evaluator = _Evaluator(source, store, strategy, decisions or {}, filters or Filters(), local_tz, run, vectors)
         bulk = _large(source, store)
         with store.bulk_text_index() if bulk else contextlib.nullcontext():
@@ -1279,8 +1507,17 @@ def import_bundle(bundle: str | Path | Bundle | Source, store: Store, *, strateg
             evaluator.finish()
         if strategy == "error" and counts["conflict"]:
             raise ConflictError(f"{counts['conflict']} record(s) differ from the store and the strategy is error: nothing was written")
-        result = {"inserted": counts["insert"], "updated": counts["update"], "unchanged": counts["unchanged"], "skipped": counts["skip"],
-                  "conflicts": counts["conflict"], "invalid": counts["invalid"], "total": sum(counts.values()),
-                  "dry_run": False, "backup": str(backup) if backup else None, "needs_reembedding": evaluator.needs_reembedding}
+        result = {
+            "inserted": counts["insert"],
+            "updated": counts["update"],
+            "unchanged": counts["unchanged"],
+            "skipped": counts["skip"],
+            "conflicts": counts["conflict"],
+            "invalid": counts["invalid"],
+            "total": sum(counts.values()),
+            "dry_run": False,
+            "backup": str(backup) if backup else None,
+            "needs_reembedding": evaluator.needs_reembedding,
+        }
         store.finish_run(run, {k: v for k, v in result.items() if k not in ("dry_run", "backup")}, source.header)
     return result

@@ -107,7 +107,9 @@ class SentenceTransformerEmbedder:
             transformers.utils.logging.disable_progress_bar()
             self.model = SentenceTransformer(path, device=device)
         except Exception as err:  # sentence-transformers raises many kinds for a missing model
-            raise EmbeddingError(f"cannot load embedding model {model!r} ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+            raise EmbeddingError(
+                f"cannot load embedding model {model!r} ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+            ) from None
         self.name = "sentence-transformers/all-MiniLM-L6-v2" if model in _PACKAGED else model
         get_dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dimension = int(get_dimension())
@@ -130,8 +132,11 @@ class SentenceTransformerEmbedder:
             "pooling": pooling.get("pooling_mode") or {k: v for k, v in pooling.items() if k.startswith("pooling_mode") and v},
             "normalize": "Normalize" in modules,
             "dtype": "float32",
-            "versions": {"sentence-transformers": sentence_transformers.__version__, "torch": torch.__version__.split("+")[0],
-                         "transformers": transformers.__version__},
+            "versions": {
+                "sentence-transformers": sentence_transformers.__version__,
+                "torch": torch.__version__.split("+")[0],
+                "transformers": transformers.__version__,
+            },
         }
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
@@ -170,8 +175,10 @@ def register(store: Store, embedder: Embedder) -> str:
     """Record the embedder's fingerprint in the store; returns its id."""
     details = embedder.fingerprint
     fid = fingerprint_id(details)
-    store.conn.execute("INSERT OR IGNORE INTO fingerprints (fingerprint, model, dimensions, details, created_at) VALUES (?, ?, ?, ?, datetime('now'))",
-                       [fid, embedder.name, embedder.dimension, json.dumps(details, sort_keys=True)])
+    store.conn.execute(
+        "INSERT OR IGNORE INTO fingerprints (fingerprint, model, dimensions, details, created_at) VALUES (?, ?, ?, ?, datetime('now'))",
+        [fid, embedder.name, embedder.dimension, json.dumps(details, sort_keys=True)],
+    )
     return fid
 
 
@@ -189,14 +196,30 @@ class ReembedReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The shape of ``memport reembed --json`` (plus the truncated records' uids and token counts)."""
-        return {"model": self.model, "fingerprint": self.fingerprint, "total": self.total, "encoded": self.encoded,
-                "unchanged": self.unchanged, "truncated": self.truncated, "seconds": round(self.seconds, 3),
-                "cancelled": self.cancelled, "truncated_records": self.truncated_records}
+        return {
+            "model": self.model,
+            "fingerprint": self.fingerprint,
+            "total": self.total,
+            "encoded": self.encoded,
+            "unchanged": self.unchanged,
+            "truncated": self.truncated,
+            "seconds": round(self.seconds, 3),
+            "cancelled": self.cancelled,
+            "truncated_records": self.truncated_records,
+        }
 
 
-def reembed(target: Store | str | Path | Any, model: str | Embedder = DEFAULT_MODEL, *, batch_size: int = 64, device: str | None = None,
-            progress: bool = True, text: Callable[[str, Any], str] | None = None,
-            should_stop: Callable[[], bool] | None = None, on_progress: Callable[[int, int], None] | None = None) -> ReembedReport:
+def reembed(
+    target: Store | str | Path | Any,
+    model: str | Embedder = DEFAULT_MODEL,
+    *,
+    batch_size: int = 64,
+    device: str | None = None,
+    progress: bool = True,
+    text: Callable[[str, Any], str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReembedReport:
     """Give every memory of a store (or a Bundle) a vector from ``model``, encoding only new texts.
 
     ``text(origin, native) -> str`` overrides which text is embedded. ``should_stop()`` is asked
@@ -214,8 +237,15 @@ def reembed(target: Store | str | Path | Any, model: str | Embedder = DEFAULT_MO
     return _reembed_store(target, embedder, batch_size, progress, text or memory_text, should_stop, on_progress)
 
 
-def _reembed_store(store: Store, embedder: Embedder, batch_size: int, progress: bool, text: Callable[[str, Any], str],
-                   should_stop: Callable[[], bool] | None, on_progress: Callable[[int, int], None] | None = None) -> ReembedReport:
+def _reembed_store(
+    store: Store,
+    embedder: Embedder,
+    batch_size: int,
+    progress: bool,
+    text: Callable[[str, Any], str],
+    should_stop: Callable[[], bool] | None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ReembedReport:
     started = time.perf_counter()
     with store.transaction():
         fid = register(store, embedder)
@@ -224,7 +254,9 @@ def _reembed_store(store: Store, embedder: Embedder, batch_size: int, progress: 
     bar = _progress(report.total, progress)
     rows = store.conn.execute(
         "SELECT m.uid, m.origin, m.native, e.text_sha256 FROM memories m "
-        "LEFT JOIN embeddings e ON e.memory_uid = m.uid AND e.fingerprint = ? ORDER BY m.rowid", [fid])
+        "LEFT JOIN embeddings e ON e.memory_uid = m.uid AND e.fingerprint = ? ORDER BY m.rowid",
+        [fid],
+    )
     try:
         for chunk in _chunks(rows, CHUNK):
             if should_stop is not None and should_stop():
@@ -240,8 +272,15 @@ def _reembed_store(store: Store, embedder: Embedder, batch_size: int, progress: 
     return report
 
 
-def _embed_chunk(store: Store, embedder: Embedder, fid: str, chunk: list[tuple[Any, ...]], batch_size: int,
-                 text: Callable[[str, Any], str], report: ReembedReport) -> None:
+def _embed_chunk(
+    store: Store,
+    embedder: Embedder,
+    fid: str,
+    chunk: list[tuple[Any, ...]],
+    batch_size: int,
+    text: Callable[[str, Any], str],
+    report: ReembedReport,
+) -> None:
     """One committed unit: vectors, cache entries and embedding rows of a chunk of memories."""
     pending: dict[str, tuple[str, list[str]]] = {}  # sha -> (text, uids)
     for uid, origin, native, current in chunk:
@@ -256,10 +295,16 @@ def _embed_chunk(store: Store, embedder: Embedder, fid: str, chunk: list[tuple[A
     cached = {}
     shas = list(pending)
     for start in range(0, len(shas), 900):
-        part = shas[start:start + 900]
-        cached.update({row[0]: (row[1], row[2]) for row in store.conn.execute(
-            f"SELECT text_sha256, vector, tokens FROM embedding_cache WHERE fingerprint = ? AND text_sha256 IN ({','.join('?' * len(part))})",
-            [fid, *part])})
+        part = shas[start : start + 900]
+        cached.update(
+            {
+                row[0]: (row[1], row[2])
+                for row in store.conn.execute(
+                    f"SELECT text_sha256, vector, tokens FROM embedding_cache WHERE fingerprint = ? AND text_sha256 IN ({','.join('?' * len(part))})",
+                    [fid, *part],
+                )
+            }
+        )
     fresh = [sha for sha in shas if sha not in cached]
     # length-sorted, so that batches pad little (sentence-transformers sorts within a call too)
     fresh.sort(key=lambda sha: len(pending[sha][0]))
@@ -273,8 +318,10 @@ def _embed_chunk(store: Store, embedder: Embedder, fid: str, chunk: list[tuple[A
         report.encoded += len(fresh)
     with store.transaction():
         if fresh:
-            store.conn.executemany("INSERT OR REPLACE INTO embedding_cache (fingerprint, text_sha256, tokens, vector) VALUES (?, ?, ?, ?)",
-                                   [(fid, sha, vectors[sha][1], vectors[sha][0]) for sha in fresh])
+            store.conn.executemany(
+                "INSERT OR REPLACE INTO embedding_cache (fingerprint, text_sha256, tokens, vector) VALUES (?, ?, ?, ?)",
+                [(fid, sha, vectors[sha][1], vectors[sha][0]) for sha in fresh],
+            )
         rows = []
         for sha, (_, uids) in pending.items():
             blob, count = vectors[sha]
@@ -287,7 +334,9 @@ def _embed_chunk(store: Store, embedder: Embedder, fid: str, chunk: list[tuple[A
                 report.unchanged += len(uids)  # not encoded: the cache had this text
             else:
                 report.unchanged += len(uids) - 1  # one encoding served every memory with this text
-        store.conn.executemany("INSERT OR REPLACE INTO embeddings (memory_uid, fingerprint, dimensions, vector, text_sha256) VALUES (?, ?, ?, ?, ?)", rows)
+        store.conn.executemany(
+            "INSERT OR REPLACE INTO embeddings (memory_uid, fingerprint, dimensions, vector, text_sha256) VALUES (?, ?, ?, ?, ?)", rows
+        )
 
 
 def _reembed_bundle(bundle: Any, embedder: Embedder, batch_size: int, text: Callable[[str, Any], str]) -> ReembedReport:
@@ -308,7 +357,9 @@ def _reembed_bundle(bundle: Any, embedder: Embedder, batch_size: int, text: Call
         memory.embedding = Embedding(vector=encoded[body].astype(np.float32).tolist(), model=embedder.name, dimensions=embedder.dimension)
         if tokens[body] > embedder.max_seq_length:
             report.truncated += 1
-            report.truncated_records.append({"id": memory.id or memory.key, "tokens": tokens[body], "max_seq_length": embedder.max_seq_length})
+            report.truncated_records.append(
+                {"id": memory.id or memory.key, "tokens": tokens[body], "max_seq_length": embedder.max_seq_length}
+            )
     report.encoded = len(unique)
     report.unchanged = len(texts) - len(unique)
     report.seconds = time.perf_counter() - started
@@ -358,11 +409,20 @@ def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, te
     text = text or memory_text
     if isinstance(target, Bundle):
         origin = "tribal" if target.format == "tribal-jsonl" else target.format
-        items = [(str(r.value.get("id", r.value.get("key"))), text(origin, r.value)) for r in _bundle_records(target) if r.kind == "memories"]
+        items = [
+            (str(r.value.get("id", r.value.get("key"))), text(origin, r.value)) for r in _bundle_records(target) if r.kind == "memories"
+        ]
     else:
-        items = [(uid, text(origin, json.loads(native))) for uid, origin, native in target.conn.execute("SELECT uid, origin, native FROM memories ORDER BY rowid")]
+        items = [
+            (uid, text(origin, json.loads(native)))
+            for uid, origin, native in target.conn.execute("SELECT uid, origin, native FROM memories ORDER BY rowid")
+        ]
     counts = embedder.count_tokens([t for _, t in items]) if items else []
-    rows = [{"uid": uid, "tokens": n, "max_seq_length": embedder.max_seq_length} for (uid, _), n in zip(items, counts) if n > embedder.max_seq_length]
+    rows = [
+        {"uid": uid, "tokens": n, "max_seq_length": embedder.max_seq_length}
+        for (uid, _), n in zip(items, counts)
+        if n > embedder.max_seq_length
+    ]
     return pd.DataFrame(rows, columns=["uid", "tokens", "max_seq_length"]).astype({"tokens": "Int64", "max_seq_length": "Int64"})
 
 
@@ -407,8 +467,17 @@ def _loadable_name(details: dict[str, Any]) -> str:
     return DEFAULT_MODEL if name == "sentence-transformers/all-MiniLM-L6-v2" else name
 
 
-def parity(store: Store, queries: list[str], k: int = 10, *, before: str, after: str,
-           models: dict[str, str | Embedder] | None = None, other: Store | None = None, key: str = "uid") -> Any:
+def parity(
+    store: Store,
+    queries: list[str],
+    k: int = 10,
+    *,
+    before: str,
+    after: str,
+    models: dict[str, str | Embedder] | None = None,
+    other: Store | None = None,
+    key: str = "uid",
+) -> Any:
     """How much the top-k results of each query agree between two fingerprints' vectors:
     overlap = |top-k before ∩ top-k after| / k, per query and on average (a DataFrame, mean in
     ``.attrs["mean_overlap"]``). ``models`` maps a fingerprint to the model to embed queries with,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-
 @dataclass(frozen=True)
 class Location:
     """Where something is: a file, and inside it a line (JSONL) or a record index, and a JSON path."""

@@ -63,7 +63,7 @@ def browse(frame: Any, view: View) -> tuple[Any, int]:
         keep &= hit
     matched = frame[keep.fillna(False).astype(bool)]
     start = max(view.page, 0) * view.size
-    page = matched.iloc[start:start + view.size].copy()
+    page = matched.iloc[start : start + view.size].copy()
     for column in TEXT_COLUMNS:
         if column in page:
             page[column] = page[column].map(lambda v: mask_text(_as_text(v)) if _as_text(v) else v).astype(object)

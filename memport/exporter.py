@@ -8,7 +8,7 @@ returned so that an export says what it could not carry, like a conversion.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,11 @@ def store_bundle(store: Store, origin: str, filters: Filters | None = None) -> B
         ends = [json.dumps(m.get("id", m.get("key"))) if origin == "kagura" else m.get("id") for m in memories]
         ends = [e for e in ends if e is not None] + filters.users + [json.dumps(u) for u in filters.users]
         marks = "SELECT value FROM json_each(?)"
-        relations = list(store.natives("relations", origin=origin, where=f"source IN ({marks}) OR target IN ({marks})",
-                                       params=[json.dumps(ends), json.dumps(ends)]))
+        relations = list(
+            store.natives(
+                "relations", origin=origin, where=f"source IN ({marks}) OR target IN ({marks})", params=[json.dumps(ends), json.dumps(ends)]
+            )
+        )
         others: dict[str, list[Any]] = {"nodes": [], "documents": [], "chunks": [], "pending": []}
         if origin == "kagura" and relations:
             # Kagura edges need their nodes: take the ones the selected edges name
@@ -58,8 +61,17 @@ def store_bundle(store: Store, origin: str, filters: Filters | None = None) -> B
         return bundle
     memory_rows = [r for r in relations if "memory_id" not in r]
     cross_rows = [r for r in relations if "memory_id" in r]
-    doc = {"version": "1.0.0", "data": {"memories": memories, "documents": others["documents"], "chunks": others["chunks"],
-                                        "memoryRelations": memory_rows, "crossLayerRelations": cross_rows, "pendingMemories": others["pending"]}}
+    doc = {
+        "version": "1.0.0",
+        "data": {
+            "memories": memories,
+            "documents": others["documents"],
+            "chunks": others["chunks"],
+            "memoryRelations": memory_rows,
+            "crossLayerRelations": cross_rows,
+            "pendingMemories": others["pending"],
+        },
+    }
     bundle = doclea.from_native(doc)
     if isinstance(header, dict):
         for attr, key in (("backend_type", "backendType"), ("storage_mode", "storageMode"), ("schema_version", "schemaVersion")):
@@ -71,15 +83,16 @@ def store_bundle(store: Store, origin: str, filters: Filters | None = None) -> B
     return bundle
 
 
-def export(store: Store, to: str, path: str | Path, *, filters: Filters | None = None, overwrite: bool = False,
-           exported_at: datetime | None = None) -> dict[str, Any]:
+def export(
+    store: Store, to: str, path: str | Path, *, filters: Filters | None = None, overwrite: bool = False, exported_at: datetime | None = None
+) -> dict[str, Any]:
     """Write the store's records (those the filters select) as one ``to`` bundle at ``path``.
 
     Returns ``{"path", "counts", "backup", "conversions": [report, ...]}``.
     """
     from .api import write
 
-    now = exported_at or datetime.now(timezone.utc)
+    now = exported_at or datetime.now(UTC)
     parts: list[Bundle] = []
     reports: list[ConversionReport] = []
     for origin in store.origins():
@@ -97,17 +110,24 @@ def export(store: Store, to: str, path: str | Path, *, filters: Filters | None =
     notes: list[str] = []
     result = _concat(parts, to, notes)
     backup = write(result, Path(path), overwrite=overwrite, exported_at=now)
-    return {"path": str(path), "counts": result.counts(), "backup": str(backup) if backup else None,
-            "conversions": [r.to_dict() for r in reports], "notes": notes}
+    return {
+        "path": str(path),
+        "counts": result.counts(),
+        "backup": str(backup) if backup else None,
+        "conversions": [r.to_dict() for r in reports],
+        "notes": notes,
+    }
 
 
 def _concat(parts: list[Bundle], to: str, notes: list[str]) -> Bundle:
     """Bundles of one format as one (an empty one when there are none)."""
     if not parts:
-        empty = {"kagura": lambda: kagura.from_native([], [], None, files=["memories.jsonl", "metadata.json"]),
-                 "tribal": lambda: _headerless(tribal.from_native({"manifest": {}, "entries": []})),
-                 "tribal-jsonl": lambda: tribal.jsonl_from_native([]),
-                 "doclea": lambda: _headerless(doclea.from_native({"data": {}}))}
+        empty = {
+            "kagura": lambda: kagura.from_native([], [], None, files=["memories.jsonl", "metadata.json"]),
+            "tribal": lambda: _headerless(tribal.from_native({"manifest": {}, "entries": []})),
+            "tribal-jsonl": lambda: tribal.jsonl_from_native([]),
+            "doclea": lambda: _headerless(doclea.from_native({"data": {}})),
+        }
         return empty[to]()
     first = parts[0]
     records = Records()
@@ -118,8 +138,11 @@ def _concat(parts: list[Bundle], to: str, notes: list[str]) -> Bundle:
     result.meta.header = None
     if to in ("tribal", "tribal-jsonl"):
         # one manifest model for all vectors: the model of the parts that carry vectors
-        models = {(p.meta.embedding_model.name, p.meta.embedding_model.dimensions) for p in parts
-                  if p.meta.embedding_model and any(m.embedding and m.embedding.vector for m in p.records.memories)}
+        models = {
+            (p.meta.embedding_model.name, p.meta.embedding_model.dimensions)
+            for p in parts
+            if p.meta.embedding_model and any(m.embedding and m.embedding.vector for m in p.records.memories)
+        }
         if len(models) == 1:
             name, dims = models.pop()
             result.meta.embedding_model = EmbeddingModel(name=name, dimensions=dims)
@@ -127,7 +150,9 @@ def _concat(parts: list[Bundle], to: str, notes: list[str]) -> Bundle:
             dropped = sum(1 for m in records.memories if m.embedding and m.embedding.vector)
             for m in records.memories:
                 m.embedding = None
-            notes.append(f"{dropped} vectors from {len(models)} different models were dropped: a Tribal bundle holds one model; re-embed after import")
+            notes.append(
+                f"{dropped} vectors from {len(models)} different models were dropped: a Tribal bundle holds one model; re-embed after import"
+            )
     if to == "kagura":
         has_graph = bool(records.nodes or records.relations)
         result.meta.files = ["memories.jsonl"] + (["graph.jsonl"] if has_graph else []) + ["metadata.json"]

@@ -27,8 +27,11 @@ def parse_bound(text: str, *, end: bool = False) -> str:
             year, month = int(m.group(1)), m.group(2)
             start = datetime(year, int(month or 1), 1, tzinfo=UTC)
             if end:
-                start = start.replace(year=year + 1) if month is None else (
-                    start.replace(year=year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1))
+                start = (
+                    start.replace(year=year + 1)
+                    if month is None
+                    else (start.replace(year=year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1))
+                )
             return store_text(start)
         if len(text) == 10:
             d = date.fromisoformat(text)
@@ -36,7 +39,9 @@ def parse_bound(text: str, *, end: bool = False) -> str:
             return store_text(start + timedelta(days=1) if end else start)
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise MemportError(f"not an ISO 8601 date: {text!r} (expected e.g. 2026, 2026-01, 2026-01-15 or 2026-01-15T10:30:00+02:00)") from None
+        raise MemportError(
+            f"not an ISO 8601 date: {text!r} (expected e.g. 2026, 2026-01, 2026-01-15 or 2026-01-15T10:30:00+02:00)"
+        ) from None
     return store_text(dt if dt.tzinfo else dt.replace(tzinfo=UTC))
 
 
@@ -56,8 +61,14 @@ class Filters:
     def __post_init__(self) -> None:
         # normalised once: store time text, the until bounds exclusive
         self._bounds = {
-            "created_at": (self.created_since and parse_bound(self.created_since), self.created_until and parse_bound(self.created_until, end=True)),
-            "updated_at": (self.updated_since and parse_bound(self.updated_since), self.updated_until and parse_bound(self.updated_until, end=True)),
+            "created_at": (
+                self.created_since and parse_bound(self.created_since),
+                self.created_until and parse_bound(self.created_until, end=True),
+            ),
+            "updated_at": (
+                self.updated_since and parse_bound(self.updated_since),
+                self.updated_until and parse_bound(self.updated_until, end=True),
+            ),
         }
         self._active = bool(self.users or self.agents or self.scopes or self.tags or any(a or b for a, b in self._bounds.values()))
 
@@ -78,7 +89,7 @@ class Filters:
             value = getattr(item, column)
             if (low or high) and value is None:
                 return False
-            if low and value < low or high and value >= high:
+            if (low and value < low) or (high and value >= high):
                 return False
         return True
 

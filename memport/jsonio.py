@@ -23,10 +23,10 @@ import re
 import shutil
 import stat
 import tempfile
-from decimal import Decimal
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +96,7 @@ def _decode_error(data: bytes, where: Location, err: Exception) -> MalformedInpu
     if isinstance(err, RecursionError):
         return MalformedInputError("JSON is nested too deeply to read (over ~1000 levels)", where)
     if isinstance(err, UnicodeDecodeError):
-        return MalformedInputError(
-            f"bytes are not valid UTF-8 at byte {err.start}: {data[err.start:err.start + 4]!r}", where
-        )
+        return MalformedInputError(f"bytes are not valid UTF-8 at byte {err.start}: {data[err.start : err.start + 4]!r}", where)
     if isinstance(err, json.JSONDecodeError):
         # inside a single-document file, the parser's own line number is the location
         loc = where if where.line is not None else Location(where.file, line=err.lineno, record=where.record, path=where.path)
@@ -109,11 +107,12 @@ def _decode_error(data: bytes, where: Location, err: Exception) -> MalformedInpu
     return MalformedInputError(f"malformed JSON: {err}", where)
 
 
-def loads(data: bytes, where: Location = Location(), *, fast: bool = True) -> Parsed:
+def loads(data: bytes, where: Location | None = None, *, fast: bool = True) -> Parsed:
     """Parse one JSON document from bytes, fast where safe and exact always.
 
     ``fast=False`` goes straight to the standard library (the caller knows orjson refused it).
     """
+    where = where if where is not None else Location()
     if fast and not may_hold_huge_integer(data):
         try:
             return Parsed(orjson.loads(data), False)
@@ -205,13 +204,13 @@ def dumps_js(value: Any) -> str:
     text = _EXPONENT_LINE.sub(lambda m: m.group(1) + js_number(m.group(2)) + m.group(3), text)
     # A str decoded from JSON holds a surrogate only when it was a lone one (pairs are combined);
     # JavaScript escapes those as \udxxx.
-    return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def dumps_js_compact(value: Any) -> str:
     """``JSON.stringify(value)`` without indentation (Doclea's relation metadata strings)."""
     text = json.dumps(_js_integral(value), ensure_ascii=False, separators=(",", ":"))
-    return _SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _non_finite_to_null(value: Any) -> str:
@@ -273,7 +272,7 @@ class Output:
 
 
 def backup_name(path: Path, now: datetime | None = None) -> Path:
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     candidate = path.with_name(f"{path.name}.bak-{stamp}")
     n = 1
     while candidate.exists():

@@ -112,7 +112,9 @@ class Report:
         """One row per problem with typed columns (categories for severity and code)."""
         import pandas as pd
 
-        frame = pd.DataFrame([p.to_dict() for p in self.problems], columns=["code", "severity", "message", "file", "line", "record", "path"])
+        frame = pd.DataFrame(
+            [p.to_dict() for p in self.problems], columns=["code", "severity", "message", "file", "line", "record", "path"]
+        )
         frame = frame[COLUMNS]
         frame["severity"] = pd.Categorical(frame["severity"], categories=["error", "warning"])
         frame["code"] = frame["code"].astype("category")

@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -89,26 +89,26 @@ class SchemaSet:
     def _py_registry(self) -> Any:
         import referencing  # the reference engine is off the hot path: import it only when used
 
-        return referencing.Registry().with_resources(
-            (uri, referencing.Resource.from_contents(doc)) for uri, doc in self.documents.items()
-        )
+        return referencing.Registry().with_resources((uri, referencing.Resource.from_contents(doc)) for uri, doc in self.documents.items())
 
-    @lru_cache(maxsize=None)
+    @cache  # noqa: B019 (one SchemaSet per format version lives as long as the process)
     def fast(self, name: str) -> jsonschema_rs.Validator:
         # the linear-time regex engine: twice as fast here, and immune to catastrophic backtracking
         # on huge strings
-        return jsonschema_rs.validator_for(self.documents[self.uri(name)], registry=self._rs_registry,
-                                           pattern_options=jsonschema_rs.RegexOptions())
+        return jsonschema_rs.validator_for(
+            self.documents[self.uri(name)], registry=self._rs_registry, pattern_options=jsonschema_rs.RegexOptions()
+        )
 
-    @lru_cache(maxsize=None)
+    @cache  # noqa: B019 (one SchemaSet per format version lives as long as the process)
     def errors_only(self, name: str) -> jsonschema_rs.Validator:
         """A validator that passes an instance whenever ``fast`` finds no error-level problem in it
         (warnings are no reason to refuse a record): 40% less time a Kagura memory than ``fast``.
         Where it fails an instance, ``check`` says whether that was for an error."""
-        return jsonschema_rs.validator_for(_without_warnings(self.documents[self.uri(name)]), registry=self._rs_registry,
-                                           pattern_options=jsonschema_rs.RegexOptions())
+        return jsonschema_rs.validator_for(
+            _without_warnings(self.documents[self.uri(name)]), registry=self._rs_registry, pattern_options=jsonschema_rs.RegexOptions()
+        )
 
-    @lru_cache(maxsize=None)
+    @cache  # noqa: B019 (one SchemaSet per format version lives as long as the process)
     def reference(self, name: str) -> Any:
         import jsonschema
 
@@ -142,7 +142,7 @@ class SchemaSet:
         kind = self.documents[self.uri(name)].get("x-memport-kind", f"{self.format}.{name}")
         code = note.get("code", f"{kind}.{raw.keyword}")
         # a missing field is located at the field itself, not at the object that lacks it
-        path = raw.instance_path + (raw.missing,) if raw.missing is not None else raw.instance_path
+        path = (*raw.instance_path, raw.missing) if raw.missing is not None else raw.instance_path
         return Classified(code, note.get("severity", "error"), _message(raw, note), path)
 
     def check(self, name: str, instance: Any, *, exact: bool = False, engine: str | None = None) -> list[Classified]:
@@ -155,9 +155,18 @@ class SchemaSet:
         except RecursionError:
             return [Classified(f"{self.format}.too-deep", "error", "value is nested too deeply to validate", ())]
 
-    def problems(self, name: str, instance: Any, *, exact: bool = False, file: str | None = None,
-                 line: int | None = None, record: int | None = None, prefix: tuple[Any, ...] = (),
-                 record_depth: int | None = None) -> list[Problem]:
+    def problems(
+        self,
+        name: str,
+        instance: Any,
+        *,
+        exact: bool = False,
+        file: str | None = None,
+        line: int | None = None,
+        record: int | None = None,
+        prefix: tuple[Any, ...] = (),
+        record_depth: int | None = None,
+    ) -> list[Problem]:
         """Validate and turn violations into Problems located in the file.
 
         ``record_depth``: for single-document formats, the index at this position of the instance
@@ -172,8 +181,6 @@ class SchemaSet:
         return out
 
 
-
-
 # Subschemas whose failure fails the schema that holds them, in a mapping, in a list, or alone.
 # Elsewhere (anyOf, oneOf, not, if, contains, $ref) a subschema's failure is not its own: the keyword
 # that holds it reports it, or it only steers, so such subschemas are never left out.
@@ -181,9 +188,27 @@ _EACH_OF_MAPPING = ("properties", "patternProperties", "dependentSchemas")
 _EACH_OF_LIST = ("allOf", "prefixItems")
 _SINGLE = ("additionalProperties", "items", "then", "else", "propertyNames")
 # keywords that never fail (annotations) or fail only through the subschemas above ("if" steers)
-_NEVER_FAIL = frozenset(("x-memport", "x-memport-kind", "title", "description", "$comment", "$id", "$schema", "$defs",
-                         "examples", "default", "deprecated", "readOnly", "writeOnly", "if",
-                         *_EACH_OF_MAPPING, *_EACH_OF_LIST, *_SINGLE))
+_NEVER_FAIL = frozenset(
+    (
+        "x-memport",
+        "x-memport-kind",
+        "title",
+        "description",
+        "$comment",
+        "$id",
+        "$schema",
+        "$defs",
+        "examples",
+        "default",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "if",
+        *_EACH_OF_MAPPING,
+        *_EACH_OF_LIST,
+        *_SINGLE,
+    )
+)
 
 
 def _subschemas(node: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -240,14 +265,21 @@ def _without_warnings(node: Any) -> Any:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_set(fmt: str, version: str) -> SchemaSet:
     """The (cached) schema set of one format version."""
     return SchemaSet(fmt, version)
 
 
-_TYPE_NAMES = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-               "number": "a number", "boolean": "a boolean", "null": "null"}
+_TYPE_NAMES = {
+    "object": "an object",
+    "array": "an array",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+}
 
 
 def _message(raw: RawError, note: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,24 @@ from .jsonio import backup_name
 SCHEMA_VERSION = 4
 KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
 # the columns of schema version 1; later migrations add to them
-_MEMORY_COLUMNS_1 = ("uid", "uid_key", "origin", "source_id", "user_id", "agent_name", "scope", "type", "title", "content", "tags",
-                     "created_at", "updated_at", "native", "content_key", "run_id")
+_MEMORY_COLUMNS_1 = (
+    "uid",
+    "uid_key",
+    "origin",
+    "source_id",
+    "user_id",
+    "agent_name",
+    "scope",
+    "type",
+    "title",
+    "content",
+    "tags",
+    "created_at",
+    "updated_at",
+    "native",
+    "content_key",
+    "run_id",
+)
 _OTHER_COLUMNS_1 = ("uid", "uid_key", "origin", "source_id", "type", "source", "target", "native", "content_key", "run_id")
 MEMORY_COLUMNS = (*_MEMORY_COLUMNS_1, "line_key")
 OTHER_COLUMNS = (*_OTHER_COLUMNS_1, "line_key")
@@ -61,17 +77,35 @@ def _migrate_1(db: Any) -> None:
     db["relations"].create_index(["source"])
     db["relations"].create_index(["target"])
     db["embeddings"].create({"memory_uid": text, "fingerprint": text, "dimensions": int, "vector": bytes}, pk=("memory_uid", "fingerprint"))
-    db["import_runs"].create({"run_id": int, "source": text, "format": text, "started_at": text, "finished_at": text, "strategy": text,
-                              "dry_run": int, "counts": text, "decisions": text, "backup": text, "operation": text, "header": text},
-                             pk="run_id")
+    db["import_runs"].create(
+        {
+            "run_id": int,
+            "source": text,
+            "format": text,
+            "started_at": text,
+            "finished_at": text,
+            "strategy": text,
+            "dry_run": int,
+            "counts": text,
+            "decisions": text,
+            "backup": text,
+            "operation": text,
+            "header": text,
+        },
+        pk="run_id",
+    )
 
 
 def _migrate_2(db: Any) -> None:
     """Re-embedding: fingerprints of models, the (fingerprint, text) cache, the store's own model."""
     text = str
     db["embeddings"].add_column("text_sha256", text)
-    db["fingerprints"].create({"fingerprint": text, "model": text, "dimensions": int, "details": text, "created_at": text}, pk="fingerprint")
-    db["embedding_cache"].create({"fingerprint": text, "text_sha256": text, "tokens": int, "vector": bytes}, pk=("fingerprint", "text_sha256"))
+    db["fingerprints"].create(
+        {"fingerprint": text, "model": text, "dimensions": int, "details": text, "created_at": text}, pk="fingerprint"
+    )
+    db["embedding_cache"].create(
+        {"fingerprint": text, "text_sha256": text, "tokens": int, "vector": bytes}, pk=("fingerprint", "text_sha256")
+    )
     db["settings"].create({"key": text, "value": text}, pk="key")
 
 
@@ -111,8 +145,9 @@ def _rekey(db: Any, origins: dict[str, tuple[str, ...]], where: str = "") -> Non
         for kind in KINDS:
             last = 0
             while True:
-                rows = db.execute(f"SELECT rowid, native FROM {kind} WHERE origin = ? AND rowid > ? {where} ORDER BY rowid LIMIT 10000",
-                                  [origin, last]).fetchall()
+                rows = db.execute(
+                    f"SELECT rowid, native FROM {kind} WHERE origin = ? AND rowid > ? {where} ORDER BY rowid LIMIT 10000", [origin, last]
+                ).fetchall()
                 if not rows:
                     break
                 last = rows[-1][0]
@@ -157,8 +192,10 @@ class Store:
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise StoreError(f"store schema version {version} is newer than this memport understands ({SCHEMA_VERSION}); upgrade memport",
-                             Location(str(self.path)))
+            raise StoreError(
+                f"store schema version {version} is newer than this memport understands ({SCHEMA_VERSION}); upgrade memport",
+                Location(str(self.path)),
+            )
         tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and tables and "memories" not in tables:
             raise StoreError("is a SQLite database, but not a memport store", Location(str(self.path)))
@@ -210,8 +247,10 @@ class Store:
         the slices keep each text far below SQLite's 1 GB limit on a string."""
         import numpy as np
 
-        sql = (f"SELECT count(*), group_concat({first}) || ',' || group_concat({second}) FROM {kind} "
-               f"WHERE uid_key >= ? AND uid_key <= ? AND {first} IS NOT NULL AND {second} IS NOT NULL")
+        sql = (
+            f"SELECT count(*), group_concat({first}) || ',' || group_concat({second}) FROM {kind} "
+            f"WHERE uid_key >= ? AND uid_key <= ? AND {first} IS NOT NULL AND {second} IS NOT NULL"
+        )
         parts = []
         step = 1 << 60
         for low in range(-(1 << 63), 1 << 63, step):
@@ -244,7 +283,7 @@ class Store:
         parameter per thousand values rather than a placeholder each (no limit on the count)."""
         sql = f"SELECT {wanted} FROM {kind} WHERE {column} IN (SELECT value FROM json_each(?))"
         for start in range(0, len(values), 1000):
-            yield from self.conn.execute(sql, [json.dumps(values[start:start + 1000])])
+            yield from self.conn.execute(sql, [json.dumps(values[start : start + 1000])])
 
     def updated_at(self, kind: str, uid: str) -> str | None:
         if kind != "memories":
@@ -270,15 +309,19 @@ class Store:
 
     def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
         """Full-text search on memory titles and content (FTS5 query syntax)."""
-        sql = ("SELECT m.uid, m.title, m.content FROM memories_fts f JOIN memories m ON m.rowid = f.rowid "
-               "WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?")
+        sql = (
+            "SELECT m.uid, m.title, m.content FROM memories_fts f JOIN memories m ON m.rowid = f.rowid "
+            "WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?"
+        )
         return [dict(zip(("uid", "title", "content"), row)) for row in self.conn.execute(sql, [query, limit])]
 
     def latest_header(self, origin: str) -> dict[str, Any] | None:
         """The header (manifest, metadata) of the latest import from ``origin``: what an export needs
         that records do not carry, such as the embedding model of Tribal vectors."""
-        row = self.conn.execute("SELECT header FROM import_runs WHERE format IN (?, ?) AND header IS NOT NULL ORDER BY run_id DESC LIMIT 1",
-                                [origin, f"{origin}-jsonl"]).fetchone()
+        row = self.conn.execute(
+            "SELECT header FROM import_runs WHERE format IN (?, ?) AND header IS NOT NULL ORDER BY run_id DESC LIMIT 1",
+            [origin, f"{origin}-jsonl"],
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
     def setting(self, key: str) -> str | None:
@@ -308,18 +351,25 @@ class Store:
         return target
 
     def record_run(self, **values: Any) -> int:
-        values.setdefault("started_at", datetime.now(timezone.utc).isoformat())
+        values.setdefault("started_at", datetime.now(UTC).isoformat())
         cursor = self.conn.execute(
             f"INSERT INTO import_runs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
-            [json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v for v in values.values()])
+            [json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v for v in values.values()],
+        )
         return int(cursor.lastrowid)
 
     def finish_run(self, run_id: int, counts: dict[str, Any], header: Any = None) -> None:
         """Close a run with its counts and the bundle's header, as reading completed it (a streamed
         document's members after its records are met last)."""
-        self.conn.execute("UPDATE import_runs SET finished_at = ?, counts = ?, header = ? WHERE run_id = ?",
-                          [datetime.now(timezone.utc).isoformat(), json.dumps(counts, sort_keys=True),
-                           json.dumps(header, sort_keys=True) if header is not None else None, run_id])
+        self.conn.execute(
+            "UPDATE import_runs SET finished_at = ?, counts = ?, header = ? WHERE run_id = ?",
+            [
+                datetime.now(UTC).isoformat(),
+                json.dumps(counts, sort_keys=True),
+                json.dumps(header, sort_keys=True) if header is not None else None,
+                run_id,
+            ],
+        )
 
     @contextmanager
     def bulk_text_index(self) -> Iterator[None]:
@@ -345,9 +395,13 @@ class Store:
         memories = [r[0] for r in self.conn.execute("SELECT uid FROM memories WHERE user_id = ?", [user_id])]
         ends = {r[0] for r in self.conn.execute("SELECT source_id FROM memories WHERE user_id = ? AND source_id IS NOT NULL", [user_id])}
         ends |= {user_id, json.dumps(user_id)}
-        relations = [r[0] for r in self.conn.execute(
-            "SELECT uid FROM relations WHERE source IN (SELECT value FROM json_each(?)) OR target IN (SELECT value FROM json_each(?))",
-            [json.dumps(sorted(ends)), json.dumps(sorted(ends))])]
+        relations = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT uid FROM relations WHERE source IN (SELECT value FROM json_each(?)) OR target IN (SELECT value FROM json_each(?))",
+                [json.dumps(sorted(ends)), json.dumps(sorted(ends))],
+            )
+        ]
         return memories, relations
 
     def erase_user(self, user_id: str) -> dict[str, Any]:
@@ -357,7 +411,7 @@ class Store:
         with self.transaction():
             for kind, uids in (("memories", memories), ("relations", relations)):
                 for start in range(0, len(uids), 900):
-                    chunk = uids[start:start + 900]
+                    chunk = uids[start : start + 900]
                     marks = ",".join("?" * len(chunk))
                     if kind == "memories":
                         self.conn.execute(f"DELETE FROM embeddings WHERE memory_uid IN ({marks})", chunk)

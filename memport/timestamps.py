@@ -18,14 +18,14 @@ the zone was assumed.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import MemportError
 
-UTC = timezone.utc
+UTC = UTC
 
 KAGURA_LOCAL_ISO = "kagura-local-iso"  # naive local, T separator
 SQLITE_UTC = "sqlite-utc"  # YYYY-MM-DD HH:MM:SS, UTC

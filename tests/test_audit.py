@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+from native import (
+    DOCLEA_MEMORY,
+    DOCLEA_RELATION,
+    KAGURA_PERSISTENT,
+    KAGURA_WORKING,
+    TRIBAL_ENTRY,
+    doclea_bundle,
+    tribal_bundle,
+    write_doclea,
+    write_kagura,
+    write_tribal,
+)
+
 import memport
 from memport.auditing import find_sensitive, mask, mask_text
-from native import DOCLEA_MEMORY, DOCLEA_RELATION, KAGURA_PERSISTENT, KAGURA_WORKING, TRIBAL_ENTRY, doclea_bundle, tribal_bundle, \
-    write_doclea, write_kagura, write_tribal
 
 SECRETS = {
     "api key": "sk-proj-Ab12Cd34Ef56Gh78Ij90",
@@ -30,10 +41,12 @@ def test_every_kind_of_secret_is_found_and_masked():
 
 
 def test_bundle_audit(tmp_path):
-    records = [dict(KAGURA_PERSISTENT, key="a", value=f"reach me at {SECRETS['email']}", created_at="2025-05-30 08:15:02"),
-               dict(KAGURA_PERSISTENT, key="b", value="same text", agent_name="thread_1", created_at="2025-06-02 09:00:00"),
-               dict(KAGURA_PERSISTENT, key="c", value="same text", metadata={"tags": ["x", "y"]}, created_at="2025-06-03 09:00:00"),
-               dict(KAGURA_WORKING, key="long", value="word " * 2000)]
+    records = [
+        dict(KAGURA_PERSISTENT, key="a", value=f"reach me at {SECRETS['email']}", created_at="2025-05-30 08:15:02"),
+        dict(KAGURA_PERSISTENT, key="b", value="same text", agent_name="thread_1", created_at="2025-06-02 09:00:00"),
+        dict(KAGURA_PERSISTENT, key="c", value="same text", metadata={"tags": ["x", "y"]}, created_at="2025-06-03 09:00:00"),
+        dict(KAGURA_WORKING, key="long", value="word " * 2000),
+    ]
     audit = memport.audit(memport.read(write_kagura(tmp_path / "k", records, metadata=None)))
     assert audit.summary() == {"memories": 4, "duplicate_groups": 1, "dangling": 0, "sensitive": 1, "too_long": 1}
     assert dict(zip(audit.by["agent"]["agent"], audit.by["agent"]["count"])) == {"global": 3, "thread_1": 1}
@@ -55,8 +68,13 @@ def test_dangling_references_in_each_format(tmp_path):
 
 def test_store_audit_and_exact_token_counts(tmp_path):
     with memport.Store(tmp_path / "s.db") as store:
-        memport.import_bundle(write_doclea(tmp_path / "d.json", doclea_bundle(
-            memories=[dict(DOCLEA_MEMORY, content=f"key {SECRETS['api key']}")], memoryRelations=[DOCLEA_RELATION])), store)
+        memport.import_bundle(
+            write_doclea(
+                tmp_path / "d.json",
+                doclea_bundle(memories=[dict(DOCLEA_MEMORY, content=f"key {SECRETS['api key']}")], memoryRelations=[DOCLEA_RELATION]),
+            ),
+            store,
+        )
         audit = memport.audit(store, max_tokens=3, count_tokens=lambda texts: [len(t.split()) for t in texts])
     assert audit.total == 1 and audit.sensitive["kind"].tolist() == ["api key"]
     assert audit.too_long["how"].tolist() == ["counted"] and audit.dangling["missing"].tolist() == ["mem_QqQqQqQq00000000"]

@@ -8,11 +8,20 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from native import (
+    KAGURA_PERSISTENT,
+    KAGURA_WORKING,
+    doclea_bundle,
+    kagura_line,
+    reference_kagura,
+    tribal_bundle,
+    write_doclea,
+    write_kagura,
+    write_tribal,
+)
 
 import memport
 from memport.cli import cli
-from native import KAGURA_PERSISTENT, KAGURA_WORKING, kagura_line, reference_kagura, tribal_bundle, write_doclea, write_kagura, \
-    write_tribal, doclea_bundle
 
 
 def run(*args):
@@ -44,7 +53,11 @@ def _detectable(src):
 
 
 def test_truncated_kagura_line(tmp_path):
-    src = write_kagura(tmp_path / "b", metadata=None, raw={"memories.jsonl": kagura_line(KAGURA_WORKING).encode() + kagura_line(KAGURA_PERSISTENT).encode()[:50]})
+    src = write_kagura(
+        tmp_path / "b",
+        metadata=None,
+        raw={"memories.jsonl": kagura_line(KAGURA_WORKING).encode() + kagura_line(KAGURA_PERSISTENT).encode()[:50]},
+    )
     result = run("validate", src)
     assert_clean_failure(result, code=1, mentions=["memories.jsonl, line 2", "truncated", "[json.malformed]"])
     converted_nothing(tmp_path, src)
@@ -64,7 +77,11 @@ def test_truncated_single_document_formats(tmp_path):
 
 
 def test_malformed_line_in_the_middle(tmp_path):
-    src = write_kagura(tmp_path / "b", metadata=None, raw={"memories.jsonl": (kagura_line(KAGURA_WORKING) + "{'single': 'quotes'}\n" + kagura_line(KAGURA_PERSISTENT)).encode()})
+    src = write_kagura(
+        tmp_path / "b",
+        metadata=None,
+        raw={"memories.jsonl": (kagura_line(KAGURA_WORKING) + "{'single': 'quotes'}\n" + kagura_line(KAGURA_PERSISTENT)).encode()},
+    )
     report = memport.validate(src)
     assert [(p.line, p.code) for p in report.errors] == [(2, "json.malformed")]
     with pytest.raises(memport.MalformedInputError) as err:
@@ -77,8 +94,11 @@ def test_wrong_types_and_missing_fields_name_the_field(tmp_path):
     del entry["content"]
     src = write_tribal(tmp_path / "t.json", tribal_bundle([entry]))
     result = run("validate", src)
-    assert_clean_failure(result, code=1, mentions=["record 0, $.entries[0].content: missing required field 'content'",
-                                                   "$.entries[0].confidence", "got 'high'"])
+    assert_clean_failure(
+        result,
+        code=1,
+        mentions=["record 0, $.entries[0].content: missing required field 'content'", "$.entries[0].confidence", "got 'high'"],
+    )
 
 
 def test_unknown_version(tmp_path):
@@ -128,7 +148,9 @@ def test_empty_directory_and_missing_path(tmp_path):
 
 def test_file_where_a_directory_is_expected(tmp_path):
     src = reference_kagura(tmp_path / "b")
-    assert_clean_failure(run("validate", src / "memories.jsonl"), code=2, mentions=["one file of a Kagura bundle", "pass the bundle directory"])
+    assert_clean_failure(
+        run("validate", src / "memories.jsonl"), code=2, mentions=["one file of a Kagura bundle", "pass the bundle directory"]
+    )
     weird = tmp_path / "w"
     weird.mkdir()
     (weird / "memories.jsonl").mkdir()
@@ -142,7 +164,7 @@ def test_deeply_nested_values(tmp_path):
     assert_clean_failure(run("validate", src), code=1, mentions=["line 1", "nested too deeply"])
     converted_nothing(tmp_path, src)
     doc = tmp_path / "d.json"
-    doc.write_text('{"manifest": ' + "{\"a\": " * 50_000 + "1" + "}" * 50_000 + ', "entries": []}')
+    doc.write_text('{"manifest": ' + '{"a": ' * 50_000 + "1" + "}" * 50_000 + ', "entries": []}')
     assert_clean_failure(run("validate", doc), code=2, mentions=["d.json", "nested too deeply"])
 
 
@@ -162,7 +184,7 @@ def test_huge_string(tmp_path):
     src = write_kagura(tmp_path / "b", [dict(KAGURA_PERSISTENT, value=huge, created_at=huge)])
     report = memport.validate(src)
     assert report.valid
-    warning = [p for p in report.warnings if p.code == "kagura.timestamp.created-at"][0]
+    warning = next(p for p in report.warnings if p.code == "kagura.timestamp.created-at")
     assert len(warning.message) < 400 and "30000000 characters" in warning.message
     assert memport.read(src).records.memories[0].content == huge
 

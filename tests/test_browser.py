@@ -43,9 +43,23 @@ def lab(tmp_path):
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"), "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={tmp_path}",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -69,9 +83,19 @@ def test_merge_selector_in_a_real_browser(lab):
     base, token = lab
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(f"{base}/lab/tree/notebooks/02-merge.ipynb?token={token}", timeout=120_000)
@@ -93,9 +117,11 @@ def test_merge_selector_in_a_real_browser(lab):
             assert "conflicts 2" in counts.inner_text()
             # the first conflict's "take" button (a ToggleButtons option)
             page.locator(".widget-toggle-button", has_text="take").first.click()
-            page.wait_for_function("() => [...document.querySelectorAll('.widget-html-content')]"
-                                   ".some(e => e.textContent.includes('resulting plan:') && e.textContent.includes('conflicts 1'))",
-                                   timeout=30_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.widget-html-content')]"
+                ".some(e => e.textContent.includes('resulting plan:') && e.textContent.includes('conflicts 1'))",
+                timeout=30_000,
+            )
             page.screenshot(path=str(ARTIFACTS / "merge-selector.png"), full_page=True)
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "merge-selector-failure.png"), full_page=True)

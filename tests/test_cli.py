@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from native import KAGURA_WORKING, doclea_bundle, reference_kagura, tribal_bundle, write_doclea, write_kagura, write_tribal
 
 import memport
 from memport.cli import cli
-from native import KAGURA_WORKING, reference_kagura, tribal_bundle, write_doclea, write_kagura, write_tribal, doclea_bundle
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 COUNT_KEYS = ["memories", "relations", "nodes", "documents", "chunks", "pending"]
@@ -26,8 +26,31 @@ def run(*args):
 def test_inspect_json_shape_for_every_format(tmp_path):
     stream = tmp_path / "s.jsonl"
     stream.write_text(json.dumps(tribal_bundle()["entries"][0]) + "\n")
-    doclea = doclea_bundle(memoryRelations=[{"id": "r", "source_id": "a", "target_id": "b", "type": "references", "weight": 1, "metadata": None, "created_at": 1748700123456}],
-                           crossLayerRelations=[{"id": "x", "memory_id": "a", "code_node_id": "npm:x", "relation_type": "documents", "direction": "memory_to_code", "confidence": 1, "metadata": None, "created_at": 1}])
+    doclea = doclea_bundle(
+        memoryRelations=[
+            {
+                "id": "r",
+                "source_id": "a",
+                "target_id": "b",
+                "type": "references",
+                "weight": 1,
+                "metadata": None,
+                "created_at": 1748700123456,
+            }
+        ],
+        crossLayerRelations=[
+            {
+                "id": "x",
+                "memory_id": "a",
+                "code_node_id": "npm:x",
+                "relation_type": "documents",
+                "direction": "memory_to_code",
+                "confidence": 1,
+                "metadata": None,
+                "created_at": 1,
+            }
+        ],
+    )
     cases = {
         "kagura": (reference_kagura(tmp_path / "k"), {"memories": 2, "relations": 1, "nodes": 2}),
         "tribal": (write_tribal(tmp_path / "t.json", tribal_bundle()), {"memories": 1}),
@@ -90,7 +113,7 @@ def test_convert_same_format_is_byte_exact_and_atomic(tmp_path):
 
 def test_write_to_another_format_needs_a_conversion(tmp_path):
     bundle = memport.read(write_doclea(tmp_path / "d.json", doclea_bundle()))
-    with pytest.raises(memport.ConversionError, match="memport.convert"):
+    with pytest.raises(memport.ConversionError, match=r"memport\.convert"):
         memport.write(bundle, tmp_path / "k", to="kagura")
     assert not (tmp_path / "k").exists()
 
@@ -104,8 +127,7 @@ def test_local_tz_option(tmp_path):
 
 
 def _commands():
-    for name, command in cli.commands.items():
-        yield name, command
+    yield from cli.commands.items()
 
 
 @pytest.mark.parametrize("name, command", list(_commands()))

@@ -9,13 +9,25 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from native import (
+    DOCLEA_MEMORY,
+    DOCLEA_RELATION,
+    KAGURA_EDGE,
+    KAGURA_NODES,
+    KAGURA_PERSISTENT,
+    KAGURA_WORKING,
+    TRIBAL_ENTRY,
+    doclea_bundle,
+    tribal_bundle,
+    write_doclea,
+    write_kagura,
+    write_tribal,
+)
 
 import memport
 from memport.cli import cli
 from memport.conversion import MAPPING, PROVENANCE_PREFIX, mapping_markdown
 from memport.formats import doclea, kagura, tribal
-from native import (DOCLEA_MEMORY, DOCLEA_RELATION, KAGURA_EDGE, KAGURA_NODES, KAGURA_PERSISTENT, KAGURA_WORKING, TRIBAL_ENTRY,
-                    doclea_bundle, tribal_bundle, write_doclea, write_kagura, write_tribal)
 
 FORMATS = ["kagura", "tribal", "tribal-jsonl", "doclea"]
 SUFFIX = {"kagura": "", "tribal": ".json", "tribal-jsonl": ".jsonl", "doclea": ".json"}
@@ -24,30 +36,89 @@ SUFFIX = {"kagura": "", "tribal": ".json", "tribal-jsonl": ".jsonl", "doclea": "
 def sources(root: Path) -> dict[str, Path]:
     """One rich bundle per format, written from the references."""
     root.mkdir(parents=True, exist_ok=True)
-    mcp = dict(KAGURA_PERSISTENT, key="profile", agent_name="thread_7",
-               metadata={"metadata": "{}", "tags": "[\"profile\", \"language\"]", "importance": 0.8})
-    working = [KAGURA_WORKING, dict(KAGURA_WORKING, key="_meta_draft_topic", value={"tags": ["q3"], "importance": 0.4}),
-               dict(KAGURA_WORKING, key=5, value={"nested": [1, 2.5, None]})]
-    k = write_kagura(root / "kagura", working + [KAGURA_PERSISTENT, mcp], KAGURA_NODES + [KAGURA_EDGE])
+    mcp = dict(
+        KAGURA_PERSISTENT,
+        key="profile",
+        agent_name="thread_7",
+        metadata={"metadata": "{}", "tags": '["profile", "language"]', "importance": 0.8},
+    )
+    working = [
+        KAGURA_WORKING,
+        dict(KAGURA_WORKING, key="_meta_draft_topic", value={"tags": ["q3"], "importance": 0.4}),
+        dict(KAGURA_WORKING, key=5, value={"nested": [1, 2.5, None]}),
+    ]
+    k = write_kagura(root / "kagura", [*working, KAGURA_PERSISTENT, mcp], [*KAGURA_NODES, KAGURA_EDGE])
     first = TRIBAL_ENTRY["id"]
-    entries = [copy.deepcopy(TRIBAL_ENTRY),
-               dict(TRIBAL_ENTRY, id="0b7c6a52-1111-4a2b-9c3d-000000000002", content="Alice prefers Rust", embedding=[0.3, 0.2, 0.1],
-                    source_type="correction", context=f"Correction of memory {first}", supersedes=first, related_to=[first],
-                    created_at="2025-06-01T09:00:00+00:00", updated_at="2025-06-01T09:00:00+00:00", confidence=0.75, tags=["Work", "work"])]
+    entries = [
+        copy.deepcopy(TRIBAL_ENTRY),
+        dict(
+            TRIBAL_ENTRY,
+            id="0b7c6a52-1111-4a2b-9c3d-000000000002",
+            content="Alice prefers Rust",
+            embedding=[0.3, 0.2, 0.1],
+            source_type="correction",
+            context=f"Correction of memory {first}",
+            supersedes=first,
+            related_to=[first],
+            created_at="2025-06-01T09:00:00+00:00",
+            updated_at="2025-06-01T09:00:00+00:00",
+            confidence=0.75,
+            tags=["Work", "work"],
+        ),
+    ]
     t = write_tribal(root / "tribal.json", tribal_bundle(entries))
     s = root / "stream.jsonl"
     s.write_text("".join(json.dumps(e) + "\n" for e in entries))
-    odd = dict(DOCLEA_MEMORY, id="mem-1", type="knowledge", title="Deploy \U0001F680", content="Run migrations.\r\nThen restart.", summary="",
-               importance=1, decayRate=0, tags=["Bug", "bug"])
-    doc = {"id": "doc_1", "title": "Intro", "content": "\U0001F4D8 Intro", "contentHash": "h", "createdAt": 1748600000, "updatedAt": 1748600000}
+    odd = dict(
+        DOCLEA_MEMORY,
+        id="mem-1",
+        type="knowledge",
+        title="Deploy \U0001f680",
+        content="Run migrations.\r\nThen restart.",
+        summary="",
+        importance=1,
+        decayRate=0,
+        tags=["Bug", "bug"],
+    )
+    doc = {
+        "id": "doc_1",
+        "title": "Intro",
+        "content": "\U0001f4d8 Intro",
+        "contentHash": "h",
+        "createdAt": 1748600000,
+        "updatedAt": 1748600000,
+    }
     chunk = {"id": "c1", "documentId": "doc_1", "content": "Intro", "startOffset": 3, "endOffset": 8}
-    cross = {"id": "x1", "memory_id": DOCLEA_MEMORY["id"], "code_node_id": "src/auth/jwt.ts:function:issueToken", "relation_type": "documents",
-             "direction": "memory_to_code", "confidence": 0.9, "metadata": "{\"detectionMethod\":\"code_reference\"}", "created_at": 1748700200}
+    cross = {
+        "id": "x1",
+        "memory_id": DOCLEA_MEMORY["id"],
+        "code_node_id": "src/auth/jwt.ts:function:issueToken",
+        "relation_type": "documents",
+        "direction": "memory_to_code",
+        "confidence": 0.9,
+        "metadata": '{"detectionMethod":"code_reference"}',
+        "created_at": 1748700200,
+    }
     relation = dict(DOCLEA_RELATION, target_id="mem-1")
     second = dict(DOCLEA_RELATION, id="r2", source_id="mem-1", target_id=DOCLEA_MEMORY["id"], type="requires", weight=0.5, metadata=None)
-    pending = {"id": "pnd_1", "memoryData": {"id": "mem_future", "qdrantId": "vec_1"}, "suggestedAt": 1748779100, "source": "user_store", "reason": "r"}
-    d = write_doclea(root / "doclea.json", doclea_bundle(memories=[copy.deepcopy(DOCLEA_MEMORY), odd], documents=[doc], chunks=[chunk],
-                                                          memoryRelations=[relation, second], crossLayerRelations=[cross], pendingMemories=[pending]))
+    pending = {
+        "id": "pnd_1",
+        "memoryData": {"id": "mem_future", "qdrantId": "vec_1"},
+        "suggestedAt": 1748779100,
+        "source": "user_store",
+        "reason": "r",
+    }
+    d = write_doclea(
+        root / "doclea.json",
+        doclea_bundle(
+            memories=[copy.deepcopy(DOCLEA_MEMORY), odd],
+            documents=[doc],
+            chunks=[chunk],
+            memoryRelations=[relation, second],
+            crossLayerRelations=[cross],
+            pendingMemories=[pending],
+        ),
+    )
     return {"kagura": k, "tribal": t, "tribal-jsonl": s, "doclea": d}
 
 
@@ -84,7 +155,7 @@ def test_every_pair_validates_accounts_and_is_deterministic(src, tmp_path, sourc
     converted(src[source], target, again)
     assert list(snapshot(again).values()) == list(snapshot(out).values())
     # every drop is a listed loss too
-    assert sum(l.count for l in conversion.losses.values() if l.field == "(record)") == sum(conversion.dropped.values())
+    assert sum(loss.count for loss in conversion.losses.values() if loss.field == "(record)") == sum(conversion.dropped.values())
 
 
 def native_memories(bundle: memport.Bundle) -> list[dict]:
@@ -100,23 +171,39 @@ def there_and_back(path: Path, via: str) -> tuple[memport.Bundle, memport.Bundle
 def test_doclea_through_kagura_comes_back_whole_except_what_kagura_cannot_hold(src):
     original, back = there_and_back(src["doclea"], "kagura")
     assert native_memories(back) == native_memories(original)
-    rows = lambda b: sorted((r.kind, r.id, r.source, r.target, r.type, json.dumps(r.metadata), r.created_at.raw) for r in b.records.relations)
+
+    def rows(b):
+        return sorted((r.kind, r.id, r.source, r.target, r.type, json.dumps(r.metadata), r.created_at.raw) for r in b.records.relations)
+
     assert rows(back) == rows(original)
     assert back.counts()["documents"] == 0  # no home in Kagura: reported on the way there
 
 
 def test_kagura_through_tribal_comes_back_whole_except_export_times(src):
     original, back = there_and_back(src["kagura"], "tribal")
-    strip = lambda records: [{k: v for k, v in r.items() if k != "exported_at"} for r in records]
-    assert strip(native_memories(back)) == strip(native_memories(original))[:1] + strip(native_memories(original))[2:] or \
-        strip(native_memories(back)) == strip(native_memories(original))
+
+    def strip(records):
+        return [{k: v for k, v in r.items() if k != "exported_at"} for r in records]
+
+    assert strip(native_memories(back)) == strip(native_memories(original))[:1] + strip(native_memories(original))[2:] or strip(
+        native_memories(back)
+    ) == strip(native_memories(original))
 
 
 def test_tribal_through_kagura_keeps_ids_text_tags_and_links(src):
     original, back = there_and_back(src["tribal"], "kagura")
     for a, b in zip(original.records.memories, back.records.memories):
-        assert (b.id, b.content, b.tags, b.context, b.supersedes, b.related_to, b.source_type, b.confidence, b.source_instance) == \
-               (a.id, a.content, a.tags, a.context, a.supersedes, a.related_to, a.source_type, a.confidence, a.source_instance)
+        assert (b.id, b.content, b.tags, b.context, b.supersedes, b.related_to, b.source_type, b.confidence, b.source_instance) == (
+            a.id,
+            a.content,
+            a.tags,
+            a.context,
+            a.supersedes,
+            a.related_to,
+            a.source_type,
+            a.confidence,
+            a.source_instance,
+        )
         assert b.created_at.utc.replace(microsecond=0) == a.created_at.utc.replace(microsecond=0)
         assert b.embedding is None  # Kagura holds no vectors: reported
 
@@ -136,20 +223,22 @@ def test_kagura_through_doclea_keeps_text_keys_and_text(src):
     expected = [(k, c) for k, c in pairs if isinstance(k, str) and isinstance(c, str)]
     assert [(k, c) for k, c in got if k in dict(expected)] == expected
     # the int key 5 and its object value cannot make the trip: both are reported on the way there
-    lost = {(l.field, tuple(l.examples)) for l in there.conversion.losses.values()}
+    lost = {(loss.field, tuple(loss.examples)) for loss in there.conversion.losses.values()}
     assert ("key", ("5",)) in lost and ("content", ("5",)) in lost
 
 
 def test_doclea_through_tribal_keeps_memories_and_supersedes(src):
     original, back = there_and_back(src["doclea"], "tribal")
     assert native_memories(back) == native_memories(original)
-    assert [(r.source, r.target, r.type) for r in back.records.relations] == \
-           [("mem_AbCdEfGh12345678", "mem-1", "supersedes"), ("mem-1", "mem_AbCdEfGh12345678", "related_to")]
+    assert [(r.source, r.target, r.type) for r in back.records.relations] == [
+        ("mem_AbCdEfGh12345678", "mem-1", "supersedes"),
+        ("mem-1", "mem_AbCdEfGh12345678", "related_to"),
+    ]
 
 
 def test_loss_report_content(src):
     to_doclea = memport.convert(memport.read(src["tribal"]), "doclea").conversion
-    losses = {(l.kind, l.field): l for l in to_doclea.losses.values()}
+    losses = {(loss.kind, loss.field): loss for loss in to_doclea.losses.values()}
     assert losses[("memories", "embedding")].count == 2 and "re-embed" in losses[("memories", "embedding")].note
     assert losses[("memories", "title")].count == 2 and "first line" in losses[("memories", "title")].note
     assert losses[("memories", "context")].examples == ["0b7c6a52-1111-4a2b-9c3d-000000000002"]
@@ -157,7 +246,7 @@ def test_loss_report_content(src):
     to_tribal = memport.convert(memport.read(src["kagura"]), "tribal").conversion
     assert to_tribal.dropped == {"no graph in tribal": 1, "no nodes in tribal": 2}
     assert to_tribal.merged == 1  # the _meta_ companion folded into its memory
-    assert ("memories", "created_at") in {(l.kind, l.field) for l in to_tribal.losses.values()}  # working memories have none
+    assert ("memories", "created_at") in {(loss.kind, loss.field) for loss in to_tribal.losses.values()}  # working memories have none
     shape = memport.convert(memport.read(src["doclea"]), "tribal").conversion.to_dict()
     assert list(shape) == ["from", "to", "input", "written", "merged", "created", "dropped", "losses"]
     assert all(set(loss) >= {"kind", "field", "count", "examples"} for loss in shape["losses"])
@@ -165,7 +254,7 @@ def test_loss_report_content(src):
 
 def test_vectors_need_one_model_for_tribal(src, tmp_path):
     stream = memport.convert(memport.read(src["tribal-jsonl"]), "tribal").conversion
-    assert ("memories", "embedding") in {(l.kind, l.field) for l in stream.losses.values()}
+    assert ("memories", "embedding") in {(loss.kind, loss.field) for loss in stream.losses.values()}
     mixed = tribal_bundle([dict(TRIBAL_ENTRY, id="a"), dict(TRIBAL_ENTRY, id="b", embedding=[0.1, 0.2])])
     bundle = memport.read(write_tribal(tmp_path / "m.json", mixed))
     as_doclea = memport.convert(bundle, "doclea")
@@ -179,13 +268,15 @@ def test_kagura_target_rules(src, tmp_path):
     result = memport.convert(memport.read(src["doclea"]), "kagura", user_id="Alice")
     assert {m.user_id for m in result.records.memories} == {"alice"}
     assert all(isinstance(m.key, str) for m in result.records.memories)
-    assert {e.type for e in result.records.relations} <= set(MAPPING and ("related_to", "depends_on", "implements", "includes", "addresses", "similar_to"))
+    assert {e.type for e in result.records.relations} <= set(
+        MAPPING and ("related_to", "depends_on", "implements", "includes", "addresses", "similar_to")
+    )
     node_ids = [n.id for n in result.records.nodes]
     assert len(node_ids) == len(set(node_ids)) and result.conversion.created == len(node_ids)
     # two relations between the same memories in the same direction collapse to one edge, reported
     dup = doclea_bundle(memoryRelations=[DOCLEA_RELATION, dict(DOCLEA_RELATION, id="again", type="references")])
     merged = memport.convert(memport.read(write_doclea(tmp_path / "d.json", dup)), "kagura").conversion
-    assert merged.merged == 1 and ("relations", "(record)") in {(l.kind, l.field) for l in merged.losses.values()}
+    assert merged.merged == 1 and ("relations", "(record)") in {(loss.kind, loss.field) for loss in merged.losses.values()}
 
 
 def test_doclea_target_rules(tmp_path):
@@ -193,7 +284,7 @@ def test_doclea_target_rules(tmp_path):
     bundle = memport.read(write_kagura(tmp_path / "k", [odd, dict(KAGURA_WORKING, key=7, value="first line\nsecond")], metadata=None))
     result = memport.convert(bundle, "doclea")
     memories = result.records.memories
-    assert memories[0].type == "note" and ("memories", "type") in {(l.kind, l.field) for l in result.conversion.losses.values()}
+    assert memories[0].type == "note" and ("memories", "type") in {(loss.kind, loss.field) for loss in result.conversion.losses.values()}
     assert memories[1].title == "first line"
     assert all(isinstance(m.created_at.raw, int) for m in memories)
 
@@ -214,14 +305,18 @@ def test_strict_and_json_on_the_command_line(src, tmp_path):
     result = runner.invoke(cli, ["convert", str(src["kagura"]), "--to", "tribal", "-o", str(out), "--strict"], catch_exceptions=False)
     assert result.exit_code == 1 and not out.exists() and "not written" in result.output
     report_file = tmp_path / "loss.json"
-    result = runner.invoke(cli, ["convert", str(src["kagura"]), "--to", "doclea", "-o", str(out), "--json", "--loss-report", str(report_file)],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        cli,
+        ["convert", str(src["kagura"]), "--to", "doclea", "-o", str(out), "--json", "--loss-report", str(report_file)],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0 and out.exists()
     printed = json.loads(result.output)
     assert printed == json.loads(report_file.read_text())
     assert printed["input"] == printed["written"] + printed["merged"] + sum(printed["dropped"].values())
-    lossless = runner.invoke(cli, ["convert", str(src["tribal"]), "--to", "tribal", "-o", str(tmp_path / "same.json"), "--strict"],
-                             catch_exceptions=False)
+    lossless = runner.invoke(
+        cli, ["convert", str(src["tribal"]), "--to", "tribal", "-o", str(tmp_path / "same.json"), "--strict"], catch_exceptions=False
+    )
     assert lossless.exit_code == 0 and (tmp_path / "same.json").read_bytes() == src["tribal"].read_bytes()
 
 
@@ -231,12 +326,18 @@ def test_mapping_document_is_generated_from_the_code():
 
 # for each field a target has no home for: a source that has it, and the loss that must be reported
 NO_HOME_EVIDENCE = {
-    "scope": ("kagura", ("memories", "scope")), "user_id": ("kagura", ("memories", "user_id")),
-    "agent_name": ("kagura", ("memories", "agent_name")), "metadata": ("kagura", ("memories", "metadata")),
-    "source_type": ("tribal", ("memories", "source_type")), "source_instance": ("tribal", ("memories", "source_instance")),
-    "confidence": ("tribal", ("memories", "confidence")), "context": ("tribal", ("memories", "context")),
-    "embedding": ("tribal", ("memories", "embedding")), "nodes": ("kagura", ("nodes", "(record)")),
-    "documents": ("doclea", ("documents", "(record)")), "chunks": ("doclea", ("chunks", "(record)")),
+    "scope": ("kagura", ("memories", "scope")),
+    "user_id": ("kagura", ("memories", "user_id")),
+    "agent_name": ("kagura", ("memories", "agent_name")),
+    "metadata": ("kagura", ("memories", "metadata")),
+    "source_type": ("tribal", ("memories", "source_type")),
+    "source_instance": ("tribal", ("memories", "source_instance")),
+    "confidence": ("tribal", ("memories", "confidence")),
+    "context": ("tribal", ("memories", "context")),
+    "embedding": ("tribal", ("memories", "embedding")),
+    "nodes": ("kagura", ("nodes", "(record)")),
+    "documents": ("doclea", ("documents", "(record)")),
+    "chunks": ("doclea", ("chunks", "(record)")),
     "pending": ("doclea", ("pending", "(record)")),
 }
 
@@ -248,7 +349,7 @@ def test_every_field_without_a_home_is_reported(src, target):
     for name in homeless:
         source, loss = NO_HOME_EVIDENCE[name]
         report = memport.convert(memport.read(src[source]), target).conversion
-        assert loss in {(l.kind, l.field) for l in report.losses.values()}, (name, source, target)
+        assert loss in {(loss.kind, loss.field) for loss in report.losses.values()}, (name, source, target)
 
 
 def test_lone_surrogates_are_replaced_as_the_targets_would_and_reported(tmp_path):
@@ -257,7 +358,7 @@ def test_lone_surrogates_are_replaced_as_the_targets_would_and_reported(tmp_path
         out = tmp_path / f"o-{target}.json"
         result = converted(src, target, out)
         assert result.records.memories[0].content == "half \ufffd emoji"
-        assert ("memories", "content") in {(l.kind, l.field) for l in result.conversion.losses.values()}
+        assert ("memories", "content") in {(loss.kind, loss.field) for loss in result.conversion.losses.values()}
         assert memport.validate(out).errors == []
 
 
@@ -272,5 +373,5 @@ def test_repeated_identities_merge_into_kagura_as_kagura_would(tmp_path):
 
 def test_values_memport_could_not_interpret_are_reported(tmp_path):
     bundle = memport.read(write_tribal(tmp_path / "t.json", tribal_bundle([dict(TRIBAL_ENTRY, tags="work", scope="user")])))
-    losses = {(l.kind, l.field) for l in memport.convert(bundle, "doclea").conversion.losses.values()}
+    losses = {(loss.kind, loss.field) for loss in memport.convert(bundle, "doclea").conversion.losses.values()}
     assert {("memories", "tags"), ("memories", "scope")} <= losses

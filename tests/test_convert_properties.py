@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from native import write_doclea
+from test_roundtrip import doclea_memory, doclea_relation, kagura_edge, kagura_memory, kagura_node, tribal_entry
 
 import memport
-from test_roundtrip import doclea_memory, doclea_relation, kagura_edge, kagura_memory, kagura_node, tribal_entry
-from native import write_doclea
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SUFFIX = {"kagura": "", "tribal": ".json", "tribal-jsonl": ".jsonl", "doclea": ".json"}
@@ -46,8 +47,14 @@ def test_any_kagura_bundle(tmp_path_factory, memories, nodes, edges):
 def test_any_tribal_bundle(tmp_path_factory, entries):
     folder = tmp_path_factory.mktemp("t")
     src = folder / "b.json"
-    src.write_text(json.dumps({"manifest": {"schema_version": "1.0", "embedding": {"model_name": "m", "dimensions": 4}, "memory_count": len(entries)},
-                               "entries": entries}))
+    src.write_text(
+        json.dumps(
+            {
+                "manifest": {"schema_version": "1.0", "embedding": {"model_name": "m", "dimensions": 4}, "memory_count": len(entries)},
+                "entries": entries,
+            }
+        )
+    )
     check_all_targets(src, folder)
 
 
@@ -55,7 +62,20 @@ def test_any_tribal_bundle(tmp_path_factory, entries):
 @given(st.lists(doclea_memory, max_size=4), st.lists(doclea_relation, max_size=3))
 def test_any_doclea_bundle(tmp_path_factory, memories, relations):
     folder = tmp_path_factory.mktemp("d")
-    doc = {"version": "1.0.0", "exportedAt": 1748779200, "backendType": "sqlite", "storageMode": "manual", "schemaVersion": "012",
-           "data": {"memories": memories, "documents": [], "chunks": [], "memoryRelations": relations, "crossLayerRelations": [], "pendingMemories": []},
-           "metadata": {"totalMemories": len(memories)}}
+    doc = {
+        "version": "1.0.0",
+        "exportedAt": 1748779200,
+        "backendType": "sqlite",
+        "storageMode": "manual",
+        "schemaVersion": "012",
+        "data": {
+            "memories": memories,
+            "documents": [],
+            "chunks": [],
+            "memoryRelations": relations,
+            "crossLayerRelations": [],
+            "pendingMemories": [],
+        },
+        "metadata": {"totalMemories": len(memories)},
+    }
     check_all_targets(write_doclea(folder / "d.json", doc), folder)

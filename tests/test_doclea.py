@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from native import DOCLEA_MEMORY, DOCLEA_RELATION, doclea_bundle, write_doclea
 
 import memport
 from memport.jsonio import dumps_js
-from native import DOCLEA_MEMORY, DOCLEA_RELATION, doclea_bundle, write_doclea
 
-DOCLEA_DOCUMENT = {"id": "doc_1", "title": "Intro", "content": "\U0001F4D8 Intro", "contentHash": "h", "createdAt": 1748600000, "updatedAt": 1748600000}
+DOCLEA_DOCUMENT = {
+    "id": "doc_1",
+    "title": "Intro",
+    "content": "\U0001f4d8 Intro",
+    "contentHash": "h",
+    "createdAt": 1748600000,
+    "updatedAt": 1748600000,
+}
 DOCLEA_CHUNK = {"id": "c1", "documentId": "doc_1", "content": "Intro", "startOffset": 3, "endOffset": 8}  # UTF-16 units
 
 
@@ -37,8 +44,8 @@ def test_reference_bundle_round_trip(tmp_path):
     relation = bundle.records.relations[0]
     assert relation.metadata == {"reason": "newer decision"}  # decoded for inspection
     assert relation.created_at.dialect == "epoch-ms"
-    assert relation.created_at.utc == datetime(2025, 5, 31, 14, 2, 3, 456000, tzinfo=timezone.utc)
-    assert bundle.records.memories[0].created_at.utc == datetime(2025, 5, 31, 14, 0, tzinfo=timezone.utc)
+    assert relation.created_at.utc == datetime(2025, 5, 31, 14, 2, 3, 456000, tzinfo=UTC)
+    assert bundle.records.memories[0].created_at.utc == datetime(2025, 5, 31, 14, 0, tzinfo=UTC)
     assert rewrite_bytes(src, tmp_path) == src.read_bytes()
     report = memport.validate(src)
     assert report.valid
@@ -48,8 +55,15 @@ def test_reference_bundle_round_trip(tmp_path):
 def test_real_data_oddities_round_trip(tmp_path):
     """knowledge type, mem-1 ids, no qdrantId, summary "" versus absent, decayRate 0, CRLF, NUL,
     case-variant tags, backslash paths, U+2028, emoji: all kept byte for byte."""
-    odd = memory(id="mem-1", type="knowledge", summary="", decayRate=0, content="line one\r\nline two\u0000 \u2028 \U0001F680",
-                 tags=["Bug", "bug", "BUG"], relatedFiles=["src\\win\\path.ts", "src/**/*.ts"])
+    odd = memory(
+        id="mem-1",
+        type="knowledge",
+        summary="",
+        decayRate=0,
+        content="line one\r\nline two\u0000 \u2028 \U0001f680",
+        tags=["Bug", "bug", "BUG"],
+        relatedFiles=["src\\win\\path.ts", "src/**/*.ts"],
+    )
     del odd["qdrantId"]
     src = write_doclea(tmp_path / "d.json", doclea_bundle(memories=[odd, memory(id="mem-2")]))
     bundle = memport.read(src)
@@ -95,11 +109,21 @@ def test_relations_and_chunks(tmp_path):
         dict(DOCLEA_CHUNK, id="c2", startOffset=2, endOffset=7),  # code points: wrong
         {"id": "c3", "documentId": "doc_gone", "content": "x", "startOffset": 0, "endOffset": 1},
     ]
-    cross = {"id": "x1", "memory_id": "mem_missing", "code_node_id": "npm:left-pad", "relation_type": "documents", "direction": "memory_to_code",
-             "confidence": 0.9, "metadata": None, "created_at": 1748700200}
+    cross = {
+        "id": "x1",
+        "memory_id": "mem_missing",
+        "code_node_id": "npm:left-pad",
+        "relation_type": "documents",
+        "direction": "memory_to_code",
+        "confidence": 0.9,
+        "metadata": None,
+        "created_at": 1748700200,
+    }
     bad_relation = {**DOCLEA_RELATION, "id": "r2", "metadata": {"reason": "object"}, "created_at": 1748700123}
-    src = write_doclea(tmp_path / "d.json", doclea_bundle(documents=[document], chunks=chunks, crossLayerRelations=[cross],
-                                                          memoryRelations=[DOCLEA_RELATION, bad_relation]))
+    src = write_doclea(
+        tmp_path / "d.json",
+        doclea_bundle(documents=[document], chunks=chunks, crossLayerRelations=[cross], memoryRelations=[DOCLEA_RELATION, bad_relation]),
+    )
     report = memport.validate(src)
     errors = {(p.record, p.code) for p in report.errors}
     assert errors == {(1, "doclea.relation.metadata")}
@@ -109,7 +133,7 @@ def test_relations_and_chunks(tmp_path):
     assert ("$.data.chunks[2].documentId", "doclea.chunk.dangling") in warnings
     assert ("$.data.crossLayerRelations[0].memory_id", "doclea.cross-layer-relation.dangling") in warnings
     assert ("$.data.memoryRelations[1].created_at", "doclea.timestamp.milliseconds") in warnings
-    offsets = [p for p in report.warnings if p.code == "doclea.chunk.offsets"][0]
+    offsets = next(p for p in report.warnings if p.code == "doclea.chunk.offsets")
     assert "code points" in offsets.message
     bundle = memport.read(src)
     assert [r.kind for r in bundle.records.relations] == ["memory", "memory", "cross_layer"]
@@ -124,8 +148,12 @@ def test_missing_arrays(tmp_path):
     del bundle["data"]["documents"], bundle["data"]["pendingMemories"]
     src = write_doclea(tmp_path / "d.json", bundle)
     report = memport.validate(src)
-    assert [(p.code, p.message) for p in report.errors] == [("doclea.data.missing-array",
-                                                            "Doclea's importer crashes part-way (no transaction) when one of these arrays is missing; missing required field 'documents'")]
+    assert [(p.code, p.message) for p in report.errors] == [
+        (
+            "doclea.data.missing-array",
+            "Doclea's importer crashes part-way (no transaction) when one of these arrays is missing; missing required field 'documents'",
+        )
+    ]
     assert "doclea.data.missing-pending" in {p.code for p in report.warnings}
     assert rewrite_bytes(src, tmp_path) == src.read_bytes()
 
@@ -133,8 +161,13 @@ def test_missing_arrays(tmp_path):
 def test_required_fields_and_duplicates(tmp_path):
     no_title = memory(id="m2")
     del no_title["title"]
-    src = write_doclea(tmp_path / "d.json", doclea_bundle(memories=[memory(), no_title, memory()],
-                                                          pendingMemories=[{"id": "p1", "memoryData": {"id": "mem_x"}, "suggestedAt": 1, "source": "user_store", "reason": "r"}]))
+    src = write_doclea(
+        tmp_path / "d.json",
+        doclea_bundle(
+            memories=[memory(), no_title, memory()],
+            pendingMemories=[{"id": "p1", "memoryData": {"id": "mem_x"}, "suggestedAt": 1, "source": "user_store", "reason": "r"}],
+        ),
+    )
     report = memport.validate(src)
     assert {(p.path, p.code) for p in report.errors} == {
         ("$.data.memories[1].title", "doclea.memory.required"),
@@ -167,10 +200,22 @@ def test_total_memories_and_layout(tmp_path):
 
 
 def test_exported_at_injection_and_frames(tmp_path):
-    src = write_doclea(tmp_path / "d.json", doclea_bundle(pendingMemories=[
-        {"id": "p1", "memoryData": {"id": "mem_x", "qdrantId": "vec_x"}, "suggestedAt": 1748779100, "source": "user_store", "reason": "r"}]))
+    src = write_doclea(
+        tmp_path / "d.json",
+        doclea_bundle(
+            pendingMemories=[
+                {
+                    "id": "p1",
+                    "memoryData": {"id": "mem_x", "qdrantId": "vec_x"},
+                    "suggestedAt": 1748779100,
+                    "source": "user_store",
+                    "reason": "r",
+                }
+            ]
+        ),
+    )
     out = tmp_path / "o.json"
-    memport.write(memport.read(src), out, exported_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    memport.write(memport.read(src), out, exported_at=datetime(2026, 1, 1, tzinfo=UTC))
     assert json.loads(out.read_text())["exportedAt"] == 1767225600
     bundle = memport.read(src)
     assert str(bundle.memories["type"].dtype) == "category"
@@ -228,7 +273,7 @@ def test_validation_reads_records_up_to_where_the_json_breaks(tmp_path):
     text = dumps_js(doclea_bundle(memories=memories, memoryRelations=[DOCLEA_RELATION]))
     cut = text.index('"id": "b"')
     src = tmp_path / "d.json"
-    src.write_text(text[:cut] + '"id" "b"' + text[cut + 9:], encoding="utf-8")
+    src.write_text(text[:cut] + '"id" "b"' + text[cut + 9 :], encoding="utf-8")
     report = memport.validate(src)
     # the duplicate before the break; no dangling relation (the relations were never read)
     assert sorted((p.record, p.code) for p in report.errors) == [(1, "doclea.memory.duplicate-id"), (2, "json.malformed")]

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from native import KAGURA_PERSISTENT, TRIBAL_ENTRY, doclea_bundle, tribal_bundle, write_doclea, write_kagura, write_tribal
 
 import memport
 from memport import embed
 from memport.cli import cli
-from native import KAGURA_PERSISTENT, TRIBAL_ENTRY, doclea_bundle, tribal_bundle, write_doclea, write_kagura, write_tribal
 
 
 class StandIn:
@@ -32,8 +32,13 @@ class StandIn:
 
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         self.calls.append(list(texts))
-        out = [np.frombuffer(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest()[: 4 * self.dimension], dtype=np.uint32)
-               .astype(np.float32) / 2**32 for t in texts]
+        out = [
+            np.frombuffer(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest()[: 4 * self.dimension], dtype=np.uint32).astype(
+                np.float32
+            )
+            / 2**32
+            for t in texts
+        ]
         return np.vstack(out) if out else np.zeros((0, self.dimension), np.float32)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
@@ -71,8 +76,14 @@ def test_the_default_model_is_the_packaged_one_and_fingerprinted(model):
 
 
 def test_reembed_a_store_then_nothing_to_do(tmp_path, model):
-    store = filled_store(tmp_path, [persistent("lang", "Alice prefers Python"), persistent("pet", "Bob has a cat named Tofu"),
-                                    persistent("dup", "Alice prefers Python")])
+    store = filled_store(
+        tmp_path,
+        [
+            persistent("lang", "Alice prefers Python"),
+            persistent("pet", "Bob has a cat named Tofu"),
+            persistent("dup", "Alice prefers Python"),
+        ],
+    )
     first = memport.reembed(store, model, progress=False)
     assert (first.total, first.encoded, first.unchanged) == (3, 2, 1)  # one text, two memories: encoded once
     rows = store.conn.execute("SELECT memory_uid, fingerprint, dimensions, vector FROM embeddings ORDER BY memory_uid").fetchall()
@@ -139,8 +150,14 @@ def test_which_text_is_embedded(tmp_path):
 
 
 def test_search_and_cli(tmp_path, model):
-    store = filled_store(tmp_path, [persistent("lang", "Alice prefers Python for data work"),
-                                    persistent("pet", "Bob has a cat named Tofu"), persistent("car", "The car needs new tyres")])
+    store = filled_store(
+        tmp_path,
+        [
+            persistent("lang", "Alice prefers Python for data work"),
+            persistent("pet", "Bob has a cat named Tofu"),
+            persistent("car", "The car needs new tyres"),
+        ],
+    )
     memport.reembed(store, model, progress=False)
     hits = memport.search(store, "which programming language does Alice like", 2, model=model)
     assert hits[0]["title"] == "lang" and hits[0]["score"] > hits[1]["score"]
@@ -171,8 +188,15 @@ def test_a_bundle_gets_vectors(model, tmp_path):
 
 
 def test_parity_between_fingerprints(tmp_path, model):
-    store = filled_store(tmp_path, [persistent(f"k{i}", t) for i, t in enumerate(
-        ["cats and dogs", "python programming", "cooking pasta", "stock markets", "mountain hiking", "jazz music"])])
+    store = filled_store(
+        tmp_path,
+        [
+            persistent(f"k{i}", t)
+            for i, t in enumerate(
+                ["cats and dogs", "python programming", "cooking pasta", "stock markets", "mountain hiking", "jazz music"]
+            )
+        ],
+    )
     before = memport.reembed(store, model, progress=False).fingerprint
     frame = memport.parity(store, ["pets", "software", "food"], k=3, before=before, after=before, models={before: model})
     assert frame["overlap"].tolist() == [1.0, 1.0, 1.0] and frame.attrs["mean_overlap"] == 1.0
@@ -194,7 +218,9 @@ def test_incoming_vectors_auto_keep_drop(tmp_path):
     kept = store.conn.execute("SELECT fingerprint, vector FROM embeddings WHERE memory_uid = 'tribal:memories:v1'").fetchone()
     assert kept[0] == fid and np.frombuffer(kept[1], np.float32).tolist() == pytest.approx([0.1, -0.2, 0.3])
     assert memport.reembed(store, stand_in, progress=False).encoded == 1  # only v2 has to be encoded
-    other = write_tribal(tmp_path / "o.json", tribal_bundle([dict(TRIBAL_ENTRY, id="w1")], embedding={"model_name": "other/model", "dimensions": 3}))
+    other = write_tribal(
+        tmp_path / "o.json", tribal_bundle([dict(TRIBAL_ENTRY, id="w1")], embedding={"model_name": "other/model", "dimensions": 3})
+    )
     with memport.Store(tmp_path / "auto.db") as s2, memport.Store(tmp_path / "keep.db") as s3, memport.Store(tmp_path / "drop.db") as s4:
         for s in (s2, s3, s4):
             memport.reembed(s, stand_in, progress=False)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import copy
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from native import KAGURA_EDGE, KAGURA_NODES, KAGURA_PERSISTENT, KAGURA_WORKING, kagura_line, reference_kagura, write_kagura
 
 import memport
-from native import (KAGURA_EDGE, KAGURA_NODES, KAGURA_PERSISTENT, KAGURA_WORKING, kagura_line, reference_kagura,
-                    write_kagura)
 
 
 def same_bytes(src: Path, out: Path) -> None:
@@ -53,8 +52,18 @@ def test_detect_gives_version_and_evidence(tmp_path):
 
 def test_non_json_numbers_and_escapes_survive(tmp_path):
     """NaN/Infinity tokens, surrogate pairs, lone surrogates, huge ints, -0.0 and 1.0 vs 1 (§13.7)."""
-    value = {"nan": math.nan, "inf": math.inf, "ninf": -math.inf, "big": 2**70, "neg_zero": -0.0, "one_float": 1.0,
-             "one_int": 1, "emoji": "\U0001F44B", "lone": "\ud83d", "tiny": 1e-300}
+    value = {
+        "nan": math.nan,
+        "inf": math.inf,
+        "ninf": -math.inf,
+        "big": 2**70,
+        "neg_zero": -0.0,
+        "one_float": 1.0,
+        "one_int": 1,
+        "emoji": "\U0001f44b",
+        "lone": "\ud83d",
+        "tiny": 1e-300,
+    }
     src = write_kagura(tmp_path / "src", [persistent(value=value)])
     text = (src / "memories.jsonl").read_text()
     assert "NaN" in text and "\\ud83d\\udc4b" in text and '"lone": "\\ud83d"' in text and str(2**70) in text
@@ -69,19 +78,26 @@ def test_non_json_numbers_and_escapes_survive(tmp_path):
 
 def test_four_timestamp_dialects_and_local_zone(tmp_path):
     updated = persistent(updated_at="2025-06-01 12:00:01.250000")
-    src = write_kagura(tmp_path / "src", [updated], [KAGURA_NODES[0], {**KAGURA_NODES[1]},
-                                                      {**KAGURA_EDGE, "data": {**KAGURA_EDGE["data"], "valid_until": "2030-03-31T12:00:00+00:00"}}])
+    src = write_kagura(
+        tmp_path / "src",
+        [updated],
+        [
+            KAGURA_NODES[0],
+            {**KAGURA_NODES[1]},
+            {**KAGURA_EDGE, "data": {**KAGURA_EDGE["data"], "valid_until": "2030-03-31T12:00:00+00:00"}},
+        ],
+    )
     tokyo = memport.read(src, local_tz="Asia/Tokyo")
     m = tokyo.records.memories[0]
     assert m.created_at.dialect == "sqlite-utc"
-    assert m.created_at.utc == datetime(2025, 5, 30, 8, 15, 2, tzinfo=timezone.utc)
+    assert m.created_at.utc == datetime(2025, 5, 30, 8, 15, 2, tzinfo=UTC)
     assert m.updated_at.dialect == "sqlite-local"  # local time with microseconds after an update
-    assert m.updated_at.utc == datetime(2025, 6, 1, 3, 0, 1, 250000, tzinfo=timezone.utc)
+    assert m.updated_at.utc == datetime(2025, 6, 1, 3, 0, 1, 250000, tzinfo=UTC)
     assert m.exported_at.dialect == "kagura-local-iso"
-    assert m.exported_at.utc == datetime(2025, 6, 1, 3, 0, 0, 123789, tzinfo=timezone.utc)
+    assert m.exported_at.utc == datetime(2025, 6, 1, 3, 0, 0, 123789, tzinfo=UTC)
     assert m.updated_at.raw == "2025-06-01 12:00:01.250000"
     utc = memport.read(src).records.memories[0]
-    assert utc.exported_at.utc == datetime(2025, 6, 1, 12, 0, 0, 123789, tzinfo=timezone.utc)
+    assert utc.exported_at.utc == datetime(2025, 6, 1, 12, 0, 0, 123789, tzinfo=UTC)
     frame = tokyo.memories
     assert str(frame["updated_at"].dtype) == "datetime64[us, UTC]"
     assert memport.validate(src).valid
@@ -97,7 +113,8 @@ def test_iso_z_timestamp_is_a_warning_not_an_error(tmp_path):
 
 def test_int_keys_tuple_keys_and_meta_companions_round_trip(tmp_path):
     records = [
-        {**KAGURA_WORKING, "key": 5}, {**KAGURA_WORKING, "key": "5"},
+        {**KAGURA_WORKING, "key": 5},
+        {**KAGURA_WORKING, "key": "5"},
         {**KAGURA_WORKING, "key": "_meta_draft_topic", "value": {"metadata": {}, "tags": ["a"], "importance": 0.5}},
         persistent(key=7),
     ]
@@ -116,11 +133,14 @@ def test_array_key_is_an_error(tmp_path):
     assert [(p.line, p.code) for p in report.errors] == [(1, "kagura.memory.key-type"), (2, "kagura.memory.key-type")]
 
 
-@pytest.mark.parametrize("files", [
-    ("memories.jsonl", "metadata.json"),
-    ("graph.jsonl", "metadata.json"),
-    ("memories.jsonl",),
-])
+@pytest.mark.parametrize(
+    "files",
+    [
+        ("memories.jsonl", "metadata.json"),
+        ("graph.jsonl", "metadata.json"),
+        ("memories.jsonl",),
+    ],
+)
 def test_genuine_file_combinations(tmp_path, files):
     full = reference_kagura(tmp_path / "full")
     src = tmp_path / "src"
@@ -145,8 +165,12 @@ def test_zero_byte_data_files(tmp_path):
 
 
 def test_crash_truncated_bundle_without_metadata(tmp_path):
-    src = write_kagura(tmp_path / "src", [KAGURA_WORKING], metadata=None,
-                       raw={"graph.jsonl": kagura_line(KAGURA_NODES[0]).encode() + b'{"type": "node", "id": "topic_py'})
+    src = write_kagura(
+        tmp_path / "src",
+        [KAGURA_WORKING],
+        metadata=None,
+        raw={"graph.jsonl": kagura_line(KAGURA_NODES[0]).encode() + b'{"type": "node", "id": "topic_py'},
+    )
     report = memport.validate(src)
     malformed = [p for p in report.errors if p.code == "json.malformed"]
     assert malformed and malformed[0].line == 2 and "truncated" in malformed[0].message
@@ -157,8 +181,13 @@ def test_crash_truncated_bundle_without_metadata(tmp_path):
 
 
 def test_stale_graph_is_flagged_by_stats(tmp_path):
-    meta = {"exported_at": "2025-06-01T12:00:00.125000", "user_id": "user_alice", "agent_name": "global",
-            "stats": {"memories": 1, "graph_nodes": 0, "graph_edges": 0}, "format_version": "1.0"}
+    meta = {
+        "exported_at": "2025-06-01T12:00:00.125000",
+        "user_id": "user_alice",
+        "agent_name": "global",
+        "stats": {"memories": 1, "graph_nodes": 0, "graph_edges": 0},
+        "format_version": "1.0",
+    }
     src = write_kagura(tmp_path / "src", [KAGURA_WORKING], KAGURA_NODES, metadata=meta)
     report = memport.validate(src)
     stale = [p for p in report.warnings if p.code == "kagura.metadata.stats-mismatch"]
@@ -195,7 +224,9 @@ def test_graph_rules(tmp_path):
 
 
 def test_duplicate_memories_are_errors_with_both_lines(tmp_path):
-    src = write_kagura(tmp_path / "src", [KAGURA_WORKING, persistent(), KAGURA_WORKING, persistent(agent_name="thread_1"), persistent(value="changed")])
+    src = write_kagura(
+        tmp_path / "src", [KAGURA_WORKING, persistent(), KAGURA_WORKING, persistent(agent_name="thread_1"), persistent(value="changed")]
+    )
     report = memport.validate(src)
     dups = [(p.line, p.message) for p in report.errors if p.code == "kagura.memory.duplicate"]
     assert [line for line, _ in dups] == [3, 5]
@@ -214,16 +245,25 @@ def test_unknown_fields_and_working_metadata_would_be_lost(tmp_path):
 
 
 def test_wrong_type_and_scope_are_errors(tmp_path):
-    src = write_kagura(tmp_path / "src", [{**KAGURA_WORKING, "type": "note"}, {**KAGURA_WORKING, "scope": "episodic"}, {"type": "memory", "scope": "working"}])
+    src = write_kagura(
+        tmp_path / "src",
+        [{**KAGURA_WORKING, "type": "note"}, {**KAGURA_WORKING, "scope": "episodic"}, {"type": "memory", "scope": "working"}],
+    )
     report = memport.validate(src)
     assert [(p.line, p.code) for p in report.errors] == [
-        (1, "kagura.memory.record-type"), (2, "kagura.memory.scope"), (3, "kagura.memory.required"), (3, "kagura.memory.required")]
+        (1, "kagura.memory.record-type"),
+        (2, "kagura.memory.scope"),
+        (3, "kagura.memory.required"),
+        (3, "kagura.memory.required"),
+    ]
     assert "missing required field 'key'" in report.errors[2].message
 
 
 def test_falsy_metadata_and_mcp_string_metadata(tmp_path):
-    mcp = persistent(key="mcp", metadata={"metadata": "{}", "tags": "[\"profile\", \"language\"]", "importance": 0.7})
-    src = write_kagura(tmp_path / "src", [persistent(metadata={}), mcp, persistent(key="k", metadata=["a"]), persistent(key="n", metadata=None)])
+    mcp = persistent(key="mcp", metadata={"metadata": "{}", "tags": '["profile", "language"]', "importance": 0.7})
+    src = write_kagura(
+        tmp_path / "src", [persistent(metadata={}), mcp, persistent(key="k", metadata=["a"]), persistent(key="n", metadata=None)]
+    )
     report = memport.validate(src)
     assert [(p.line, p.code) for p in report.warnings] == [(1, "kagura.memory.falsy-metadata")]
     assert report.valid
@@ -247,8 +287,13 @@ def test_raw_utf8_and_compact_json_are_warnings(tmp_path):
 
 
 def test_metadata_json_rules(tmp_path):
-    meta = {"exported_at": "2025-06-01T12:00:00.125000", "user_id": "User_Alice", "agent_name": "global",
-            "stats": {"memories": 5, "graph_nodes": 0, "graph_edges": 0}, "format_version": "1.0"}
+    meta = {
+        "exported_at": "2025-06-01T12:00:00.125000",
+        "user_id": "User_Alice",
+        "agent_name": "global",
+        "stats": {"memories": 5, "graph_nodes": 0, "graph_edges": 0},
+        "format_version": "1.0",
+    }
     src = write_kagura(tmp_path / "src", [KAGURA_WORKING], metadata=meta)
     (src / "metadata.json").write_text((src / "metadata.json").read_text() + "\n")
     report = memport.validate(src)
@@ -257,7 +302,13 @@ def test_metadata_json_rules(tmp_path):
 
 
 def test_unknown_format_version_names_supported_versions(tmp_path):
-    meta = {"exported_at": "2025-06-01T12:00:00", "user_id": "u", "agent_name": None, "stats": {"memories": 0, "graph_nodes": 0, "graph_edges": 0}, "format_version": "2.0"}
+    meta = {
+        "exported_at": "2025-06-01T12:00:00",
+        "user_id": "u",
+        "agent_name": None,
+        "stats": {"memories": 0, "graph_nodes": 0, "graph_edges": 0},
+        "format_version": "2.0",
+    }
     src = write_kagura(tmp_path / "src", [], metadata=meta)
     with pytest.raises(memport.UnsupportedVersionError) as err:
         memport.validate(src)
@@ -290,7 +341,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path):
 def test_exported_at_is_injectable_and_written_in_kagura_dialect(tmp_path):
     src = reference_kagura(tmp_path / "src")
     out = tmp_path / "out"
-    memport.write(memport.read(src, local_tz="Asia/Tokyo"), out, exported_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    memport.write(memport.read(src, local_tz="Asia/Tokyo"), out, exported_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert '"exported_at": "2026-01-02T12:04:05"' in (out / "metadata.json").read_text()
 
 
@@ -380,9 +431,15 @@ def test_identities_are_the_exact_writers_bytes_whichever_writer_makes_them():
     from memport.formats.kagura import _exact_identity, _identity
 
     # stored uids were made by either writer: a null part (common: agent_name) must not change them
-    for parts in (["persistent", "user_a", None, "k"], ["working", None, None, 5], [None, True, 2**64 - 1, -(2**63)],
-                  ["persistent", "caf\u00e9 \u2028\x7f\x00\"\\", None, "\U0001f600"], ["working", None, None, float("nan")],
-                  ["working", None, None, 1.5], ["working", None, None, 2**70]):
+    for parts in (
+        ["persistent", "user_a", None, "k"],
+        ["working", None, None, 5],
+        [None, True, 2**64 - 1, -(2**63)],
+        ["persistent", 'caf\u00e9 \u2028\x7f\x00"\\', None, "\U0001f600"],
+        ["working", None, None, float("nan")],
+        ["working", None, None, 1.5],
+        ["working", None, None, 2**70],
+    ):
         assert _identity(parts) == _exact_identity(parts)
 
 

@@ -10,27 +10,71 @@ from collections import Counter
 from pathlib import Path
 
 import jsonschema
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from native import (
+    DOCLEA_MEMORY,
+    DOCLEA_RELATION,
+    KAGURA_EDGE,
+    KAGURA_NODES,
+    KAGURA_PERSISTENT,
+    KAGURA_WORKING,
+    TRIBAL_ENTRY,
+    doclea_bundle,
+    tribal_bundle,
+)
 
 from memport.schemas import SchemaSet, schema_set, schemas_root
-from native import (DOCLEA_MEMORY, DOCLEA_RELATION, KAGURA_EDGE, KAGURA_NODES, KAGURA_PERSISTENT, KAGURA_WORKING,
-                    TRIBAL_ENTRY, doclea_bundle, tribal_bundle)
 
 ROOT = Path(__file__).parent.parent
 WRONG_VALUES = [None, 0, -1, 1.5, True, "", "x", "2025-10-27T10:30:00Z", [], ["a", 1], {}, {"a": None}]
 
-DOCUMENT = {"id": "doc_1", "title": "T", "content": "\U0001F4D8 Intro", "contentHash": "h", "createdAt": 1748600000, "updatedAt": 1748600000}
+DOCUMENT = {
+    "id": "doc_1",
+    "title": "T",
+    "content": "\U0001f4d8 Intro",
+    "contentHash": "h",
+    "createdAt": 1748600000,
+    "updatedAt": 1748600000,
+}
 CHUNK = {"id": "c1", "documentId": "doc_1", "content": "Intro", "startOffset": 3, "endOffset": 8}
-CROSS = {"id": "x1", "memory_id": "m", "code_node_id": "npm:x", "relation_type": "documents", "direction": "memory_to_code", "confidence": 0.9, "metadata": None, "created_at": 1748700200}
+CROSS = {
+    "id": "x1",
+    "memory_id": "m",
+    "code_node_id": "npm:x",
+    "relation_type": "documents",
+    "direction": "memory_to_code",
+    "confidence": 0.9,
+    "metadata": None,
+    "created_at": 1748700200,
+}
 PENDING = {"id": "p1", "memoryData": {"id": "mem_x", "qdrantId": "vec_x"}, "suggestedAt": 1748779100, "source": "user_store", "reason": "r"}
-METADATA = {"exported_at": "2025-06-01T12:00:00.125000", "user_id": "user_alice", "agent_name": "global", "stats": {"memories": 2, "graph_nodes": 2, "graph_edges": 1}, "format_version": "1.0"}
+METADATA = {
+    "exported_at": "2025-06-01T12:00:00.125000",
+    "user_id": "user_alice",
+    "agent_name": "global",
+    "stats": {"memories": 2, "graph_nodes": 2, "graph_edges": 1},
+    "format_version": "1.0",
+}
 
 SEEDS = {
-    ("kagura", "1.0"): {"memory": [KAGURA_WORKING, KAGURA_PERSISTENT], "graph": [*KAGURA_NODES, KAGURA_EDGE], "node": KAGURA_NODES,
-                        "edge": [KAGURA_EDGE], "metadata": [METADATA]},
+    ("kagura", "1.0"): {
+        "memory": [KAGURA_WORKING, KAGURA_PERSISTENT],
+        "graph": [*KAGURA_NODES, KAGURA_EDGE],
+        "node": KAGURA_NODES,
+        "edge": [KAGURA_EDGE],
+        "metadata": [METADATA],
+    },
     ("tribal", "1.0"): {"entry": [TRIBAL_ENTRY], "bundle": [tribal_bundle()]},
-    ("doclea", "1.0.0"): {"memory": [DOCLEA_MEMORY], "document": [DOCUMENT], "chunk": [CHUNK], "memory-relation": [DOCLEA_RELATION],
-                          "cross-layer-relation": [CROSS], "pending-memory": [PENDING], "bundle": [doclea_bundle()]},
+    ("doclea", "1.0.0"): {
+        "memory": [DOCLEA_MEMORY],
+        "document": [DOCUMENT],
+        "chunk": [CHUNK],
+        "memory-relation": [DOCLEA_RELATION],
+        "cross-layer-relation": [CROSS],
+        "pending-memory": [PENDING],
+        "bundle": [doclea_bundle()],
+    },
 }
 
 
@@ -104,10 +148,18 @@ def test_leaving_out_warnings_never_leaves_out_an_error():
     # error, stays as it is
     warn = {"pattern": "^a", "x-memport": {"code": "t.w", "severity": "warning"}}
     error = {"type": "string"}
-    schema = {"type": "object", "properties": {"w": warn, "e": error, "mixed": {"allOf": [warn, error]},
-                                               "under_any": {"anyOf": [warn, {"type": "integer"}]}, "under_not": {"not": warn},
-                                               "ref": {"$ref": "#/$defs/w", "x-memport": {"code": "t.r", "severity": "warning"}}},
-              "$defs": {"w": warn}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "w": warn,
+            "e": error,
+            "mixed": {"allOf": [warn, error]},
+            "under_any": {"anyOf": [warn, {"type": "integer"}]},
+            "under_not": {"not": warn},
+            "ref": {"$ref": "#/$defs/w", "x-memport": {"code": "t.r", "severity": "warning"}},
+        },
+        "$defs": {"w": warn},
+    }
     left = _without_warnings(schema)["properties"]
     assert left["w"] is True and left["e"] == error and left["mixed"]["allOf"] == [True, error]
     assert left["under_any"] == schema["properties"]["under_any"] and left["under_not"] == schema["properties"]["under_not"]
@@ -172,11 +224,17 @@ def test_annotations_are_well_formed():
 def test_schemas_work_from_an_installed_wheel(tmp_path):
     """Build the wheel, install it alone into a folder, and validate from there."""
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), *map(str, wheels.glob("*.whl"))],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), *map(str, wheels.glob("*.whl"))],
+        check=True,
+        capture_output=True,
+    )
     bundle = tmp_path / "b.json"
     bundle.write_text(json.dumps(tribal_bundle(schema_version="1.0")))
     script = (

@@ -12,19 +12,33 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
+from native import (
+    DOCLEA_MEMORY,
+    DOCLEA_RELATION,
+    KAGURA_EDGE,
+    KAGURA_NODES,
+    KAGURA_PERSISTENT,
+    KAGURA_WORKING,
+    TRIBAL_ENTRY,
+    doclea_bundle,
+    kagura_line,
+    reference_kagura,
+    tribal_bundle,
+    write_doclea,
+    write_kagura,
+    write_tribal,
+)
 
 import memport
 from memport.cli import cli
 from memport.diff import ConflictError, StaleDecisionError, StalePlanError
 from memport.store import SCHEMA_VERSION, StoreError
-from native import (DOCLEA_MEMORY, DOCLEA_RELATION, KAGURA_EDGE, KAGURA_NODES, KAGURA_PERSISTENT, KAGURA_WORKING, TRIBAL_ENTRY,
-                    doclea_bundle, kagura_line, reference_kagura, tribal_bundle, write_doclea, write_kagura, write_tribal)
 
 ACCOUNT = ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid")
 
@@ -121,9 +135,11 @@ def test_records_from_json_lines_keep_the_key_of_their_line(tmp_path, store):
     # a later export of the same record differs only in its exported_at: the same key
     later = first.replace(b'"exported_at": "2025-06-01T12:00:00.123456"', b'"exported_at": "2026-01-02T03:04:05"')
     assert later != first and line_key(later, seed, member) == line_key(first, seed, member)
-    for other in (first.replace(b"quarterly", b"yearly"),  # other content
-                  first.replace(b'"}', b'", "x": 1}'),  # exported_at is not the last member
-                  first.replace(b'"2025-06-01T12:00:00.123456"', b'"a\\"b"')):  # not a plain string
+    for other in (
+        first.replace(b"quarterly", b"yearly"),  # other content
+        first.replace(b'"}', b'", "x": 1}'),  # exported_at is not the last member
+        first.replace(b'"2025-06-01T12:00:00.123456"', b'"a\\"b"'),
+    ):  # not a plain string
         assert line_key(other, seed, member) != line_key(first, seed, member)
 
 
@@ -137,12 +153,17 @@ def test_lookups_by_many_keys_find_every_stored_record(tmp_path, store):
 
 def test_a_later_export_of_the_same_memories_is_unchanged(tmp_path, store):
     first = write_kagura(tmp_path / "first", [KAGURA_WORKING, KAGURA_PERSISTENT], [*KAGURA_NODES, KAGURA_EDGE])
-    later = [dict(record, exported_at="2026-02-03T04:05:06.000001") for record in (KAGURA_WORKING, KAGURA_PERSISTENT, *KAGURA_NODES, KAGURA_EDGE)]
+    later = [
+        dict(record, exported_at="2026-02-03T04:05:06.000001") for record in (KAGURA_WORKING, KAGURA_PERSISTENT, *KAGURA_NODES, KAGURA_EDGE)
+    ]
     edited = dict(later[1], value="Rust")
     memport.import_bundle(first, store)
     plan = memport.plan(write_kagura(tmp_path / "later", [later[0], edited], later[2:]), store)
     assert plan.summary()["unchanged"] == 4 and plan.summary()["skipped"] == 1
-    assert plan.diff(plan.notable[0].uid) == {"value": ("Python", "Rust"), "exported_at": (KAGURA_PERSISTENT["exported_at"], edited["exported_at"])}
+    assert plan.diff(plan.notable[0].uid) == {
+        "value": ("Python", "Rust"),
+        "exported_at": (KAGURA_PERSISTENT["exported_at"], edited["exported_at"]),
+    }
 
 
 def test_identity_is_stable_across_bundles_and_imports(tmp_path, store):
@@ -160,10 +181,22 @@ def test_identity_is_stable_across_bundles_and_imports(tmp_path, store):
 def test_plan_rows_field_diff_and_frames(tmp_path, store):
     src = write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a"), entry(id="b")]))
     memport.import_bundle(src, store)
-    changed = write_tribal(tmp_path / "t2.json", tribal_bundle([entry(id="a", content="changed", tags=["x"]), entry(id="b"), entry(id="c")]))
+    changed = write_tribal(
+        tmp_path / "t2.json", tribal_bundle([entry(id="a", content="changed", tags=["x"]), entry(id="b"), entry(id="c")])
+    )
     plan = memport.plan(changed, store)
-    assert plan.summary() == {"inserted": 1, "updated": 0, "unchanged": 1, "skipped": 1, "conflicts": 0, "invalid": 0, "total": 3,
-                              "dry_run": True, "backup": None, "needs_reembedding": 1}
+    assert plan.summary() == {
+        "inserted": 1,
+        "updated": 0,
+        "unchanged": 1,
+        "skipped": 1,
+        "conflicts": 0,
+        "invalid": 0,
+        "total": 3,
+        "dry_run": True,
+        "backup": None,
+        "needs_reembedding": 1,
+    }
     frame = plan.to_frame()
     assert frame[["uid", "action", "reason"]].values.tolist() == [["tribal:memories:a", "skip", "exists"]]
     assert frame["fields"][0] == ["content", "tags"]
@@ -185,7 +218,7 @@ def test_field_diffs_are_found_when_rows_are_read_and_only_while_both_sides_are_
     plan = memport.plan(changed, store)
     memport.import_bundle(write_tribal(tmp_path / "t3.json", tribal_bundle([entry(id="c")])), store)
     with pytest.raises(StalePlanError, match="the store changed"):
-        plan.notable
+        _ = plan.notable
     assert plan.summary()["skipped"] == 2  # the counts stand as planned
     assert "tribal:memories:a" in plan._repr_html_() and "fields that differ not shown" in plan._repr_html_()
     # applying finds them first: the applied plan still shows them; a bundle changed since is refused unwritten
@@ -213,7 +246,7 @@ def test_a_plan_counts_without_reading_the_stored_side_of_differing_records(tmp_
     finally:
         store.conn.set_trace_callback(None)
     assert planning and not any("native" in sql for sql in planning)
-    assert any("native" in sql for sql in statements[len(planning):])
+    assert any("native" in sql for sql in statements[len(planning) :])
 
 
 def test_strategies(tmp_path, store):
@@ -284,7 +317,9 @@ def test_decisions_replay_stale_and_field_picks(tmp_path, store):
     # the stored record changed since the decision: replaying it is refused
     with pytest.raises(StaleDecisionError, match="changed since"):
         memport.plan(changed, store, strategy="manual", decisions=decisions)
-    runner = CliRunner().invoke(cli, ["import", str(changed), "--db", str(store.path), "--strategy", "manual", "--decisions", str(decisions)])
+    runner = CliRunner().invoke(
+        cli, ["import", str(changed), "--db", str(store.path), "--strategy", "manual", "--decisions", str(decisions)]
+    )
     assert runner.exit_code == 2 and "decide again" in runner.output
 
 
@@ -296,15 +331,19 @@ def test_a_plan_refuses_to_apply_after_the_store_changed(tmp_path, store):
 
 
 def test_filters_on_import_and_export(tmp_path, store):
-    records = [dict(KAGURA_PERSISTENT, key="old", created_at="2025-12-31 23:59:59", metadata={"tags": ["a"]}),
-               dict(KAGURA_PERSISTENT, key="jan", created_at="2026-01-15 10:00:00", metadata={"tags": ["b"]}),
-               dict(KAGURA_PERSISTENT, key="feb", created_at="2026-02-01 00:00:00", agent_name="thread_1", metadata=None),
-               dict(KAGURA_WORKING, key="w", user_id="bob")]
+    records = [
+        dict(KAGURA_PERSISTENT, key="old", created_at="2025-12-31 23:59:59", metadata={"tags": ["a"]}),
+        dict(KAGURA_PERSISTENT, key="jan", created_at="2026-01-15 10:00:00", metadata={"tags": ["b"]}),
+        dict(KAGURA_PERSISTENT, key="feb", created_at="2026-02-01 00:00:00", agent_name="thread_1", metadata=None),
+        dict(KAGURA_WORKING, key="w", user_id="bob"),
+    ]
     src = write_kagura(tmp_path / "k", records, metadata=None)
+
     def keys(**filters):
         with memport.Store(tmp_path / f"f{len(list(tmp_path.iterdir()))}.db") as s:
             memport.import_bundle(src, s, filters=memport.Filters(**filters))
             return sorted(json.loads(m["native"])["key"] for m in s.db["memories"].rows)
+
     assert keys(created_since="2026-01", created_until="2026-01") == ["jan"]
     assert keys(created_since="2026-01-15T11:00:00+01:00") == ["feb", "jan"]  # 10:00Z is 11:00+01:00
     assert keys(created_until="2025") == ["old"]
@@ -316,7 +355,9 @@ def test_filters_on_import_and_export(tmp_path, store):
     memport.import_bundle(src, store)
     out = tmp_path / "jan.json"
     memport.export(store, "tribal", out, filters=memport.Filters(created_since="2026-01", created_until="2026-01"))
-    assert [json.loads(e["context"][len("memport-provenance: "):])["fields"]["key"] for e in json.loads(out.read_text())["entries"]] == ["jan"]
+    assert [json.loads(e["context"][len("memport-provenance: ") :])["fields"]["key"] for e in json.loads(out.read_text())["entries"]] == [
+        "jan"
+    ]
 
 
 def test_clear_keeps_a_backup(tmp_path, store):
@@ -333,18 +374,22 @@ def test_export_own_format_gives_the_records_back_exactly(tmp_path, store):
     doclea_src = write_doclea(tmp_path / "d.json", doclea_bundle(memoryRelations=[DOCLEA_RELATION]))
     memport.import_bundle(doclea_src, store)
     out = tmp_path / "out.json"
-    memport.export(store, "doclea", out, exported_at=datetime.fromtimestamp(1748779200, timezone.utc))
+    memport.export(store, "doclea", out, exported_at=datetime.fromtimestamp(1748779200, UTC))
     assert out.read_bytes() == doclea_src.read_bytes()
     kagura_src = reference_kagura(tmp_path / "k")
     with memport.Store(tmp_path / "k.db") as s:
         memport.import_bundle(kagura_src, s)
-        memport.export(s, "kagura", tmp_path / "kout", exported_at=datetime(2025, 6, 1, 12, 0, 0, 125000, tzinfo=timezone.utc))
+        memport.export(s, "kagura", tmp_path / "kout", exported_at=datetime(2025, 6, 1, 12, 0, 0, 125000, tzinfo=UTC))
     for name in ("memories.jsonl", "graph.jsonl", "metadata.json"):
         assert (tmp_path / "kout" / name).read_bytes() == (kagura_src / name).read_bytes()
 
 
 def test_export_of_a_mixed_store_validates_in_every_format(tmp_path, store):
-    for src in (reference_kagura(tmp_path / "k"), write_tribal(tmp_path / "t.json", tribal_bundle()), write_doclea(tmp_path / "d.json", doclea_bundle())):
+    for src in (
+        reference_kagura(tmp_path / "k"),
+        write_tribal(tmp_path / "t.json", tribal_bundle()),
+        write_doclea(tmp_path / "d.json", doclea_bundle()),
+    ):
         memport.import_bundle(src, store)
     for target, suffix in (("kagura", ""), ("tribal", ".json"), ("tribal-jsonl", ".jsonl"), ("doclea", ".json")):
         result = memport.export(store, target, tmp_path / f"all-{target}{suffix}")
@@ -354,9 +399,13 @@ def test_export_of_a_mixed_store_validates_in_every_format(tmp_path, store):
 
 def test_gdpr_export_and_erase(tmp_path, store):
     bob = [dict(KAGURA_PERSISTENT, key="bob_fact", user_id="bob")]
-    graph = [*KAGURA_NODES, {**KAGURA_NODES[0], "id": "bob", "data": {"user_id": "bob"}}, KAGURA_EDGE,
-             {**KAGURA_EDGE, "src": "bob", "dst": "topic_python"}]
-    memport.import_bundle(write_kagura(tmp_path / "k", [KAGURA_WORKING, KAGURA_PERSISTENT] + bob, graph), store)
+    graph = [
+        *KAGURA_NODES,
+        {**KAGURA_NODES[0], "id": "bob", "data": {"user_id": "bob"}},
+        KAGURA_EDGE,
+        {**KAGURA_EDGE, "src": "bob", "dst": "topic_python"},
+    ]
+    memport.import_bundle(write_kagura(tmp_path / "k", [KAGURA_WORKING, KAGURA_PERSISTENT, *bob], graph), store)
     out = tmp_path / "alice"
     memport.export(store, "kagura", out, filters=memport.Filters(users=["user_alice"]))
     exported = memport.read(out)
@@ -375,8 +424,18 @@ def test_cli_import_diff_export_erase(tmp_path):
     db = tmp_path / "memport.db"
     src = write_tribal(tmp_path / "t.json", tribal_bundle([entry(id="a"), entry(id="b")]))
     dry = runner.invoke(cli, ["import", str(src), "--db", str(db), "--json", "--dry-run"], catch_exceptions=False)
-    assert json.loads(dry.output) == {"inserted": 2, "updated": 0, "unchanged": 0, "skipped": 0, "conflicts": 0, "invalid": 0, "total": 2,
-                                      "dry_run": True, "backup": None, "needs_reembedding": 2}
+    assert json.loads(dry.output) == {
+        "inserted": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "conflicts": 0,
+        "invalid": 0,
+        "total": 2,
+        "dry_run": True,
+        "backup": None,
+        "needs_reembedding": 2,
+    }
     real = runner.invoke(cli, ["import", str(src), "--db", str(db), "--json"], catch_exceptions=False)
     assert json.loads(real.output)["inserted"] == 2 and json.loads(real.output)["dry_run"] is False
     other = write_tribal(tmp_path / "o.json", tribal_bundle([entry(id="a", content="x"), entry(id="c")]))
@@ -424,8 +483,9 @@ def test_killed_imports_leave_the_store_before_or_after(tmp_path):
     for attempt in range(6):
         db = tmp_path / f"run{attempt}.db"
         shutil.copy(template, db)
-        proc = subprocess.Popen([sys.executable, "-m", "memport", "import", str(src), "--db", str(db)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "memport", "import", str(src), "--db", str(db)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(0.3, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -450,7 +510,9 @@ def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, 
         triggers = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
         assert len(triggers) == 3  # recreated: later small imports keep the index current row by row
         monkeypatch.setattr(diff, "BULK_RECORDS", 10**9)
-        memport.import_bundle(write_kagura(tmp_path / "one", [dict(KAGURA_PERSISTENT, key="zebra", value="unique words here")], metadata=None), s)
+        memport.import_bundle(
+            write_kagura(tmp_path / "one", [dict(KAGURA_PERSISTENT, key="zebra", value="unique words here")], metadata=None), s
+        )
         assert [r["title"] for r in s.search("zebra")] == ["zebra"]
 
 
@@ -475,8 +537,10 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
     incoming += stored[:30]
     # new records, some twice (the same or other content), in both halves and across them
     # (some with a 19-digit integer within 64 bits, which the standard library parses)
-    fresh = [dict(KAGURA_PERSISTENT, key=f"new{i % 25}", value="n" if i % 3 else f"n{i}", metadata={"count": 1234567890123456789 + i % 4})
-             for i in range(60)]
+    fresh = [
+        dict(KAGURA_PERSISTENT, key=f"new{i % 25}", value="n" if i % 3 else f"n{i}", metadata={"count": 1234567890123456789 + i % 4})
+        for i in range(60)
+    ]
     incoming[100:100], incoming[400:400], incoming[620:620] = fresh[:20], fresh[20:40], fresh[40:]
     src = write_kagura(tmp_path / "in", incoming, [*KAGURA_NODES, KAGURA_EDGE])
     with memport.Store(tmp_path / "s.db") as s:
@@ -488,8 +552,9 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
         assert (single.method, parallel.method) == ("one process", method)
         assert parallel.summary() == single.summary()
         assert list(parallel.actions) == list(single.actions)
-        assert [(r.position, r.uid, r.action, r.reason, r.fields, r.line) for r in parallel.notable] == \
-               [(r.position, r.uid, r.action, r.reason, r.fields, r.line) for r in single.notable]
+        assert [(r.position, r.uid, r.action, r.reason, r.fields, r.line) for r in parallel.notable] == [
+            (r.position, r.uid, r.action, r.reason, r.fields, r.line) for r in single.notable
+        ]
         # and both equal what the real import does
         real = memport.import_bundle(src, s, strategy=strategy)
         assert {k: real[k] for k in ACCOUNT} == {k: single.summary()[k] for k in ACCOUNT}
@@ -497,6 +562,7 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
 
 def test_a_key_index_finds_every_key_sorted_or_not():
     import numpy as np
+
     from memport.diff import KeyIndex
 
     rng = np.random.default_rng(7)
@@ -511,8 +577,14 @@ def test_a_key_index_finds_every_key_sorted_or_not():
     beyond = [-(2**63), 2**63 - 1]
     for index in (KeyIndex(keys[order], values[order]), KeyIndex(keys, values)):
         wanted = [*keys[::7].tolist(), *absent, int(keys[0]), *edges, *beyond]
-        assert index.many(wanted) == [*values[::7].tolist(), *[None] * len(absent), int(values[0]),
-                                      *(int(values[keys == k][0]) for k in edges), None, None]
+        assert index.many(wanted) == [
+            *values[::7].tolist(),
+            *[None] * len(absent),
+            int(values[0]),
+            *(int(values[keys == k][0]) for k in edges),
+            None,
+            None,
+        ]
     assert all(KeyIndex(keys[:n], values[:n]).many(keys[:n].tolist()) == values[:n].tolist() for n in (1, 31, 32, 33, 64))
     assert KeyIndex(keys[:0], values[:0]).many([1, 2]) == [None, None]
 
@@ -534,8 +606,11 @@ def test_a_large_dry_run_reads_integers_beyond_64_bits_exactly(tmp_path, monkeyp
         assert plan.method == "preloaded state" and plan.summary()["unchanged"] == 300
 
 
-@pytest.mark.parametrize("bad, message", [(b'{"type": "memory", "scope": \n', "malformed JSON"), (b"[1, 2]\n", "expected a JSON object")],
-                         ids=["malformed", "not-an-object"])
+@pytest.mark.parametrize(
+    "bad, message",
+    [(b'{"type": "memory", "scope": \n', "malformed JSON"), (b"[1, 2]\n", "expected a JSON object")],
+    ids=["malformed", "not-an-object"],
+)
 @pytest.mark.parametrize("at", [20, 350], ids=["first-half", "second-half"])
 def test_a_large_dry_run_names_the_line_of_bad_input_in_either_half(tmp_path, monkeypatch, bad, message, at):
     from memport import diff
@@ -576,7 +651,10 @@ def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypa
             records[i]["value"], records[i]["metadata"] = f"edited {i}", {"note": float("nan")}  # NaN: read exactly
         (edited / "memories.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
         plan = memport.plan(edited, s)
-        assert [(r.position, r.line, r.fields) for r in plan.notable] == [(10, 11, ["value", "metadata"]), (350, 351, ["value", "metadata"])]
+        assert [(r.position, r.line, r.fields) for r in plan.notable] == [
+            (10, 11, ["value", "metadata"]),
+            (350, 351, ["value", "metadata"]),
+        ]
         # the file edited again after planning: refused, not diffed against what is there now
         plan = memport.plan(edited, s)
         records[350]["value"] = "edited again"
@@ -592,8 +670,11 @@ def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypa
 def tribal_with_one_exact_entry():
     """Three entries, one of which holds NaN (which only the standard library writes back), and
     one a 19-digit integer within 64 bits (read by the standard library in a JSON Lines stream)."""
-    return [entry(id="plain", content="plain"), entry(id="nan", content="not a number", confidence=float("nan")),
-            entry(id="wide", content="wide integer", embedding=[1234567890123456789, 0.2, 0.3])]
+    return [
+        entry(id="plain", content="plain"),
+        entry(id="nan", content="not a number", confidence=float("nan")),
+        entry(id="wide", content="wide integer", embedding=[1234567890123456789, 0.2, 0.3]),
+    ]
 
 
 def test_one_exact_entry_leaves_the_keys_of_the_others_alone(tmp_path, store):
@@ -641,8 +722,10 @@ def test_a_version_3_store_keyed_by_parser_is_rekeyed(tmp_path):
         with s.transaction():
             for rowid, origin, native in s.conn.execute("SELECT rowid, origin, native FROM memories").fetchall():
                 volatile = ("exported_at",) if origin == "kagura" else ()
-                s.conn.execute("UPDATE memories SET native = ?, content_key = ? WHERE rowid = ?",
-                               [json.dumps(json.loads(native)), content_key(json.loads(native), True, volatile), rowid])
+                s.conn.execute(
+                    "UPDATE memories SET native = ?, content_key = ? WHERE rowid = ?",
+                    [json.dumps(json.loads(native)), content_key(json.loads(native), True, volatile), rowid],
+                )
             s.conn.execute("PRAGMA user_version = 3")
         # version 3 keys, as version 4 sees them: differing
         assert memport.plan(tribal, s).summary()["skipped"] == 2 and memport.plan(kagura, s).summary()["skipped"] == 1

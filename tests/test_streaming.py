@@ -7,12 +7,11 @@ import json
 import random
 
 import pytest
+from native import TRIBAL_ENTRY, tribal_bundle, write_tribal
 
 import memport
 from memport.formats._document import walk
-from memport.jsonio import dumps_js
-from memport.jsonio import needs_reference
-from native import TRIBAL_ENTRY, tribal_bundle, write_tribal
+from memport.jsonio import dumps_js, needs_reference
 
 ENTRIES = lambda member: "array" if member == ("entries",) else None  # noqa: E731
 
@@ -23,8 +22,12 @@ def odd_entries(count=300):
     rng = random.Random(5)
     out = []
     for i in range(count):
-        entry = dict(TRIBAL_ENTRY, id=f"e{i}", content="café \U0001F600 " * rng.randint(0, 40),
-                     embedding=[rng.gauss(0, 0.05) for _ in range(6)] + [0.00012345678901234567])
+        entry = dict(
+            TRIBAL_ENTRY,
+            id=f"e{i}",
+            content="café \U0001f600 " * rng.randint(0, 40),
+            embedding=[rng.gauss(0, 0.05) for _ in range(6)] + [0.00012345678901234567],
+        )
         if i % 7 == 0:
             entry["confidence"] = float("nan") if i % 14 else float("-inf")
         if i % 11 == 0:
@@ -58,17 +61,26 @@ def test_elements_and_members_are_what_the_whole_document_holds(tmp_path, dump):
 @pytest.mark.parametrize("special", [float("nan"), float("-inf"), 2**64, -(2**63) - 1, "lone \udc00"])
 def test_exactness_and_numbers_survive_every_chunk_edge(tmp_path, special):
     """Chunk edges fall at every place of a value orjson cannot write, and of bare numbers."""
-    doc = {"manifest": {}, "entries": [dict(TRIBAL_ENTRY, id="a"), dict(TRIBAL_ENTRY, id="b", context=special)],
-           "sizes": 123456789, "numbers": [1234567, 0.000123456789012345678, 10**25]}
+    doc = {
+        "manifest": {},
+        "entries": [dict(TRIBAL_ENTRY, id="a"), dict(TRIBAL_ENTRY, id="b", context=special)],
+        "sizes": 123456789,
+        "numbers": [1234567, 0.000123456789012345678, 10**25],
+    }
     path = tmp_path / "b.json"
     path.write_text(json.dumps(doc))
     spread = lambda member: "array" if member in (("entries",), ("numbers",)) else None  # noqa: E731
     for chunk in range(1, 120):
         events = [e for e in walk(path, spread, chunk=chunk) if e.kind in ("item", "value")]
         assert [(e.path, e.index, json.dumps(e.value), e.exact) for e in events] == [
-            (("manifest",), None, "{}", False), (("entries",), 0, json.dumps(doc["entries"][0]), False), (("entries",), 1, json.dumps(doc["entries"][1]), True),
+            (("manifest",), None, "{}", False),
+            (("entries",), 0, json.dumps(doc["entries"][0]), False),
+            (("entries",), 1, json.dumps(doc["entries"][1]), True),
             (("sizes",), None, "123456789", False),
-            (("numbers",), 0, "1234567", False), (("numbers",), 1, json.dumps(0.000123456789012345678), False), (("numbers",), 2, str(10**25), True)], chunk
+            (("numbers",), 0, "1234567", False),
+            (("numbers",), 1, json.dumps(0.000123456789012345678), False),
+            (("numbers",), 2, str(10**25), True),
+        ], chunk
 
 
 def test_a_cut_anywhere_is_a_located_error(tmp_path):
@@ -99,13 +111,16 @@ def test_bad_input_is_located_as_the_whole_document_parser_locates_it(tmp_path):
     assert "truncated" not in err.value.message
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"manifest": {}, "entries": [], "entries": [{}]}', r"\$\.entries appears twice"),
-    ('{"manifest": {}, "entries": []} []', "Extra data"),
-    ("", "file is empty"),
-    ('\ufeff{"entries": []}', "byte order mark"),
-    ('{"entries": [' + "[" * 5000 + "]" * 5000 + "]}", "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"manifest": {}, "entries": [], "entries": [{}]}', r"\$\.entries appears twice"),
+        ('{"manifest": {}, "entries": []} []', "Extra data"),
+        ("", "file is empty"),
+        ('\ufeff{"entries": []}', "byte order mark"),
+        ('{"entries": [' + "[" * 5000 + "]" * 5000 + "]}", "nested too deeply"),
+    ],
+)
 def test_what_a_json_reader_would_refuse_or_resolve_silently_is_refused(tmp_path, text, message):
     path = tmp_path / "b.json"
     path.write_text(text, encoding="utf-8")
@@ -118,7 +133,7 @@ def test_invalid_utf8_names_its_byte(tmp_path):
     path = tmp_path / "b.json"
     data = json.dumps(tribal_bundle()).encode()
     at = data.index(b"Alice")
-    path.write_bytes(data[:at] + b"\xff" + data[at + 1:])
+    path.write_bytes(data[:at] + b"\xff" + data[at + 1 :])
     with pytest.raises(memport.MalformedInputError, match=f"not valid UTF-8 at byte {at}"):
         list(walk(path, ENTRIES, chunk=7))
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from native import TRIBAL_ENTRY, tribal_bundle, write_tribal
 
 import memport
-from native import TRIBAL_ENTRY, tribal_bundle, write_tribal
 
 
 def entry(**changes):
@@ -41,14 +41,16 @@ def test_reference_bundle_round_trip_and_model(tmp_path):
 
 
 def test_isoformat_quirks_are_read_as_instants(tmp_path):
-    entries = [entry(id="a", created_at="2025-01-01T12:00:00+00:00", updated_at="2025-01-01T13:00:00+01:00"),
-               entry(id="b", created_at="0001-01-01T00:00:00", updated_at="9999-12-31T23:59:59.999999+05:30:15"),
-               entry(id="c", created_at="2026-01-15", updated_at="2026-01-15T10:30:00.001000")]
+    entries = [
+        entry(id="a", created_at="2025-01-01T12:00:00+00:00", updated_at="2025-01-01T13:00:00+01:00"),
+        entry(id="b", created_at="0001-01-01T00:00:00", updated_at="9999-12-31T23:59:59.999999+05:30:15"),
+        entry(id="c", created_at="2026-01-15", updated_at="2026-01-15T10:30:00.001000"),
+    ]
     src = write_tribal(tmp_path / "b.json", tribal_bundle(entries))
     ms = memport.read(src).records.memories
     assert ms[0].created_at.utc == ms[0].updated_at.utc  # 13:00+01:00 is 12:00Z
-    assert ms[1].created_at.utc == datetime(1, 1, 1, tzinfo=timezone.utc)
-    assert ms[2].created_at.utc == datetime(2026, 1, 15, tzinfo=timezone.utc)
+    assert ms[1].created_at.utc == datetime(1, 1, 1, tzinfo=UTC)
+    assert ms[2].created_at.utc == datetime(2026, 1, 15, tzinfo=UTC)
     report = memport.validate(src)
     assert report.valid
     # a date-only value parses in Tribal, but is not what its exporter writes
@@ -65,18 +67,21 @@ def test_unparseable_and_z_timestamps(tmp_path):
     assert m.created_at.dialect == "iso-partial" and m.created_at.raw == "2026-01"
 
 
-@pytest.mark.parametrize("change, code", [
-    ({"tags": None}, "tribal.entry.tags-type"),
-    ({"tags": "work"}, "tribal.entry.tags-type"),
-    ({"related_to": None}, "tribal.entry.related-to-type"),
-    ({"source_type": "USER_EXPLICIT"}, "tribal.entry.source-type"),
-    ({"id": "mem_1/x"}, "tribal.entry.id-charset"),
-    ({"content": 42}, "tribal.entry.content-type"),
-    ({"embedding": "0.1,0.2"}, "tribal.entry.embedding-type"),
-    ({"embedding": [0.1, 0.2]}, "tribal.entry.dimensions"),
-    ({"created_at": 1736933400}, "tribal.entry.timestamp-type"),
-    ({"scope": "user"}, "tribal.entry.unknown-field"),
-])
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"tags": None}, "tribal.entry.tags-type"),
+        ({"tags": "work"}, "tribal.entry.tags-type"),
+        ({"related_to": None}, "tribal.entry.related-to-type"),
+        ({"source_type": "USER_EXPLICIT"}, "tribal.entry.source-type"),
+        ({"id": "mem_1/x"}, "tribal.entry.id-charset"),
+        ({"content": 42}, "tribal.entry.content-type"),
+        ({"embedding": "0.1,0.2"}, "tribal.entry.embedding-type"),
+        ({"embedding": [0.1, 0.2]}, "tribal.entry.dimensions"),
+        ({"created_at": 1736933400}, "tribal.entry.timestamp-type"),
+        ({"scope": "user"}, "tribal.entry.unknown-field"),
+    ],
+)
 def test_entry_errors_are_lossless_on_read(tmp_path, change, code):
     src = write_tribal(tmp_path / "b.json", tribal_bundle([entry(**change)]))
     report = memport.validate(src)
@@ -91,8 +96,10 @@ def test_missing_required_keys(tmp_path):
     del e["updated_at"], e["content"]
     src = write_tribal(tmp_path / "b.json", tribal_bundle([e]))
     messages = [p.message for p in memport.validate(src).errors]
-    assert messages == ["missing required field 'content'", "missing required field 'updated_at'"] or \
-        sorted(messages) == ["missing required field 'content'", "missing required field 'updated_at'"]
+    assert messages == ["missing required field 'content'", "missing required field 'updated_at'"] or sorted(messages) == [
+        "missing required field 'content'",
+        "missing required field 'updated_at'",
+    ]
 
 
 def test_manifest_rules(tmp_path):
@@ -164,8 +171,20 @@ def test_pretty_printed_or_raw_utf8_bundle_is_a_warning(tmp_path):
     assert report.valid and {"file.not-ascii", "tribal.bundle.layout"} <= {p.code for p in report.warnings}
 
 
-@pytest.mark.parametrize("data", [b'{"a": 1}', b'{"a": 1}\n', b'\n\n {"a": 1}', b'{"a":\n 1}', b'{"a": 1}\n ', b'{"a": 1} \n',
-                                  b'\xef\xbb\xbf{"a": "caf\xc3\xa9"}', b'{"a": 1}  \n  \n', b'  \n  '])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a": 1}',
+        b'{"a": 1}\n',
+        b'\n\n {"a": 1}',
+        b'{"a":\n 1}',
+        b'{"a": 1}\n ',
+        b'{"a": 1} \n',
+        b'\xef\xbb\xbf{"a": "caf\xc3\xa9"}',
+        b'{"a": 1}  \n  \n',
+        b"  \n  ",
+    ],
+)
 def test_the_layout_of_a_streamed_bundle_is_judged_as_of_the_whole_file(tmp_path, data):
     from memport.formats.tribal import _layout
 
@@ -184,9 +203,13 @@ def test_validation_reads_entries_up_to_where_the_json_breaks(tmp_path):
     text = json.dumps(tribal_bundle([entry(id="a"), entry(id="a", tags=None), entry(id="b"), entry(id="c")]))
     cut = text.index('"id": "c"')
     src = tmp_path / "b.json"
-    src.write_text(text[:cut] + '"id" "c"' + text[cut + 9:])
+    src.write_text(text[:cut] + '"id" "c"' + text[cut + 9 :])
     report = memport.validate(src)
-    assert sorted((p.record, p.code) for p in report.errors) == [(1, "tribal.entry.duplicate-id"), (1, "tribal.entry.tags-type"), (3, "json.malformed")]
+    assert sorted((p.record, p.code) for p in report.errors) == [
+        (1, "tribal.entry.duplicate-id"),
+        (1, "tribal.entry.tags-type"),
+        (3, "json.malformed"),
+    ]
     broken = next(p for p in report.errors if p.code == "json.malformed")
     assert broken.path == "$.entries[3]" and "Expecting ':' delimiter" in broken.message
 
@@ -209,13 +232,17 @@ def test_jsonl_stream_problems_have_line_numbers(tmp_path):
     src = tmp_path / "stream.jsonl"
     src.write_text(json.dumps(entry(id="a")) + "\n" + "{not json\n" + json.dumps(entry(id="a", tags=None)) + "\n")
     report = memport.validate(src)
-    assert [(p.line, p.code) for p in report.errors] == [(2, "json.malformed"), (3, "tribal.entry.duplicate-id"), (3, "tribal.entry.tags-type")]
+    assert [(p.line, p.code) for p in report.errors] == [
+        (2, "json.malformed"),
+        (3, "tribal.entry.duplicate-id"),
+        (3, "tribal.entry.tags-type"),
+    ]
 
 
 def test_exported_at_injection(tmp_path):
     src = write_tribal(tmp_path / "b.json", tribal_bundle())
     out = tmp_path / "o.json"
-    memport.write(memport.read(src), out, exported_at=datetime(2026, 2, 3, 4, 5, 6, tzinfo=timezone.utc))
+    memport.write(memport.read(src), out, exported_at=datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC))
     assert json.loads(out.read_text())["manifest"]["exported_at"] == "2026-02-03T04:05:06+00:00"
 
 

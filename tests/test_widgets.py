@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from native import KAGURA_PERSISTENT, KAGURA_WORKING, write_kagura
+from test_embed import StandIn
 
 import memport
 from memport.widgets import BundleExplorer, MergeSelector, ReembedProgress, ValidationView
-from native import KAGURA_PERSISTENT, KAGURA_WORKING, write_kagura
-from test_embed import StandIn
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -30,7 +30,7 @@ COFFEE = "tribal:memories:7d3e2a10-0000-4000-8000-000000000003"
 
 
 def test_merge_selector_records_choices_and_live_counts(merge, tmp_path):
-    store, plan, selector = merge
+    _store, _plan, selector = merge
     assert sorted(selector.choices) == [DEADLINE, COFFEE]
     assert "conflicts 2" in selector.counts.value
     selector.choices[DEADLINE].value = "take"
@@ -44,7 +44,7 @@ def test_merge_selector_records_choices_and_live_counts(merge, tmp_path):
 
 
 def test_merge_selector_per_field_picks_and_apply(merge):
-    store, plan, selector = merge
+    store, _plan, selector = merge
     selector.choices[DEADLINE].value = "fields"
     selector.field_boxes[DEADLINE]["content"].value = True  # take the new text, keep the rest
     selector.choices[COFFEE].value = "skip"
@@ -56,7 +56,7 @@ def test_merge_selector_per_field_picks_and_apply(merge):
 
 
 def test_merge_selector_bulk_rule(merge):
-    store, plan, selector = merge
+    _store, _plan, selector = merge
     selector.rule_tag.value = "work"
     selector.rule_newer.value = True
     selector.apply_rule.click()  # take newer for everything tagged work
@@ -103,7 +103,9 @@ def test_reembed_progress_runs_and_cancels(tmp_path, monkeypatch):
 
     monkeypatch.setattr(embed, "CHUNK", 2)
     store = memport.Store(tmp_path / "s.db")
-    memport.import_bundle(write_kagura(tmp_path / "k", [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(5)], metadata=None), store)
+    memport.import_bundle(
+        write_kagura(tmp_path / "k", [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(5)], metadata=None), store
+    )
     store.close()
     stand_in = StandIn()
     progress = ReembedProgress(tmp_path / "s.db", stand_in)

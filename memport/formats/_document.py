@@ -35,7 +35,7 @@ def parse_checked(path: Path, problems: list[Problem], reader: str) -> tuple[byt
     data = path.read_bytes()
     if data.startswith(BOM):
         problems.append(Problem("file.bom", "error", f"starts with a UTF-8 byte order mark (BOM); {reader} rejects it", name, 1))
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
     try:
         return data, parse_document(data, name)
     except MalformedInputError as err:
@@ -76,8 +76,12 @@ _OVERLAP = 24  # bytes kept from one read to find a pattern that spans two
 
 
 def _may_need_reference(data: bytes) -> bool:
-    return (b"NaN" in data or b"Infinity" in data or may_hold_huge_integer(data)
-            or (b"\\ud" in data or b"\\uD" in data) and _LONE_SURROGATE.search(data) is not None)
+    return (
+        b"NaN" in data
+        or b"Infinity" in data
+        or may_hold_huge_integer(data)
+        or ((b"\\ud" in data or b"\\uD" in data) and _LONE_SURROGATE.search(data) is not None)
+    )
 
 
 class _Cursor:
@@ -99,7 +103,7 @@ class _Cursor:
         if first.startswith(BOM):
             if not allow_bom:
                 raise MalformedInputError("starts with a UTF-8 byte order mark (BOM); the native importers reject it", Location(name))
-            first = first[len(BOM):] or f.read(chunk)  # (an empty read means the end)
+            first = first[len(BOM) :] or f.read(chunk)  # (an empty read means the end)
             self.bytes_read = len(BOM)
         self._append(first)
         if not self.text.strip() and self.eof:
@@ -111,8 +115,9 @@ class _Cursor:
             new = self.decoder.decode(raw, final=not raw)
         except UnicodeDecodeError as err:
             at = self.bytes_read - pending + err.start
-            raise MalformedInputError(f"bytes are not valid UTF-8 at byte {at}: {err.object[err.start:err.start + 4]!r}",
-                                      Location(self.name)) from None
+            raise MalformedInputError(
+                f"bytes are not valid UTF-8 at byte {at}: {err.object[err.start : err.start + 4]!r}", Location(self.name)
+            ) from None
         self.bytes_read += len(raw)
         self.eof = not raw
         if raw:
@@ -152,21 +157,22 @@ class _Cursor:
         if truncated is None:
             # the data ends where it failed, or inside a token that was never closed
             rest = self.text[at:].rstrip()
-            truncated = self.eof and (message.startswith("Unterminated string") or len(rest) < 6 and not any(c in rest for c in '"]},'))
+            truncated = self.eof and (message.startswith("Unterminated string") or (len(rest) < 6 and not any(c in rest for c in '"]},')))
         hint = "; the data ends in the middle of a value (truncated?)" if truncated else ""
         return MalformedInputError(f"malformed JSON: {message} (column {column}){hint}", self.located(line))
 
     def located(self, line: int | None = None) -> Location:
         """Where the cursor is: the file, and the array element being read if any."""
-        return Location(self.name, line=line, record=self.element[-1] if self.element else None,
-                        path=json_path(self.element) if self.element else None)
+        return Location(
+            self.name, line=line, record=self.element[-1] if self.element else None, path=json_path(self.element) if self.element else None
+        )
 
     def peek(self) -> str:
         """The next character after white space ('' at the end of the file)."""
         while True:
             self.pos = _SPACE.match(self.text, self.pos).end()
             if self.pos < len(self.text) or not self.more():
-                return self.text[self.pos:self.pos + 1]
+                return self.text[self.pos : self.pos + 1]
 
     def closes(self, bracket: str) -> bool:
         """Past what follows a member or element: True for the closing ``bracket``, False for a
@@ -224,8 +230,7 @@ class _Cursor:
             return value, exact
 
 
-def walk(path: Path, spread: Callable[[tuple[str, ...]], str | None], *, allow_bom: bool = False,
-         chunk: int = CHUNK) -> Iterator[Event]:
+def walk(path: Path, spread: Callable[[tuple[str, ...]], str | None], *, allow_bom: bool = False, chunk: int = CHUNK) -> Iterator[Event]:
     """Read a single-document JSON file without holding it whole: members one by one, and the
     arrays ``spread(member path)`` calls ``"array"`` element by element (memory: one element and a
     chunk of text). ``spread`` says ``"object"`` for an object to go into (its members follow);
@@ -246,21 +251,24 @@ def walk(path: Path, spread: Callable[[tuple[str, ...]], str | None], *, allow_b
             raise cursor.error("Extra data", cursor.pos)
 
 
-def _members(cursor: _Cursor, path: tuple[str, ...], spread: Callable[[tuple[str, ...]], str | None],
-             seen: set[tuple[str, ...]]) -> Iterator[Event]:
+def _members(
+    cursor: _Cursor, path: tuple[str, ...], spread: Callable[[tuple[str, ...]], str | None], seen: set[tuple[str, ...]]
+) -> Iterator[Event]:
     cursor.expect("{", "Expecting value")
     if cursor.peek() == "}":
         cursor.pos += 1
         return
     while True:
-        member = path + (cursor.key(),)
+        member = (*path, cursor.key())
         cursor.expect(":", "Expecting ':' delimiter")
         mode = spread(member)
         opening = cursor.peek()
-        if mode == "object" and opening == "{" or mode == "array" and opening == "[":
+        if (mode == "object" and opening == "{") or (mode == "array" and opening == "["):
             if member in seen:
-                raise MalformedInputError(f"{json_path(member)} appears twice; a JSON reader keeps only the last one, "
-                                          "so memport does not guess which was meant", Location(cursor.name, path=json_path(member)))
+                raise MalformedInputError(
+                    f"{json_path(member)} appears twice; a JSON reader keeps only the last one, so memport does not guess which was meant",
+                    Location(cursor.name, path=json_path(member)),
+                )
             seen.add(member)
             if opening == "{":
                 yield Event("object", member)
@@ -282,7 +290,7 @@ def _elements(cursor: _Cursor, path: tuple[str, ...]) -> Iterator[Event]:
         cursor.pos += 1
     else:
         while True:
-            cursor.element = path + (index,)
+            cursor.element = (*path, index)
             value, exact = cursor.value()
             yield Event("item", path, value, exact, index)
             index += 1

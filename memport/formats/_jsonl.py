@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import Location, MalformedInputError
 import orjson
 
-from ..jsonio import BOM, MAX_LINE_BYTES, may_hold_huge_integer, loads
+from ..errors import Location, MalformedInputError
+from ..jsonio import BOM, MAX_LINE_BYTES, loads, may_hold_huge_integer
 from ..problems import Problem
 
 
@@ -38,8 +38,16 @@ class FileFacts:
         self.lines += other.lines
 
 
-def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, exact_integers: bool = True,
-         start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[tuple[int, Any, bool, bytes]]:
+def scan(
+    path: Path,
+    problems: list[Problem] | None,
+    *,
+    ascii_expected: bool,
+    exact_integers: bool = True,
+    start: int = 0,
+    end: int | None = None,
+    facts: FileFacts | None = None,
+) -> Iterator[tuple[int, Any, bool, bytes]]:
     """Yield ``(line number, value, exact, raw line)`` for each JSON line of ``path``.
 
     ``exact`` is True when the value holds NaN, lone surrogates or integers beyond 64 bits (see
@@ -88,8 +96,9 @@ def scan(path: Path, problems: list[Problem] | None, *, ascii_expected: bool, ex
             problems.extend(file_problems(name, facts))
 
 
-def line_batches(path: Path, start: int = 0, end: int | None = None, facts: FileFacts | None = None,
-                 size: int = 1 << 20) -> Iterator[tuple[int, int, list[bytes]]]:
+def line_batches(
+    path: Path, start: int = 0, end: int | None = None, facts: FileFacts | None = None, size: int = 1 << 20
+) -> Iterator[tuple[int, int, list[bytes]]]:
     """Lists of lines (bytes with line end) of about ``size`` bytes each, from a file or from a byte
     range of it that begins at a line start, with the line number of each list's first line (from 1
     in the range) and its byte offset in the file.
@@ -153,7 +162,7 @@ def line_ranges(path: Path, parts: int) -> list[tuple[int, int | None]]:
             position = f.tell()
             if cuts[-1] < position < size:
                 cuts.append(position)
-    return [(a, b) for a, b in zip(cuts, cuts[1:] + [None])]
+    return [(a, b) for a, b in zip(cuts, [*cuts[1:], None])]
 
 
 def sample_lines(path: Path, count: int) -> list[bytes]:
@@ -171,21 +180,23 @@ def sample_lines(path: Path, count: int) -> list[bytes]:
     return found
 
 
-def slow_line(raw: bytes, number: int, name: str, problems: list[Problem] | None,
-              facts: FileFacts, *, first_line: bool) -> tuple[int, Any, bool, bytes] | None:
+def slow_line(
+    raw: bytes, number: int, name: str, problems: list[Problem] | None, facts: FileFacts, *, first_line: bool
+) -> tuple[int, Any, bool, bytes] | None:
     """Everything orjson did not take: lines over the size limit, BOM, blank lines, non-strict
     JSON, malformed lines. None for a line that holds no record (blank, or bad while validating:
     then a problem says so)."""
     if len(raw) > MAX_LINE_BYTES:
-        raise MalformedInputError(f"line is {len(raw) >> 20} MiB, over the {MAX_LINE_BYTES >> 20} MiB limit for one record",
-                                  Location(name, line=number))
+        raise MalformedInputError(
+            f"line is {len(raw) >> 20} MiB, over the {MAX_LINE_BYTES >> 20} MiB limit for one record", Location(name, line=number)
+        )
     data = raw.rstrip(b"\r\n")
     if first_line and data.startswith(BOM):
         message = "starts with a UTF-8 byte order mark (BOM); the native importer fails on the first line"
         if problems is None:
             raise MalformedInputError(message, Location(name, line=1))
         problems.append(Problem("file.bom", "error", message, name, 1))
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
     if not data.strip():
         facts.blank += 1
         return None
@@ -202,13 +213,32 @@ def slow_line(raw: bytes, number: int, name: str, problems: list[Problem] | None
 def file_problems(name: str, facts: FileFacts) -> list[Problem]:
     out = []
     if facts.crlf:
-        out.append(Problem("file.crlf", "warning", f"{facts.crlf} line(s) end with CRLF; the exporter writes LF only (the importer accepts both)", name))
+        out.append(
+            Problem(
+                "file.crlf", "warning", f"{facts.crlf} line(s) end with CRLF; the exporter writes LF only (the importer accepts both)", name
+            )
+        )
     if facts.blank:
-        out.append(Problem("file.blank-lines", "warning", f"{facts.blank} blank line(s); the exporter writes none (the importer skips them)", name))
+        out.append(
+            Problem("file.blank-lines", "warning", f"{facts.blank} blank line(s); the exporter writes none (the importer skips them)", name)
+        )
     if facts.non_ascii:
-        out.append(Problem("file.not-ascii", "warning",
-                           f"{facts.non_ascii} line(s) hold raw non-ASCII bytes (first: line {facts.first_non_ascii}); the exporter writes \\u escapes only, and an importer under a non-UTF-8 locale fails on them",
-                           name, facts.first_non_ascii))
+        out.append(
+            Problem(
+                "file.not-ascii",
+                "warning",
+                f"{facts.non_ascii} line(s) hold raw non-ASCII bytes (first: line {facts.first_non_ascii}); the exporter writes \\u escapes only, and an importer under a non-UTF-8 locale fails on them",
+                name,
+                facts.first_non_ascii,
+            )
+        )
     if not facts.ends_with_newline:
-        out.append(Problem("file.no-final-newline", "warning", "the last line has no line end; the exporter ends every line with \\n (a missing one can mean a truncated file)", name))
+        out.append(
+            Problem(
+                "file.no-final-newline",
+                "warning",
+                "the last line has no line end; the exporter ends every line with \\n (a missing one can mean a truncated file)",
+                name,
+            )
+        )
     return out

@@ -13,15 +13,31 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, atomic_output, dumps_js, dumps_js_compact, needs_reference, read_document, write_synced
-from ..model import (BundleMeta, Chunk, Codec, Document, EmbeddingModel, Field, Memory, PendingMemory, Relation,
-                     Timestamp, Unfit, integer, number, raw_timestamp, text, text_list)
+from ..model import (
+    BundleMeta,
+    Chunk,
+    Codec,
+    Document,
+    EmbeddingModel,
+    Field,
+    Memory,
+    PendingMemory,
+    Relation,
+    Timestamp,
+    Unfit,
+    integer,
+    number,
+    raw_timestamp,
+    text,
+    text_list,
+)
 from ..problems import Problem, json_path, quote
 from ..schemas import schema_set
 from ..timestamps import parse_epoch, store_text
@@ -32,8 +48,14 @@ NAME = "doclea"
 VERSIONS = ("1.0.0",)
 SCHEMA_VERSIONS = tuple(f"{n:03d}" for n in range(5, 13))
 SECTIONS = ("memories", "documents", "chunks", "memoryRelations", "crossLayerRelations", "pendingMemories")
-SCHEMA_OF = {"memories": "memory", "documents": "document", "chunks": "chunk", "memoryRelations": "memory-relation",
-             "crossLayerRelations": "cross-layer-relation", "pendingMemories": "pending-memory"}
+SCHEMA_OF = {
+    "memories": "memory",
+    "documents": "document",
+    "chunks": "chunk",
+    "memoryRelations": "memory-relation",
+    "crossLayerRelations": "cross-layer-relation",
+    "pendingMemories": "pending-memory",
+}
 
 
 def _epoch(milliseconds: bool):
@@ -66,66 +88,115 @@ def _json_string(raw: Any, _ctx: Any = None) -> Any:
     return value
 
 
-MEMORY_KEYS = ("id", "type", "title", "content", "summary", "importance", "tags", "relatedFiles", "gitCommit", "sourcePr",
-               "experts", "qdrantId", "createdAt", "accessedAt", "accessCount", "needsReview", "decayRate", "lastRefreshedAt",
-               "confidenceFloor", "decayFunction")
-MEMORY = Codec(Memory, NAME, [
-    Field("id", "id", text),
-    Field("type", "type", text),
-    Field("title", "title", text),
-    Field("content", "content", text),
-    Field("summary", "summary", text, omit_none=True),
-    Field("importance", "importance", number),
-    Field("tags", "tags", text_list),
-    Field("createdAt", "created_at", _seconds, raw_timestamp),
-    Field("accessedAt", "accessed_at", _seconds, raw_timestamp),
-], lambda _: MEMORY_KEYS)
+MEMORY_KEYS = (
+    "id",
+    "type",
+    "title",
+    "content",
+    "summary",
+    "importance",
+    "tags",
+    "relatedFiles",
+    "gitCommit",
+    "sourcePr",
+    "experts",
+    "qdrantId",
+    "createdAt",
+    "accessedAt",
+    "accessCount",
+    "needsReview",
+    "decayRate",
+    "lastRefreshedAt",
+    "confidenceFloor",
+    "decayFunction",
+)
+MEMORY = Codec(
+    Memory,
+    NAME,
+    [
+        Field("id", "id", text),
+        Field("type", "type", text),
+        Field("title", "title", text),
+        Field("content", "content", text),
+        Field("summary", "summary", text, omit_none=True),
+        Field("importance", "importance", number),
+        Field("tags", "tags", text_list),
+        Field("createdAt", "created_at", _seconds, raw_timestamp),
+        Field("accessedAt", "accessed_at", _seconds, raw_timestamp),
+    ],
+    lambda _: MEMORY_KEYS,
+)
 
-DOCUMENT = Codec(Document, NAME, [
-    Field("id", "id", text),
-    Field("title", "title", text),
-    Field("content", "content", text),
-    Field("contentHash", "content_hash", text, omit_none=True),
-    Field("createdAt", "created_at", _seconds, raw_timestamp),
-    Field("updatedAt", "updated_at", _seconds, raw_timestamp),
-], lambda _: ("id", "title", "content", "contentHash", "createdAt", "updatedAt"))
+DOCUMENT = Codec(
+    Document,
+    NAME,
+    [
+        Field("id", "id", text),
+        Field("title", "title", text),
+        Field("content", "content", text),
+        Field("contentHash", "content_hash", text, omit_none=True),
+        Field("createdAt", "created_at", _seconds, raw_timestamp),
+        Field("updatedAt", "updated_at", _seconds, raw_timestamp),
+    ],
+    lambda _: ("id", "title", "content", "contentHash", "createdAt", "updatedAt"),
+)
 
-CHUNK = Codec(Chunk, NAME, [
-    Field("id", "id", text),
-    Field("documentId", "document_id", text),
-    Field("content", "content", text),
-    Field("startOffset", "start_offset", integer),
-    Field("endOffset", "end_offset", integer),
-], lambda _: ("id", "documentId", "content", "qdrantId", "startOffset", "endOffset"))
+CHUNK = Codec(
+    Chunk,
+    NAME,
+    [
+        Field("id", "id", text),
+        Field("documentId", "document_id", text),
+        Field("content", "content", text),
+        Field("startOffset", "start_offset", integer),
+        Field("endOffset", "end_offset", integer),
+    ],
+    lambda _: ("id", "documentId", "content", "qdrantId", "startOffset", "endOffset"),
+)
 
-MEMORY_RELATION = Codec(Relation, NAME, [
-    Field("id", "id", text),
-    Field("source_id", "source", text),
-    Field("target_id", "target", text),
-    Field("type", "type", text),
-    Field("weight", "weight", number),
-    Field("metadata", "metadata", _json_string, dumps_js_compact),
-    Field("created_at", "created_at", _millis, raw_timestamp),
-], lambda _: ("id", "source_id", "target_id", "type", "weight", "metadata", "created_at"))
+MEMORY_RELATION = Codec(
+    Relation,
+    NAME,
+    [
+        Field("id", "id", text),
+        Field("source_id", "source", text),
+        Field("target_id", "target", text),
+        Field("type", "type", text),
+        Field("weight", "weight", number),
+        Field("metadata", "metadata", _json_string, dumps_js_compact),
+        Field("created_at", "created_at", _millis, raw_timestamp),
+    ],
+    lambda _: ("id", "source_id", "target_id", "type", "weight", "metadata", "created_at"),
+)
 
-CROSS_LAYER = Codec(Relation, NAME, [
-    Field("id", "id", text),
-    Field("memory_id", "source", text),
-    Field("code_node_id", "target", text),
-    Field("relation_type", "type", text),
-    Field("direction", "direction", text),
-    Field("confidence", "confidence", number),
-    Field("metadata", "metadata", _json_string, dumps_js_compact),
-    Field("created_at", "created_at", _seconds, raw_timestamp),
-], lambda _: ("id", "memory_id", "code_node_id", "relation_type", "direction", "confidence", "metadata", "created_at"))
+CROSS_LAYER = Codec(
+    Relation,
+    NAME,
+    [
+        Field("id", "id", text),
+        Field("memory_id", "source", text),
+        Field("code_node_id", "target", text),
+        Field("relation_type", "type", text),
+        Field("direction", "direction", text),
+        Field("confidence", "confidence", number),
+        Field("metadata", "metadata", _json_string, dumps_js_compact),
+        Field("created_at", "created_at", _seconds, raw_timestamp),
+    ],
+    lambda _: ("id", "memory_id", "code_node_id", "relation_type", "direction", "confidence", "metadata", "created_at"),
+)
 
-PENDING = Codec(PendingMemory, NAME, [
-    Field("id", "id", text),
-    Field("memoryData", "memory"),
-    Field("suggestedAt", "suggested_at", _seconds, raw_timestamp),
-    Field("source", "source", text),
-    Field("reason", "reason", text),
-], lambda _: ("id", "memoryData", "suggestedAt", "source", "reason"))
+PENDING = Codec(
+    PendingMemory,
+    NAME,
+    [
+        Field("id", "id", text),
+        Field("memoryData", "memory"),
+        Field("suggestedAt", "suggested_at", _seconds, raw_timestamp),
+        Field("source", "source", text),
+        Field("reason", "reason", text),
+    ],
+    lambda _: ("id", "memoryData", "suggestedAt", "source", "reason"),
+)
 
 # section name -> (codec, records attribute, fixed canonical values)
 READERS = {
@@ -182,7 +253,7 @@ class DocleaFormat:
         if not path.is_file():
             return None
         head = head_of(path)
-        if not head.startswith(b"{") or b'"data"' not in head and b'"schemaVersion"' not in head:
+        if not head.startswith(b"{") or (b'"data"' not in head and b'"schemaVersion"' not in head):
             return None
         try:
             # detection looks through a BOM, so that validation can report it as a problem
@@ -217,8 +288,10 @@ class DocleaFormat:
             if event.kind == "item":
                 section, item = event.path[1], event.value
                 if not isinstance(item, dict):
-                    raise MalformedInputError(f"expected an object, got {quote(item)}",
-                                              Location(name, record=event.index, path=json_path(event.path + (event.index,))))
+                    raise MalformedInputError(
+                        f"expected an object, got {quote(item)}",
+                        Location(name, record=event.index, path=json_path((*event.path, event.index))),
+                    )
                 yield NativeRecord(READERS[section][1], item, event.exact, name, None, event.index)
             elif event.kind == "value" and len(event.path) == 1 and event.path[0] != "data" and isinstance(header, dict):
                 header[event.path[0]] = event.value
@@ -234,14 +307,24 @@ class DocleaFormat:
         identity = self.identity(kind, rec)
         if kind == "memories":
             tags = rec.get("tags")
-            return Indexed(identity, type=_str(rec.get("type")), title=_str(rec.get("title")), content=_str(rec.get("content")),
-                           tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
-                           created_at=_epoch_text(rec.get("createdAt"), False), updated_at=_epoch_text(rec.get("accessedAt"), False))
+            return Indexed(
+                identity,
+                type=_str(rec.get("type")),
+                title=_str(rec.get("title")),
+                content=_str(rec.get("content")),
+                tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
+                created_at=_epoch_text(rec.get("createdAt"), False),
+                updated_at=_epoch_text(rec.get("accessedAt"), False),
+            )
         if kind == "relations":
             cross = "memory_id" in rec  # crossLayerRelations rows
-            return Indexed(identity, type=_str(rec.get("relation_type" if cross else "type")),
-                           source=_str(rec.get("memory_id" if cross else "source_id")), target=_str(rec.get("code_node_id" if cross else "target_id")),
-                           created_at=_epoch_text(rec.get("created_at"), not cross))
+            return Indexed(
+                identity,
+                type=_str(rec.get("relation_type" if cross else "type")),
+                source=_str(rec.get("memory_id" if cross else "source_id")),
+                target=_str(rec.get("code_node_id" if cross else "target_id")),
+                created_at=_epoch_text(rec.get("created_at"), not cross),
+            )
         return Indexed(identity, title=_str(rec.get("title")), content=_str(rec.get("content")))
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
@@ -249,8 +332,13 @@ class DocleaFormat:
         for event in walk(path, _spread):
             if event.kind == "end":
                 found[event.path[1]] = event.index
-        return {"memories": found["memories"], "relations": found["memoryRelations"] + found["crossLayerRelations"],
-                "documents": found["documents"], "chunks": found["chunks"], "pending": found["pendingMemories"]}
+        return {
+            "memories": found["memories"],
+            "relations": found["memoryRelations"] + found["crossLayerRelations"],
+            "documents": found["documents"],
+            "chunks": found["chunks"],
+            "pending": found["pendingMemories"],
+        }
 
     def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: datetime | None = None) -> Path | None:
         meta = bundle.meta
@@ -276,16 +364,22 @@ class DocleaFormat:
 
     def _fresh_header(self, bundle: Bundle) -> dict[str, Any]:
         meta = bundle.meta
-        exported = meta.exported_at.utc if meta.exported_at is not None and meta.exported_at.utc else datetime(1970, 1, 1, tzinfo=timezone.utc)
+        exported = meta.exported_at.utc if meta.exported_at is not None and meta.exported_at.utc else datetime(1970, 1, 1, tzinfo=UTC)
         metadata: dict[str, Any] = {"totalMemories": len(bundle.records.memories)}
         model = meta.embedding_model
         if model is not None and model.provider:
             metadata["embeddingProvider"] = model.provider
         if model is not None and model.name:
             metadata["embeddingModel"] = model.name
-        return {"version": "1.0.0", "exportedAt": int(exported.timestamp()), "backendType": meta.backend_type or "sqlite",
-                "storageMode": meta.storage_mode or "manual", "schemaVersion": meta.schema_version or "012", "data": None,
-                "metadata": metadata}
+        return {
+            "version": "1.0.0",
+            "exportedAt": int(exported.timestamp()),
+            "backendType": meta.backend_type or "sqlite",
+            "storageMode": meta.storage_mode or "manual",
+            "schemaVersion": meta.schema_version or "012",
+            "data": None,
+            "metadata": metadata,
+        }
 
     def validate(self, path: Path, detection: Detection) -> list[Problem]:
         """Every problem, reading the document as a stream. What the cross-record checks need is
@@ -297,7 +391,9 @@ class DocleaFormat:
         with open(path, "rb") as f:
             bom = f.read(len(BOM)) == BOM
         if bom:
-            problems.append(Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM); Doclea's JSON.parse rejects it", name, 1))
+            problems.append(
+                Problem("file.bom", "error", "starts with a UTF-8 byte order mark (BOM); Doclea's JSON.parse rejects it", name, 1)
+            )
         checks = _Checks(schemas, name)
         top: dict[str, Any] = {}
         with _Stringified(path, len(BOM) if bom else 0) as layout:
@@ -321,28 +417,52 @@ class DocleaFormat:
                         checks.counts[event.path[1]] = event.index
             except MalformedInputError as err:
                 # what the records before the break showed (not their references: the rest is unread)
-                problems.append(Problem("json.malformed", "error", err.message, name, err.location.line, err.location.record, err.location.path))
+                problems.append(
+                    Problem("json.malformed", "error", err.message, name, err.location.line, err.location.record, err.location.path)
+                )
                 return problems + checks.record_problems()
             same_layout = layout.finish()
         problems.extend(schemas.problems("bundle", top, exact=needs_reference(top), file=name))
         if layout.final_newline:
             problems.append(Problem("file.final-newline", "warning", "ends with a newline; Doclea's writer adds none", name))
         elif same_layout is False:
-            problems.append(Problem("doclea.bundle.layout", "warning",
-                                    "not laid out as Doclea writes it (JSON.stringify(data, null, 2): 2-space indent, raw UTF-8)", name))
+            problems.append(
+                Problem(
+                    "doclea.bundle.layout",
+                    "warning",
+                    "not laid out as Doclea writes it (JSON.stringify(data, null, 2): 2-space indent, raw UTF-8)",
+                    name,
+                )
+            )
         problems.extend(checks.finish())
         metadata, memories = top.get("metadata"), checks.counts.get("memories")
         if isinstance(metadata, dict) and memories is not None:
             total = metadata.get("totalMemories")
             if isinstance(total, int) and not isinstance(total, bool) and total != memories:
-                problems.append(Problem("doclea.bundle.count-mismatch", "warning",
-                                        f"metadata.totalMemories says {total} but data.memories has {memories}",
-                                        name, None, None, "$.metadata.totalMemories"))
+                problems.append(
+                    Problem(
+                        "doclea.bundle.count-mismatch",
+                        "warning",
+                        f"metadata.totalMemories says {total} but data.memories has {memories}",
+                        name,
+                        None,
+                        None,
+                        "$.metadata.totalMemories",
+                    )
+                )
         relations = checks.counts.get("memoryRelations")
         if relations:
-            problems.append(Problem("doclea.memory-relation.not-importable", "warning",
-                                    f"Doclea's own importer cannot import memory relations (it inserts into columns relation_type/confidence that do not exist), so these {relations} would be lost on a native restore",
-                                    name, None, None, "$.data.memoryRelations"))
+            problems.append(
+                Problem(
+                    "doclea.memory-relation.not-importable",
+                    "warning",
+                    f"Doclea's own importer cannot import memory relations (it inserts into columns relation_type/confidence that do not exist), so these {relations} would be lost on a native restore",
+                    name,
+                    None,
+                    None,
+                    "$.data.memoryRelations",
+                )
+            )
         return problems
 
 
@@ -369,9 +489,17 @@ class _Checks:
         ident = item.get("id") if isinstance(item, dict) else None
         if isinstance(ident, str):
             if ident in seen:
-                found.append(Problem(f"doclea.{schema}.duplicate-id", "error",
-                                     f"id {quote(ident)} already used by {section}[{seen[ident]}]: Doclea's importer skips (or overwrites with) the later copy",
-                                     file, None, index, f"$.data.{section}[{index}].id"))
+                found.append(
+                    Problem(
+                        f"doclea.{schema}.duplicate-id",
+                        "error",
+                        f"id {quote(ident)} already used by {section}[{seen[ident]}]: Doclea's importer skips (or overwrites with) the later copy",
+                        file,
+                        None,
+                        index,
+                        f"$.data.{section}[{index}].id",
+                    )
+                )
             else:
                 seen[ident] = index
         if not isinstance(item, dict):
@@ -394,24 +522,46 @@ class _Checks:
         out = self.record_problems()
         file = self.file
         memories, documents = self.ids.get("memories", {}), self.ids.get("documents", {})
-        for section, code in (("memoryRelations", "doclea.memory-relation.dangling"), ("crossLayerRelations", "doclea.cross-layer-relation.dangling")):
+        for section, code in (
+            ("memoryRelations", "doclea.memory-relation.dangling"),
+            ("crossLayerRelations", "doclea.cross-layer-relation.dangling"),
+        ):
             for index, key, target in self.ends[section]:
                 if target not in memories:
-                    out.append(Problem(code, "warning", f"{key} {quote(target)} names no memory in this bundle (Doclea accepts dangling references)",
-                                       file, None, index, f"$.data.{section}[{index}].{key}"))
+                    out.append(
+                        Problem(
+                            code,
+                            "warning",
+                            f"{key} {quote(target)} names no memory in this bundle (Doclea accepts dangling references)",
+                            file,
+                            None,
+                            index,
+                            f"$.data.{section}[{index}].{key}",
+                        )
+                    )
         for index, doc_id, start, end, chunk_text in self.chunks:
             out.extend(_chunk_problems(file, index, doc_id, start, end, chunk_text, documents, self.contents))
         return out
 
 
-def _chunk_problems(file: str, index: int, doc_id: Any, start: Any, end: Any, text: Any, documents: dict[str, int],
-                    contents: dict[Any, Any]) -> list[Problem]:
+def _chunk_problems(
+    file: str, index: int, doc_id: Any, start: Any, end: Any, text: Any, documents: dict[str, int], contents: dict[Any, Any]
+) -> list[Problem]:
     """A chunk's reference to its document and its offsets (UTF-16 code units) into the document's text."""
     out = []
     where = f"$.data.chunks[{index}]"
     if isinstance(doc_id, str) and doc_id not in documents:
-        out.append(Problem("doclea.chunk.dangling", "warning", f"documentId {quote(doc_id)} names no document in this bundle (Doclea accepts it)",
-                           file, None, index, f"{where}.documentId"))
+        out.append(
+            Problem(
+                "doclea.chunk.dangling",
+                "warning",
+                f"documentId {quote(doc_id)} names no document in this bundle (Doclea accepts it)",
+                file,
+                None,
+                index,
+                f"{where}.documentId",
+            )
+        )
     if not (isinstance(start, int) and isinstance(end, int)) or isinstance(start, bool) or isinstance(end, bool):
         return out
     if start > end:
@@ -421,12 +571,30 @@ def _chunk_problems(file: str, index: int, doc_id: Any, start: Any, end: Any, te
     if isinstance(content, str) and isinstance(text, str):
         length = len(content.encode("utf-16-le", "surrogatepass")) // 2
         if end > length:
-            out.append(Problem("doclea.chunk.offsets", "warning", f"endOffset {end} is beyond the document's {length} UTF-16 code units",
-                               file, None, index, where))
+            out.append(
+                Problem(
+                    "doclea.chunk.offsets",
+                    "warning",
+                    f"endOffset {end} is beyond the document's {length} UTF-16 code units",
+                    file,
+                    None,
+                    index,
+                    where,
+                )
+            )
         elif utf16_slice(content, start, end) != text:
             hint = " (the offsets would fit if counted in code points: UTF-16 units are expected)" if content[start:end] == text else ""
-            out.append(Problem("doclea.chunk.offsets", "warning", f"the document's text at UTF-16 offsets {start}..{end} differs from the chunk's content{hint}",
-                               file, None, index, where))
+            out.append(
+                Problem(
+                    "doclea.chunk.offsets",
+                    "warning",
+                    f"the document's text at UTF-16 offsets {start}..{end} differs from the chunk's content{hint}",
+                    file,
+                    None,
+                    index,
+                    where,
+                )
+            )
     return out
 
 
@@ -519,11 +687,12 @@ def from_native(doc: dict[str, Any], *, version: str = "1.0.0", local_tz: str = 
         target = getattr(records, attr)
         for index, item in enumerate(value):
             if not isinstance(item, dict):
-                raise MalformedInputError(f"expected an object, got {quote(item)}", Location(source, record=index, path=f"$.data.{key}[{index}]"))
+                raise MalformedInputError(
+                    f"expected an object, got {quote(item)}", Location(source, record=index, path=f"$.data.{key}[{index}]")
+                )
             target.append(codec.decode(item, None, **fixed))
     header = {k: (None if k == "data" else v) for k, v in doc.items()}
-    meta = BundleMeta(format=NAME, version=version, header=header, local_tz=local_tz,
-                      container={"keys": list(data), "raw": raw_sections})
+    meta = BundleMeta(format=NAME, version=version, header=header, local_tz=local_tz, container={"keys": list(data), "raw": raw_sections})
     exported = doc.get("exportedAt")
     meta.exported_at = _seconds(exported) if isinstance(exported, (int, float)) and not isinstance(exported, bool) else None
     for attr, key in (("backend_type", "backendType"), ("storage_mode", "storageMode"), ("schema_version", "schemaVersion")):
@@ -533,10 +702,11 @@ def from_native(doc: dict[str, Any], *, version: str = "1.0.0", local_tz: str = 
     if isinstance(metadata, dict):
         meta.declared_counts = {"memories": metadata.get("totalMemories")}
         if isinstance(metadata.get("embeddingModel"), str) or isinstance(metadata.get("embeddingProvider"), str):
-            meta.embedding_model = EmbeddingModel(name=metadata.get("embeddingModel") if isinstance(metadata.get("embeddingModel"), str) else None,
-                                                  provider=metadata.get("embeddingProvider") if isinstance(metadata.get("embeddingProvider"), str) else None)
+            meta.embedding_model = EmbeddingModel(
+                name=metadata.get("embeddingModel") if isinstance(metadata.get("embeddingModel"), str) else None,
+                provider=metadata.get("embeddingProvider") if isinstance(metadata.get("embeddingProvider"), str) else None,
+            )
     return Bundle(meta, records, columns=COLUMNS)
-
 
 
 def _str(value: Any) -> str | None:
@@ -551,4 +721,4 @@ def _epoch_text(value: Any, milliseconds: bool) -> str | None:
 def utf16_slice(text: str, start: int, end: int) -> str:
     """``text.slice(start, end)`` as JavaScript counts: in UTF-16 code units."""
     units = text.encode("utf-16-le", "surrogatepass")
-    return units[2 * start:2 * end].decode("utf-16-le", "surrogatepass")
+    return units[2 * start : 2 * end].decode("utf-16-le", "surrogatepass")

@@ -8,19 +8,19 @@ exporter crash; the importer never reads it. Lines are ``json.dumps`` with Pytho
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 import threading
 from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-import json
-from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import orjson
 from xxhash import xxh3_64_intdigest
-from pathlib import Path
-from typing import Any
 
 from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError, NotABundleError
@@ -63,36 +63,51 @@ NODE_LAYOUT = ("type", "id", "node_type", "data", "exported_at")
 EDGE_LAYOUT = ("type", "src", "dst", "rel_type", "weight", "data", "exported_at")
 METADATA_LAYOUT = ("exported_at", "user_id", "agent_name", "stats", "format_version")
 
-MEMORY = Codec(Memory, NAME, [
-    Field("type", None, const="memory"),
-    Field("scope", "scope", text),
-    Field("key", "key"),
-    Field("value", "content"),
-    Field("user_id", "user_id", text),
-    Field("agent_name", "agent_name", text),
-    Field("created_at", "created_at", _sqlite, raw_timestamp),
-    Field("updated_at", "updated_at", _sqlite, raw_timestamp),
-    Field("metadata", "metadata"),
-    Field("exported_at", "exported_at", _local, raw_timestamp),
-], lambda m: WORKING_LAYOUT if m.scope == "working" else PERSISTENT_LAYOUT)
+MEMORY = Codec(
+    Memory,
+    NAME,
+    [
+        Field("type", None, const="memory"),
+        Field("scope", "scope", text),
+        Field("key", "key"),
+        Field("value", "content"),
+        Field("user_id", "user_id", text),
+        Field("agent_name", "agent_name", text),
+        Field("created_at", "created_at", _sqlite, raw_timestamp),
+        Field("updated_at", "updated_at", _sqlite, raw_timestamp),
+        Field("metadata", "metadata"),
+        Field("exported_at", "exported_at", _local, raw_timestamp),
+    ],
+    lambda m: WORKING_LAYOUT if m.scope == "working" else PERSISTENT_LAYOUT,
+)
 
-NODE = Codec(Node, NAME, [
-    Field("type", None, const="node"),
-    Field("id", "id"),
-    Field("node_type", "type", text),
-    Field("data", "data"),
-    Field("exported_at", "exported_at", _local, raw_timestamp),
-], lambda _: NODE_LAYOUT)
+NODE = Codec(
+    Node,
+    NAME,
+    [
+        Field("type", None, const="node"),
+        Field("id", "id"),
+        Field("node_type", "type", text),
+        Field("data", "data"),
+        Field("exported_at", "exported_at", _local, raw_timestamp),
+    ],
+    lambda _: NODE_LAYOUT,
+)
 
-EDGE = Codec(Relation, NAME, [
-    Field("type", None, const="edge"),
-    Field("src", "source"),
-    Field("dst", "target"),
-    Field("rel_type", "type", text),
-    Field("weight", "weight"),
-    Field("data", "data"),
-    Field("exported_at", "exported_at", _local, raw_timestamp),
-], lambda _: EDGE_LAYOUT)
+EDGE = Codec(
+    Relation,
+    NAME,
+    [
+        Field("type", None, const="edge"),
+        Field("src", "source"),
+        Field("dst", "target"),
+        Field("rel_type", "type", text),
+        Field("weight", "weight"),
+        Field("data", "data"),
+        Field("exported_at", "exported_at", _local, raw_timestamp),
+    ],
+    lambda _: EDGE_LAYOUT,
+)
 
 COLUMNS = {
     "memories": ["scope", "key", "content", "user_id", "agent_name", "metadata", "created_at", "updated_at", "exported_at"],
@@ -199,17 +214,25 @@ class KaguraFormat:
             value = rec.get("value")
             return Indexed(
                 identity=self.identity(kind, rec),
-                user_id=user if isinstance(user, str) else None, agent_name=agent if isinstance(agent, str) else None,
-                scope=scope if isinstance(scope, str) else None, title=key if isinstance(key, str) else None,
+                user_id=user if isinstance(user, str) else None,
+                agent_name=agent if isinstance(agent, str) else None,
+                scope=scope if isinstance(scope, str) else None,
+                title=key if isinstance(key, str) else None,
                 content=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
                 tags=_metadata_tags(rec.get("metadata")),
-                created_at=_store_time(rec.get("created_at"), local_tz), updated_at=_store_time(rec.get("updated_at"), local_tz))
+                created_at=_store_time(rec.get("created_at"), local_tz),
+                updated_at=_store_time(rec.get("updated_at"), local_tz),
+            )
         if kind == "nodes":
             node_type = rec.get("node_type")
             return Indexed(self.identity(kind, rec), type=node_type if isinstance(node_type, str) else None)
         src, dst, rel_type = same_number(rec.get("src")), same_number(rec.get("dst")), rec.get("rel_type")
-        return Indexed(self.identity(kind, rec), type=rel_type if isinstance(rel_type, str) else None,
-                       source=json.dumps(src, ensure_ascii=False), target=json.dumps(dst, ensure_ascii=False))
+        return Indexed(
+            self.identity(kind, rec),
+            type=rel_type if isinstance(rel_type, str) else None,
+            source=json.dumps(src, ensure_ascii=False),
+            target=json.dumps(dst, ensure_ascii=False),
+        )
 
     # writing -----------------------------------------------------------------------------
 
@@ -261,16 +284,23 @@ class KaguraFormat:
         if (path / METADATA).is_file():
             _validate_metadata(path / METADATA, schemas, counts, problems)
         else:
-            problems.append(Problem("kagura.bundle.no-metadata", "warning",
-                                    "no metadata.json: Kagura's exporter writes it last, so this export may have crashed part-way", str(path)))
+            problems.append(
+                Problem(
+                    "kagura.bundle.no-metadata",
+                    "warning",
+                    "no metadata.json: Kagura's exporter writes it last, so this export may have crashed part-way",
+                    str(path),
+                )
+            )
         return problems
 
 
 PLUGIN = KaguraFormat()
 
 
-def jsonl_records(file: Path, kind_of: Any, start: int = 0, end: int | None = None,
-                  facts: FileFacts | None = None) -> Iterator[NativeRecord]:
+def jsonl_records(
+    file: Path, kind_of: Any, start: int = 0, end: int | None = None, facts: FileFacts | None = None
+) -> Iterator[NativeRecord]:
     """The objects of a JSONL file (or of a byte range of it) as native records."""
     label = str(file)
     for line, value, exact, raw in scan(file, None, ascii_expected=True, start=start, end=end, facts=facts):
@@ -279,8 +309,15 @@ def jsonl_records(file: Path, kind_of: Any, start: int = 0, end: int | None = No
         yield NativeRecord(kind_of(value), value, exact, label, line, raw=raw)
 
 
-def from_native(memories: Iterable[dict[str, Any]], graph: Iterable[dict[str, Any]], header: dict[str, Any] | None, *,
-                files: list[str], local_tz: str = "UTC", version: str = "1.0") -> Bundle:
+def from_native(
+    memories: Iterable[dict[str, Any]],
+    graph: Iterable[dict[str, Any]],
+    header: dict[str, Any] | None,
+    *,
+    files: list[str],
+    local_tz: str = "UTC",
+    version: str = "1.0",
+) -> Bundle:
     """A bundle from native Kagura records (what the reader parsed, or what a conversion built)."""
     ctx = _Context(zone(local_tz))
     records = Records()
@@ -433,7 +470,9 @@ def _validate_memory_range(file: Path, start: int, end: int | None) -> _RangeRes
         # hash seed, so Python's hash() would not match)
         key = obj["key"]
         if obj["scope"] == "working":
-            text = f"w\x1f{'s' if type(key) is str else 'b' if type(key) is bool else 'n'}\x1f{key if type(key) is str else same_number(key)}"
+            text = (
+                f"w\x1f{'s' if type(key) is str else 'b' if type(key) is bool else 'n'}\x1f{key if type(key) is str else same_number(key)}"
+            )
         else:
             text = f"p\x1f{key}\x1f{obj.get('user_id')}\x1f{obj.get('agent_name')}"
         digest = xxh3_64_intdigest(text.encode("utf-8", "surrogatepass"))
@@ -497,9 +536,17 @@ def _report_duplicates(file: Path, repeated: set[int], problems: list[Problem]) 
             continue
         if identity in first:
             what = "key" if identity[0] == "w" else "key, user_id and agent_name"
-            problems.append(Problem("kagura.memory.duplicate", "error",
-                                    f"same {what} as line {first[identity]}: on import the later record replaces the earlier one",
-                                    str(file), line, None, "$.key"))
+            problems.append(
+                Problem(
+                    "kagura.memory.duplicate",
+                    "error",
+                    f"same {what} as line {first[identity]}: on import the later record replaces the earlier one",
+                    str(file),
+                    line,
+                    None,
+                    "$.key",
+                )
+            )
         else:
             first[identity] = line
 
@@ -523,9 +570,17 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
             if tag is None:
                 continue
             if tag in nodes:
-                problems.append(Problem("kagura.node.duplicate", "warning",
-                                        f"node id {obj.get('id')!r} already defined on line {nodes[tag]}: Kagura merges the attributes and the later node_type wins",
-                                        name, line, None, "$.id"))
+                problems.append(
+                    Problem(
+                        "kagura.node.duplicate",
+                        "warning",
+                        f"node id {obj.get('id')!r} already defined on line {nodes[tag]}: Kagura merges the attributes and the later node_type wins",
+                        name,
+                        line,
+                        None,
+                        "$.id",
+                    )
+                )
             else:
                 nodes[tag] = line
         elif kind == "edge":
@@ -536,21 +591,45 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                     early.append((line, end, tag, raw))
             if src is not None and dst is not None:
                 if (src, dst) in pairs:
-                    problems.append(Problem("kagura.edge.duplicate", "error",
-                                            f"a second edge {obj.get('src')!r} -> {obj.get('dst')!r} (first on line {pairs[(src, dst)]}): the graph keeps one edge per ordered pair, so the earlier one is lost",
-                                            name, line, None, "$"))
+                    problems.append(
+                        Problem(
+                            "kagura.edge.duplicate",
+                            "error",
+                            f"a second edge {obj.get('src')!r} -> {obj.get('dst')!r} (first on line {pairs[(src, dst)]}): the graph keeps one edge per ordered pair, so the earlier one is lost",
+                            name,
+                            line,
+                            None,
+                            "$",
+                        )
+                    )
                 else:
                     pairs[(src, dst)] = line
     for line, end, tag, raw in early:
         if tag in nodes:
-            problems.append(Problem("kagura.edge.before-node", "error",
-                                    f"{end} {raw!r} is defined only later (line {nodes[tag]}); Kagura's importer aborts on an edge before its nodes",
-                                    name, line, None, f"$.{end}"))
+            problems.append(
+                Problem(
+                    "kagura.edge.before-node",
+                    "error",
+                    f"{end} {raw!r} is defined only later (line {nodes[tag]}); Kagura's importer aborts on an edge before its nodes",
+                    name,
+                    line,
+                    None,
+                    f"$.{end}",
+                )
+            )
         else:
-            kind_hint = ' (a node with the other JSON type exists: ids are type-sensitive)' if _other_type_exists(tag, nodes) else ''
-            problems.append(Problem("kagura.edge.dangling", "error",
-                                    f"{end} {raw!r} names no node in graph.jsonl{kind_hint}; Kagura's importer aborts on it",
-                                    name, line, None, f"$.{end}"))
+            kind_hint = " (a node with the other JSON type exists: ids are type-sensitive)" if _other_type_exists(tag, nodes) else ""
+            problems.append(
+                Problem(
+                    "kagura.edge.dangling",
+                    "error",
+                    f"{end} {raw!r} names no node in graph.jsonl{kind_hint}; Kagura's importer aborts on it",
+                    name,
+                    line,
+                    None,
+                    f"$.{end}",
+                )
+            )
     return n_nodes, n_edges
 
 
@@ -580,6 +659,14 @@ def _validate_metadata(file: Path, schemas: SchemaSet, counts: dict[str, int], p
             declared = stats.get(key)
             if isinstance(declared, int) and declared != actual:
                 hint = " (a stale graph.jsonl from an earlier export?)" if key != "memories" and declared == 0 else ""
-                problems.append(Problem("kagura.metadata.stats-mismatch", "warning",
-                                        f"stats.{key} says {declared} but the bundle has {actual}{hint}; Kagura never checks it",
-                                        name, None, None, f"$.stats.{key}"))
+                problems.append(
+                    Problem(
+                        "kagura.metadata.stats-mismatch",
+                        "warning",
+                        f"stats.{key} says {declared} but the bundle has {actual}{hint}; Kagura never checks it",
+                        name,
+                        None,
+                        None,
+                        f"$.stats.{key}",
+                    )
+                )

@@ -14,15 +14,14 @@ import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, atomic_output, dumps_python, has_lone_surrogate, needs_reference, read_document, write_synced
-from ..model import (BundleMeta, Codec, Embedding, EmbeddingModel, Field, Memory, Timestamp, Unfit, number,
-                     raw_timestamp, text, text_list)
+from ..model import BundleMeta, Codec, Embedding, EmbeddingModel, Field, Memory, Timestamp, Unfit, number, raw_timestamp, text, text_list
 from ..problems import Problem, json_path, quote
 from ..schemas import SchemaSet, schema_set
 from ..timestamps import ISO_NAIVE_UTC, parse_text, store_text
@@ -33,8 +32,20 @@ from ._jsonl import scan
 NAME = "tribal"
 JSONL_NAME = "tribal-jsonl"
 VERSIONS = ("1.0",)
-ENTRY_KEYS = ("id", "content", "embedding", "source_instance", "source_type", "created_at", "updated_at", "tags",
-              "context", "confidence", "supersedes", "related_to")
+ENTRY_KEYS = (
+    "id",
+    "content",
+    "embedding",
+    "source_instance",
+    "source_type",
+    "created_at",
+    "updated_at",
+    "tags",
+    "context",
+    "confidence",
+    "supersedes",
+    "related_to",
+)
 ENVELOPE_KEYS = {"success", "bundle"}
 
 
@@ -60,24 +71,41 @@ def _vector(raw: Any, ctx: _Context) -> Embedding | None:
 
 
 # Entries from the bundle and from the stream are the same object, so they share one codec.
-ENTRY = Codec(Memory, NAME, [
-    Field("id", "id", text),
-    Field("content", "content"),
-    Field("embedding", "embedding", _vector, lambda e: e.vector),
-    Field("source_instance", "source_instance", text),
-    Field("source_type", "source_type", text),
-    Field("created_at", "created_at", _timestamp, raw_timestamp),
-    Field("updated_at", "updated_at", _timestamp, raw_timestamp),
-    Field("tags", "tags", text_list),
-    Field("context", "context", text),
-    Field("confidence", "confidence", number),
-    Field("supersedes", "supersedes", text),
-    Field("related_to", "related_to", text_list),
-], lambda _: ENTRY_KEYS)
+ENTRY = Codec(
+    Memory,
+    NAME,
+    [
+        Field("id", "id", text),
+        Field("content", "content"),
+        Field("embedding", "embedding", _vector, lambda e: e.vector),
+        Field("source_instance", "source_instance", text),
+        Field("source_type", "source_type", text),
+        Field("created_at", "created_at", _timestamp, raw_timestamp),
+        Field("updated_at", "updated_at", _timestamp, raw_timestamp),
+        Field("tags", "tags", text_list),
+        Field("context", "context", text),
+        Field("confidence", "confidence", number),
+        Field("supersedes", "supersedes", text),
+        Field("related_to", "related_to", text_list),
+    ],
+    lambda _: ENTRY_KEYS,
+)
 
 COLUMNS = {
-    "memories": ["id", "content", "embedding", "source_instance", "source_type", "created_at", "updated_at", "tags",
-                 "context", "confidence", "supersedes", "related_to"],
+    "memories": [
+        "id",
+        "content",
+        "embedding",
+        "source_instance",
+        "source_type",
+        "created_at",
+        "updated_at",
+        "tags",
+        "context",
+        "confidence",
+        "supersedes",
+        "related_to",
+    ],
 }
 
 
@@ -152,7 +180,7 @@ class TribalFormat:
             # detection looks through a BOM, so that validation can report it as a problem
             doc = _outline(path)
         except MalformedInputError:
-            if head.startswith(b'{"manifest"') or b'"manifest"' in head and b'"entries"' in head:
+            if head.startswith(b'{"manifest"') or (b'"manifest"' in head and b'"entries"' in head):
                 raise  # clearly Tribal, but broken: say so rather than "not a bundle"
             return None
         bundle, wrapped = _unwrap(doc)
@@ -164,8 +192,9 @@ class TribalFormat:
         evidence += ["top-level manifest object", f"manifest.schema_version {version!r}"]
         if "entries" in bundle:
             evidence.append("top-level entries array")
-        return Detection(NAME, str(version) if isinstance(version, str) else repr(version), evidence,
-                         {"wrapped": wrapped, "header": header_of(bundle)})
+        return Detection(
+            NAME, str(version) if isinstance(version, str) else repr(version), evidence, {"wrapped": wrapped, "header": header_of(bundle)}
+        )
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         bundle, _ = _unwrap(read_document(path).value)
@@ -182,11 +211,13 @@ class TribalFormat:
         header = detection.details.get("header")
         name = str(path)
         for event in walk(path, _spread(wrapped)):
-            if event.kind == "item" and event.path == bundle + ("entries",):
+            if event.kind == "item" and event.path == (*bundle, "entries"):
                 entry = event.value
                 if not isinstance(entry, dict):
-                    raise MalformedInputError(f"expected an entry object, got {quote(entry)}",
-                                              Location(name, record=event.index, path=json_path(event.path + (event.index,))))
+                    raise MalformedInputError(
+                        f"expected an entry object, got {quote(entry)}",
+                        Location(name, record=event.index, path=json_path((*event.path, event.index))),
+                    )
                 yield NativeRecord("memories", entry, event.exact, name, None, event.index)
             elif event.kind == "value" and event.path[:-1] == bundle and event.path[-1] != "entries" and isinstance(header, dict):
                 header[event.path[-1]] = event.value
@@ -212,7 +243,7 @@ class TribalFormat:
         else:
             header = {"manifest": self._fresh_manifest(bundle), "entries": None}
         if exported_at is not None and isinstance(header.get("manifest"), dict):
-            header["manifest"] = {**header["manifest"], "exported_at": exported_at.astimezone(timezone.utc).isoformat()}
+            header["manifest"] = {**header["manifest"], "exported_at": exported_at.astimezone(UTC).isoformat()}
         entries = [ENTRY.encode(m) for m in bundle.records.memories]
         doc = {k: (entries if k == "entries" else v) for k, v in header.items()}
         with atomic_output(path, directory=False, overwrite=overwrite) as out:
@@ -251,7 +282,7 @@ class TribalFormat:
         try:
             for event in walk(path, _spread(wrapped), allow_bom=True):
                 if event.kind == "item":
-                    checker.check(event.value, exact=event.exact, record=event.index, prefix=event.path + (event.index,), problems=found)
+                    checker.check(event.value, exact=event.exact, record=event.index, prefix=(*event.path, event.index), problems=found)
                 elif event.path[:-1] == bundle:
                     if event.kind == "value":
                         top[event.path[-1]] = event.value
@@ -260,23 +291,46 @@ class TribalFormat:
                     elif event.kind == "end":
                         entries = event.index
         except MalformedInputError as err:
-            problems.append(Problem("json.malformed", "error", err.message, name, err.location.line, err.location.record, err.location.path))
+            problems.append(
+                Problem("json.malformed", "error", err.message, name, err.location.line, err.location.record, err.location.path)
+            )
             return problems + found
         if wrapped:
-            problems.append(Problem("tribal.bundle.envelope", "error",
-                                    "this is the HTTP export envelope; Tribal's importer needs the bundle itself (the value of .bundle)", name, None, None, "$.bundle"))
+            problems.append(
+                Problem(
+                    "tribal.bundle.envelope",
+                    "error",
+                    "this is the HTTP export envelope; Tribal's importer needs the bundle itself (the value of .bundle)",
+                    name,
+                    None,
+                    None,
+                    "$.bundle",
+                )
+            )
         if layout.non_ascii:
             problems.append(Problem("file.not-ascii", "warning", "raw non-ASCII bytes; Tribal's exporter writes \\u escapes only", name))
         if layout.newline:
-            problems.append(Problem("tribal.bundle.layout", "warning", "Tribal's exporter writes the bundle as a single line with no final newline", name))
+            problems.append(
+                Problem(
+                    "tribal.bundle.layout", "warning", "Tribal's exporter writes the bundle as a single line with no final newline", name
+                )
+            )
         problems.extend(schemas.problems("bundle", top, exact=needs_reference(top), file=name, prefix=bundle))
         if entries is None:
             return problems
         count = manifest.get("memory_count")
         if isinstance(count, int) and not isinstance(count, bool) and count != entries:
-            problems.append(Problem("tribal.manifest.count-mismatch", "warning",
-                                    f"memory_count says {count} but there are {entries} entries; Tribal never checks it",
-                                    name, None, None, "$.manifest.memory_count"))
+            problems.append(
+                Problem(
+                    "tribal.manifest.count-mismatch",
+                    "warning",
+                    f"memory_count says {count} but there are {entries} entries; Tribal never checks it",
+                    name,
+                    None,
+                    None,
+                    "$.manifest.memory_count",
+                )
+            )
         problems.extend(found)
         checker.finish(problems)
         return problems
@@ -306,7 +360,7 @@ def _layout(path: Path, chunk: int = 1 << 22) -> _Layout:
             body = data.rstrip()
             if body:
                 newline = newline or b"\n" in trailing or b"\n" in body
-                trailing = data[len(body):]
+                trailing = data[len(body) :]
             else:
                 trailing += data
     return _Layout(bom, non_ascii, newline or trailing.endswith(b"\n"))
@@ -336,10 +390,16 @@ class TribalJsonlFormat:
             obj = loads(first).value
         except MalformedInputError:
             return None
-        if not isinstance(obj, dict) or not {"id", "content"} <= obj.keys() or not obj.keys() & {"source_type", "created_at", "source_instance"}:
+        if (
+            not isinstance(obj, dict)
+            or not {"id", "content"} <= obj.keys()
+            or not obj.keys() & {"source_type", "created_at", "source_instance"}
+        ):
             return None
         shown = ", ".join(k for k in ENTRY_KEYS if k in obj)
-        return Detection(JSONL_NAME, "1.0", [f"first line is a Tribal entry object ({shown})", "no manifest: the stream format of Tribal 1.0"])
+        return Detection(
+            JSONL_NAME, "1.0", [f"first line is a Tribal entry object ({shown})", "no manifest: the stream format of Tribal 1.0"]
+        )
 
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         def entries() -> Iterator[dict[str, Any]]:
@@ -401,11 +461,14 @@ def _entry_identity(kind: str, entry: dict[str, Any]) -> str:
 def _entry_index(kind: str, entry: dict[str, Any], local_tz: Any = None) -> Indexed:
     """Entries of the bundle and of the stream are one object, indexed alike."""
     content, tags = entry.get("content"), entry.get("tags")
-    return Indexed(identity=_entry_identity(kind, entry),
-                   type=entry.get("source_type") if isinstance(entry.get("source_type"), str) else None,
-                   content=content if isinstance(content, str) else json.dumps(content, ensure_ascii=False),
-                   tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
-                   created_at=_store_time(entry.get("created_at")), updated_at=_store_time(entry.get("updated_at")))
+    return Indexed(
+        identity=_entry_identity(kind, entry),
+        type=entry.get("source_type") if isinstance(entry.get("source_type"), str) else None,
+        content=content if isinstance(content, str) else json.dumps(content, ensure_ascii=False),
+        tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
+        created_at=_store_time(entry.get("created_at")),
+        updated_at=_store_time(entry.get("updated_at")),
+    )
 
 
 def _store_time(text: Any) -> str | None:
@@ -426,7 +489,9 @@ def from_native(bundle: dict[str, Any], *, version: str = "1.0", local_tz: str =
     records = Records()
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise MalformedInputError(f"expected an entry object, got {quote(entry)}", Location(source, record=index, path=f"$.entries[{index}]"))
+            raise MalformedInputError(
+                f"expected an entry object, got {quote(entry)}", Location(source, record=index, path=f"$.entries[{index}]")
+            )
         records.memories.append(ENTRY.decode(entry, ctx))
     header = {k: (None if k == "entries" else v) for k, v in bundle.items()}
     meta = BundleMeta(format=NAME, version=version, embedding_model=model, header=header, local_tz=local_tz)
@@ -456,8 +521,16 @@ class EntryChecker:
         self.first_seen: dict[str, tuple[int | None, int | None]] = {}
         self.references: list[tuple[str, str, int | None, int | None, str]] = []
 
-    def check(self, entry: Any, *, exact: bool, problems: list[Problem], record: int | None = None,
-              line: int | None = None, prefix: tuple[Any, ...] = ()) -> None:
+    def check(
+        self,
+        entry: Any,
+        *,
+        exact: bool,
+        problems: list[Problem],
+        record: int | None = None,
+        line: int | None = None,
+        prefix: tuple[Any, ...] = (),
+    ) -> None:
         file = self.file
         if exact or not self.is_valid(entry):
             problems.extend(self.schemas.problems("entry", entry, exact=exact, file=file, line=line, record=record, prefix=prefix))
@@ -470,32 +543,72 @@ class EntryChecker:
                 try:
                     datetime.fromisoformat(value)
                 except ValueError:
-                    problems.append(Problem("tribal.entry.timestamp", "error",
-                                            f"{key} {quote(value)} is not an ISO 8601 date-time Tribal can parse (datetime.fromisoformat); the whole bundle would be rejected",
-                                            file, line, record, f"{where}.{key}"))
+                    problems.append(
+                        Problem(
+                            "tribal.entry.timestamp",
+                            "error",
+                            f"{key} {quote(value)} is not an ISO 8601 date-time Tribal can parse (datetime.fromisoformat); the whole bundle would be rejected",
+                            file,
+                            line,
+                            record,
+                            f"{where}.{key}",
+                        )
+                    )
         vector = entry.get("embedding")
         if isinstance(vector, list) and vector:
             if self.dimensions is not None and len(vector) != self.dimensions:
-                problems.append(Problem("tribal.entry.dimensions", "error",
-                                        f"embedding has {len(vector)} dimensions but the manifest says {self.dimensions}; Tribal's LanceDB store rejects the entry",
-                                        file, line, record, f"{where}.embedding"))
+                problems.append(
+                    Problem(
+                        "tribal.entry.dimensions",
+                        "error",
+                        f"embedding has {len(vector)} dimensions but the manifest says {self.dimensions}; Tribal's LanceDB store rejects the entry",
+                        file,
+                        line,
+                        record,
+                        f"{where}.embedding",
+                    )
+                )
             # one sum is cheaper than a test per element; only a non-finite sum needs the full look
             if not math.isfinite(_sum(vector)) and not all(math.isfinite(x) for x in vector if isinstance(x, float)):
-                problems.append(Problem("tribal.entry.non-finite", "error",
-                                        "embedding holds NaN or Infinity; Tribal's LanceDB store rejects the entry",
-                                        file, line, record, f"{where}.embedding"))
+                problems.append(
+                    Problem(
+                        "tribal.entry.non-finite",
+                        "error",
+                        "embedding holds NaN or Infinity; Tribal's LanceDB store rejects the entry",
+                        file,
+                        line,
+                        record,
+                        f"{where}.embedding",
+                    )
+                )
         if exact and any(has_lone_surrogate(v) for v in _strings(entry)):
-            problems.append(Problem("tribal.entry.lone-surrogate", "error",
-                                    "text holds a lone UTF-16 surrogate; Tribal's LanceDB store cannot encode it",
-                                    file, line, record, where))
+            problems.append(
+                Problem(
+                    "tribal.entry.lone-surrogate",
+                    "error",
+                    "text holds a lone UTF-16 surrogate; Tribal's LanceDB store cannot encode it",
+                    file,
+                    line,
+                    record,
+                    where,
+                )
+            )
         ident = entry.get("id")
         if isinstance(ident, str):
             if ident in self.first_seen:
                 first_line, first_record = self.first_seen[ident]
                 at = f"line {first_line}" if first_line is not None else f"entries[{first_record}]"
-                problems.append(Problem("tribal.entry.duplicate-id", "error",
-                                        f"id {quote(ident)} already used by {at}: on import the later entry conflicts with the earlier one and is skipped or replaces it",
-                                        file, line, record, f"{where}.id"))
+                problems.append(
+                    Problem(
+                        "tribal.entry.duplicate-id",
+                        "error",
+                        f"id {quote(ident)} already used by {at}: on import the later entry conflicts with the earlier one and is skipped or replaces it",
+                        file,
+                        line,
+                        record,
+                        f"{where}.id",
+                    )
+                )
             else:
                 self.first_seen[ident] = (line, record)
         supersedes = entry.get("supersedes")
@@ -510,9 +623,17 @@ class EntryChecker:
     def finish(self, problems: list[Problem]) -> None:
         for target, field, line, record, path in self.references:
             if target not in self.first_seen:
-                problems.append(Problem("tribal.entry.dangling-reference", "warning",
-                                        f"{field} names {quote(target)}, which is not in this bundle (Tribal accepts it)",
-                                        self.file, line, record, path))
+                problems.append(
+                    Problem(
+                        "tribal.entry.dangling-reference",
+                        "warning",
+                        f"{field} names {quote(target)}, which is not in this bundle (Tribal accepts it)",
+                        self.file,
+                        line,
+                        record,
+                        path,
+                    )
+                )
 
 
 def _sum(vector: list[Any]) -> float:

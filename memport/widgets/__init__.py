@@ -41,8 +41,10 @@ class BundleExplorer(w.VBox):
         self.views: dict[str, View] = {}
         self.outputs: dict[str, w.HTML] = {}
         self.frames = {kind: bundle.frame(kind) for kind in KINDS if getattr(bundle.records, kind)}
-        summary = w.HTML(f"<b>{html.escape(bundle.format)} {html.escape(str(bundle.version))}</b>: "
-                         + ", ".join(f"{k} {v}" for k, v in bundle.counts().items() if v))
+        summary = w.HTML(
+            f"<b>{html.escape(bundle.format)} {html.escape(str(bundle.version))}</b>: "
+            + ", ".join(f"{k} {v}" for k, v in bundle.counts().items() if v)
+        )
         tabs = w.Tab(children=[self._tab(kind, page_size) for kind in self.frames])
         for index, kind in enumerate(self.frames):
             tabs.set_title(index, kind)
@@ -109,8 +111,10 @@ class ValidationView(w.VBox):
         self.codes = w.Dropdown(options=options, description="code")
         self.problems = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
         self.record = w.HTML()
-        header = w.HTML(f"<b>{html.escape(str(report.format))} {html.escape(str(report.version))}</b>: "
-                        f"{'valid' if report.valid else 'invalid'}, {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+        header = w.HTML(
+            f"<b>{html.escape(str(report.format))} {html.escape(str(report.version))}</b>: "
+            f"{'valid' if report.valid else 'invalid'}, {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        )
         self.codes.observe(lambda _: self._show_code(), names="value")
         self.problems.observe(lambda _: self._show_record(), names="value")
         super().__init__([header, self.codes, self.problems, self.record])
@@ -156,14 +160,25 @@ class MergeSelector(w.VBox):
         self.apply.on_click(lambda _: self._apply())
         rules = w.HBox([self.rule_tag, self.rule_choice, self.rule_newer, self.apply_rule])
         shown = f"{min(page_size, len(self.details))} of {len(self.details)} conflicts shown"
-        super().__init__([w.HTML(f"<b>{len(self.details)} record(s) differ from the store</b> ({shown})"), rules, self.rows,
-                          self.counts, w.HBox([self.save, self.apply]), self.message])
+        super().__init__(
+            [
+                w.HTML(f"<b>{len(self.details)} record(s) differ from the store</b> ({shown})"),
+                rules,
+                self.rows,
+                self.counts,
+                w.HBox([self.save, self.apply]),
+                self.message,
+            ]
+        )
         self._update()
 
     def _row(self, detail: dict[str, Any]) -> w.VBox:
         uid = detail["uid"]
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(mask_text(json.dumps(old, ensure_ascii=False)))}</td>"
-                       f"<td>{html.escape(mask_text(json.dumps(new, ensure_ascii=False)))}</td></tr>" for k, (old, new) in detail["diff"].items())
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(mask_text(json.dumps(old, ensure_ascii=False)))}</td>"
+            f"<td>{html.escape(mask_text(json.dumps(new, ensure_ascii=False)))}</td></tr>"
+            for k, (old, new) in detail["diff"].items()
+        )
         diff = w.HTML(f"<b>{html.escape(uid)}</b><table><tr><th>field</th><th>stored</th><th>incoming</th></tr>{rows}</table>")
         choice = self.choices[uid] = w.ToggleButtons(options=["undecided", "keep", "take", "skip", "fields"], value="undecided")
         boxes = self.field_boxes[uid] = {k: w.Checkbox(value=False, description=f"take {k}") for k in detail["diff"]}
@@ -200,12 +215,24 @@ class MergeSelector(w.VBox):
         self.message.value = f"saved {len(self.decisions)} decision(s) to {html.escape(str(self.path))}"
 
     def _apply(self) -> None:
-        dry = make_plan(self.plan.source, self.plan.store, strategy="manual", decisions=self.decisions, filters=self.plan.filters,
-                        local_tz=self.plan.local_tz)
+        dry = make_plan(
+            self.plan.source,
+            self.plan.store,
+            strategy="manual",
+            decisions=self.decisions,
+            filters=self.plan.filters,
+            local_tz=self.plan.local_tz,
+        )
         summary = dry.summary()
         self.message.value = "dry run: " + ", ".join(f"{k} {v}" for k, v in summary.items() if k not in ("dry_run", "backup"))
-        result = import_bundle(self.plan.source, self.plan.store, strategy="manual", decisions=self.decisions, filters=self.plan.filters,
-                               local_tz=self.plan.local_tz)
+        result = import_bundle(
+            self.plan.source,
+            self.plan.store,
+            strategy="manual",
+            decisions=self.decisions,
+            filters=self.plan.filters,
+            local_tz=self.plan.local_tz,
+        )
         self.result = result
         self.message.value += "<br>applied: " + ", ".join(f"{k} {v}" for k, v in result.items() if k not in ("dry_run",))
 
@@ -241,8 +268,14 @@ class ReembedProgress(w.VBox):
 
         def work() -> None:
             try:
-                self.report = reembed(self.store_path, self.model, batch_size=self.batch_size, progress=False,
-                                      should_stop=self.stop.is_set, on_progress=self._progress)
+                self.report = reembed(
+                    self.store_path,
+                    self.model,
+                    batch_size=self.batch_size,
+                    progress=False,
+                    should_stop=self.stop.is_set,
+                    on_progress=self._progress,
+                )
                 r = self.report
                 self.label.value = ("cancelled: " if r.cancelled else "done: ") + f"{r.encoded} encoded, {r.unchanged} unchanged"
             except Exception as err:  # shown in place, never a traceback in the notebook
