@@ -8,7 +8,6 @@
 
 from .api import convert, inspect, read, validate, write
 from .bundle import Bundle, Records
-from .diff import ConflictError, Decision, Plan, StaleDecisionError, StalePlanError, import_bundle, load_decisions, plan, save_decisions
 from .errors import (
     BundleNotFoundError,
     ConversionError,
@@ -21,6 +20,7 @@ from .errors import (
 from .filters import Filters
 from .formats import Detection, detect
 from .model import BundleMeta, Chunk, Document, Embedding, EmbeddingModel, Memory, Node, PendingMemory, Relation, Timestamp
+from .planning import ConflictError, Decision, Plan, StaleDecisionError, StalePlanError, import_bundle, load_decisions, plan, save_decisions
 from .problems import Problem, Report
 from .store import Store
 

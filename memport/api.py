@@ -49,10 +49,10 @@ def convert(
 ) -> Bundle:
     """Convert a bundle to another format; ``result.conversion`` says what was carried and lost.
 
-    See :mod:`memport.conversion` for identity, provenance and accounting, and docs/mapping.md for
+    See :mod:`memport.formats._convert` for identity, provenance and accounting, and docs/mapping.md for
     where each field goes.
     """
-    from .conversion import convert as _convert
+    from .formats._convert import convert as _convert
 
     return _convert(bundle, to, exported_at=exported_at, user_id=user_id, agent_name=agent_name)
 
@@ -77,12 +77,11 @@ def inspect(path: str | Path) -> dict[str, Any]:
     detection: Detection = detect(path)
     fmt = plugin(detection.format)
     found = fmt.count(Path(path), detection)
-    # memories without a vector: all of them outside Tribal, whose entries may carry one
-    needs = (
-        sum(1 for r in fmt.records(Path(path), detection) if r.kind == "memories" and not _has_vector(r.value))
-        if detection.format in ("tribal", "tribal-jsonl")
-        else int(found.get("memories", 0))
-    )
+    # memories without a vector (a format that carries none: all of them)
+    if not fmt.carries_vectors:
+        needs = int(found.get("memories", 0))
+    else:
+        needs = sum(1 for r in fmt.records(Path(path), detection) if r.kind == "memories" and fmt.vector(r.value) is None)
     return {
         "format": detection.format,
         "version": detection.version,
@@ -90,8 +89,3 @@ def inspect(path: str | Path) -> dict[str, Any]:
         "needs_reembedding": needs,
         "evidence": detection.evidence,
     }
-
-
-def _has_vector(entry: Any) -> bool:
-    vector = entry.get("embedding") if isinstance(entry, dict) else None
-    return isinstance(vector, list) and bool(vector)

@@ -10,9 +10,9 @@ a secret leave this module.
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,62 +154,56 @@ def mask_text(text: str) -> str:
 
 
 def _bundle_items(bundle: Any) -> tuple[list[Item], list[tuple[str, str, str]]]:
-    from .diff import _bundle_records
-    from .embed import memory_text
     from .formats import plugin
     from .timestamps import UTC
 
-    origin = "tribal" if bundle.format == "tribal-jsonl" else bundle.format
     fmt = plugin(bundle.format)
     items = []
-    for record in _bundle_records(bundle):
-        if record.kind != "memories":
-            continue
-        # the same index the store keeps: Kagura's tags live in its metadata, for instance
-        i = fmt.index("memories", record.value, UTC)
-        items.append(
-            Item(i.identity, i.user_id, i.agent_name, i.scope, i.type, list(i.tags or []), memory_text(origin, record.value), i.created_at)
-        )
-    ids = {m.id for m in bundle.records.memories if m.id is not None}
-    dangling = []
-    if bundle.format in ("tribal", "tribal-jsonl"):
-        for m in bundle.records.memories:
-            for target in ([m.supersedes] if m.supersedes else []) + list(m.related_to or []):
-                if target not in ids:
-                    dangling.append((str(m.id), "related memory", target))
-    elif bundle.format == "doclea":
-        documents = {d.id for d in bundle.records.documents}
-        for r in bundle.records.relations:
-            for end, value in (("source", r.source), ("target", r.target)):
-                if r.kind == "memory" or end == "source":
-                    if value not in ids:
-                        dangling.append((str(r.id), end, value))
-        for c in bundle.records.chunks:
-            if c.document_id not in documents:
-                dangling.append((str(c.id), "document", c.document_id))
-    else:
-        nodes = {json.dumps(n.id) for n in bundle.records.nodes}
-        for r in bundle.records.relations:
-            for end, value in (("source", r.source), ("target", r.target)):
-                if json.dumps(value) not in nodes:
-                    dangling.append((f"{r.source} -> {r.target}", end, str(value)))
-    return items, dangling
+    for record in fmt.bundle_records(bundle):
+        if record.kind == "memories":
+            # the same index the store keeps: Kagura's tags live in its metadata, for instance
+            i = fmt.index("memories", record.value, UTC)
+            items.append(
+                Item(i.identity, i.user_id, i.agent_name, i.scope, i.type, list(i.tags or []), fmt.embed_text(record.value), i.created_at)
+            )
+
+    def records() -> Iterator[tuple[str, str, Any]]:
+        return ((fmt.family, r.kind, r.value) for r in fmt.bundle_records(bundle))
+
+    return items, _dangling(records)
 
 
 def _store_items(store: Any) -> tuple[list[Item], list[tuple[str, str, str]]]:
-    from .embed import memory_text
+    from .formats import family
 
     items = []
-    for uid, origin, native, user, agent, scope, kind, tags, created in store.conn.execute(
-        "SELECT uid, origin, native, user_id, agent_name, scope, type, tags, created_at FROM memories ORDER BY rowid"
-    ):
-        items.append(
-            Item(uid, user, agent, scope, kind, json.loads(tags) if tags else [], memory_text(origin, json.loads(native)), created)
-        )
-    known = {r[0] for r in store.conn.execute("SELECT source_id FROM memories WHERE source_id IS NOT NULL")}
+    for row in store.memory_rows():
+        text = family(row["origin"]).embed_text(row["native"])
+        items.append(Item(row["uid"], row["user_id"], row["agent_name"], row["scope"], row["type"], row["tags"], text, row["created_at"]))
+
+    def records() -> Iterator[tuple[str, str, Any]]:
+        for kind in ("memories", "relations", "nodes", "documents", "chunks"):
+            for _, origin, native in store.records_of(kind):
+                yield origin, kind, native
+
+    return items, _dangling(records)
+
+
+def _dangling(records: Any) -> list[tuple[str, str, str]]:
+    """(record, end, missing) for every reference a record makes (its format's ``references``)
+    that names no record of the kind it should, within its origin format. ``records()`` yields
+    (origin, kind, native) and is read twice: the names first, then the references."""
+    from .formats import family
+
+    known: dict[tuple[str, str], set[str]] = {}
+    for origin, kind, native in records():
+        end = family(origin).end(kind, native)
+        if end is not None:
+            known.setdefault((origin, kind), set()).add(end)
     dangling = []
-    for uid, source, target in store.conn.execute("SELECT uid, source, target FROM relations WHERE origin = 'doclea'"):
-        for end, value in (("source", source), ("target", target)):
-            if value is not None and value not in known and not (end == "target" and "cross" in uid):
-                dangling.append((uid, end, value))
-    return items, dangling
+    for origin, kind, native in records():
+        fmt = family(origin)
+        for ref in fmt.references(kind, native):
+            if ref.ref not in known.get((origin, ref.kind), ()):
+                dangling.append((fmt.identity(kind, native), ref.end, ref.ref))
+    return dangling

@@ -7,6 +7,7 @@ bundle, unsupported version or bad usage. Every failure prints one readable line
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -17,12 +18,12 @@ from typing import Any
 
 import click
 
-from . import api, diff
-from .diff import STRATEGIES
+from . import api, planning
 from .errors import MemportError
 from .filters import Filters
 from .formats import plugins
 from .jsonio import atomic_write_bytes
+from .planning import STRATEGIES
 from .store import Store
 
 EXIT_INVALID = 1
@@ -213,7 +214,7 @@ def _filters(kwargs: dict[str, Any]) -> Filters:
 @click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
 @click.option(
     "--vectors",
-    type=click.Choice(list(diff.VECTOR_STRATEGIES)),
+    type=click.Choice(list(planning.VECTOR_STRATEGIES)),
     default="auto",
     show_default=True,
     help="Vectors a bundle carries: keep them when their model is the store's (auto), always (keep), or never (drop).",
@@ -236,7 +237,7 @@ def import_(
     filters = _filters(kwargs)
     options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear, vectors=vectors)
     with Store(db_path) as store:
-        result = diff.plan(src, store, **options).summary() if dry_run else diff.import_bundle(src, store, **options)
+        result = planning.plan(src, store, **options).summary() if dry_run else planning.import_bundle(src, store, **options)
     if as_json:
         _emit_json(result)
     else:
@@ -266,10 +267,13 @@ def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, loc
     if (db_path is None) == (against is None):
         raise click.UsageError("give exactly one of --db STORE or --against OTHER")
     filters = _filters(kwargs)
-    with Store(db_path if db_path else ":memory:") as store:
+    with contextlib.ExitStack() as stack:
         if against:
-            diff.import_bundle(against, store, local_tz=local_tz)
-        result = diff.plan(src, store, strategy="manual", filters=filters, local_tz=local_tz)
+            result = planning.compare(src, against, filters=filters, local_tz=local_tz)
+            stack.callback(result.store.close)
+        else:
+            store = stack.enter_context(Store(db_path))
+            result = planning.plan(src, store, strategy="manual", filters=filters, local_tz=local_tz)
         summary = result.summary()
         rows = [
             {

@@ -28,7 +28,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from .errors import MemportError
-from .store import Store
+from .formats import family, plugin
+from .keys import text_sha256
+from .store import Store, VectorRow
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -51,26 +53,8 @@ def resolve_model(name: str) -> str:
 
 
 def memory_text(origin: str, native: Any) -> str:
-    """The text memport embeds for a memory (see the module docstring)."""
-    if not isinstance(native, dict):
-        return _render(native)
-    if origin == "doclea":
-        return f"{_render(native.get('title'))}\n\n{_render(native.get('content'))}"
-    if origin == "kagura":
-        return _render(native.get("value"))
-    return _render(native.get("content"))
-
-
-def _render(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    """The text memport embeds for a memory of an origin format (its plugin's ``embed_text``)."""
+    return family(origin).embed_text(native)
 
 
 class Embedder(Protocol):
@@ -175,10 +159,7 @@ def register(store: Store, embedder: Embedder) -> str:
     """Record the embedder's fingerprint in the store; returns its id."""
     details = embedder.fingerprint
     fid = fingerprint_id(details)
-    store.conn.execute(
-        "INSERT OR IGNORE INTO fingerprints (fingerprint, model, dimensions, details, created_at) VALUES (?, ?, ?, ?, datetime('now'))",
-        [fid, embedder.name, embedder.dimension, json.dumps(details, sort_keys=True)],
-    )
+    store.register_fingerprint(fid, embedder.name, embedder.dimension, details)
     return fid
 
 
@@ -252,11 +233,7 @@ def _reembed_store(
         store.set_setting("embedding_fingerprint", fid)
     report = ReembedReport(embedder.name, fid, total=store.counts()["memories"])
     bar = _progress(report.total, progress)
-    rows = store.conn.execute(
-        "SELECT m.uid, m.origin, m.native, e.text_sha256 FROM memories m "
-        "LEFT JOIN embeddings e ON e.memory_uid = m.uid AND e.fingerprint = ? ORDER BY m.rowid",
-        [fid],
-    )
+    rows = store.to_embed(fid)
     try:
         for chunk in _chunks(rows, CHUNK):
             if should_stop is not None and should_stop():
@@ -284,7 +261,7 @@ def _embed_chunk(
     """One committed unit: vectors, cache entries and embedding rows of a chunk of memories."""
     pending: dict[str, tuple[str, list[str]]] = {}  # sha -> (text, uids)
     for uid, origin, native, current in chunk:
-        body = text(origin, json.loads(native))
+        body = text(origin, native)
         sha = text_sha256(body)
         if current == sha:
             report.unchanged += 1  # this memory already has this text's vector
@@ -292,19 +269,8 @@ def _embed_chunk(
         pending.setdefault(sha, (body, []))[1].append(uid)
     if not pending:
         return
-    cached = {}
     shas = list(pending)
-    for start in range(0, len(shas), 900):
-        part = shas[start : start + 900]
-        cached.update(
-            {
-                row[0]: (row[1], row[2])
-                for row in store.conn.execute(
-                    f"SELECT text_sha256, vector, tokens FROM embedding_cache WHERE fingerprint = ? AND text_sha256 IN ({','.join('?' * len(part))})",
-                    [fid, *part],
-                )
-            }
-        )
+    cached = store.cached_vectors(fid, shas)
     fresh = [sha for sha in shas if sha not in cached]
     # length-sorted, so that batches pad little (sentence-transformers sorts within a call too)
     fresh.sort(key=lambda sha: len(pending[sha][0]))
@@ -318,15 +284,12 @@ def _embed_chunk(
         report.encoded += len(fresh)
     with store.transaction():
         if fresh:
-            store.conn.executemany(
-                "INSERT OR REPLACE INTO embedding_cache (fingerprint, text_sha256, tokens, vector) VALUES (?, ?, ?, ?)",
-                [(fid, sha, vectors[sha][1], vectors[sha][0]) for sha in fresh],
-            )
+            store.cache_vectors(fid, [(sha, vectors[sha][0], vectors[sha][1]) for sha in fresh])
         rows = []
         for sha, (_, uids) in pending.items():
             blob, count = vectors[sha]
             for uid in uids:
-                rows.append((uid, fid, embedder.dimension, blob, sha))
+                rows.append(VectorRow(uid, fid, embedder.dimension, blob, sha))
                 if count is not None and count > embedder.max_seq_length:
                     report.truncated += 1
                     report.truncated_records.append({"uid": uid, "tokens": count, "max_seq_length": embedder.max_seq_length})
@@ -334,21 +297,19 @@ def _embed_chunk(
                 report.unchanged += len(uids)  # not encoded: the cache had this text
             else:
                 report.unchanged += len(uids) - 1  # one encoding served every memory with this text
-        store.conn.executemany(
-            "INSERT OR REPLACE INTO embeddings (memory_uid, fingerprint, dimensions, vector, text_sha256) VALUES (?, ?, ?, ?, ?)", rows
-        )
+        store.write_vectors(rows)
 
 
 def _reembed_bundle(bundle: Any, embedder: Embedder, batch_size: int, text: Callable[[str, Any], str]) -> ReembedReport:
     """Vectors for a bundle in memory (no store, so no cache beyond identical texts in the bundle)."""
-    from .diff import _bundle_records
     from .model import Embedding
 
     started = time.perf_counter()
-    origin = "tribal" if bundle.format == "tribal-jsonl" else bundle.format
+    found = plugin(bundle.format)
+    origin = found.family
     fid = fingerprint_id(embedder.fingerprint)
     report = ReembedReport(embedder.name, fid, total=len(bundle.records.memories))
-    natives = [r.value for r in _bundle_records(bundle) if r.kind == "memories"]
+    natives = [r.value for r in found.bundle_records(bundle) if r.kind == "memories"]
     texts = [text(origin, n) for n in natives]
     unique = sorted(set(texts), key=len)
     encoded = dict(zip(unique, embedder.encode(unique, batch_size))) if unique else {}
@@ -403,20 +364,18 @@ def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, te
     import pandas as pd
 
     from .bundle import Bundle
-    from .diff import _bundle_records
 
     embedder = load_embedder(model) if isinstance(model, str) else model
     text = text or memory_text
     if isinstance(target, Bundle):
-        origin = "tribal" if target.format == "tribal-jsonl" else target.format
+        found = plugin(target.format)
         items = [
-            (str(r.value.get("id", r.value.get("key"))), text(origin, r.value)) for r in _bundle_records(target) if r.kind == "memories"
+            (f"{found.family}:memories:{found.identity('memories', r.value)}", text(found.family, r.value))
+            for r in found.bundle_records(target)
+            if r.kind == "memories"
         ]
     else:
-        items = [
-            (uid, text(origin, json.loads(native)))
-            for uid, origin, native in target.conn.execute("SELECT uid, origin, native FROM memories ORDER BY rowid")
-        ]
+        items = [(uid, text(origin, native)) for uid, origin, native in target.records_of("memories")]
     counts = embedder.count_tokens([t for _, t in items]) if items else []
     rows = [
         {"uid": uid, "tokens": n, "max_seq_length": embedder.max_seq_length}
@@ -427,10 +386,10 @@ def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, te
 
 
 def _vectors(store: Store, fid: str) -> tuple[list[str], np.ndarray]:
-    rows = store.conn.execute("SELECT memory_uid, vector FROM embeddings WHERE fingerprint = ? ORDER BY memory_uid", [fid]).fetchall()
-    if not rows:
+    uids, blobs = store.vectors(fid)
+    if not uids:
         return [], np.zeros((0, 0), dtype=np.float32)
-    return [r[0] for r in rows], np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    return uids, np.vstack([np.frombuffer(blob, dtype=np.float32) for blob in blobs])
 
 
 def _top(matrix: np.ndarray, query: np.ndarray, k: int) -> list[int]:
@@ -456,7 +415,7 @@ def search(store: Store, query: str, k: int = 5, *, model: str | Embedder | None
     result = []
     for index in _top(matrix, vector, k):
         uid = uids[index]
-        title, content = store.conn.execute("SELECT title, content FROM memories WHERE uid = ?", [uid]).fetchone()
+        title, content = store.memory_text(uid)
         score = float(matrix[index] @ vector / ((np.linalg.norm(matrix[index]) * np.linalg.norm(vector)) or 1.0))
         result.append({"uid": uid, "score": round(score, 6), "title": title, "content": content})
     return result
@@ -499,7 +458,7 @@ def parity(
             raise EmbeddingError(f"model {embedder.name!r} does not have fingerprint {fid}; pass the right one in models=")
         uids, matrix = _vectors(where, fid)
         if key != "uid":
-            names = dict(where.conn.execute(f"SELECT uid, {'source_id' if key == 'source_id' else 'uid'} FROM memories"))
+            names = where.source_ids() if key == "source_id" else {}
             uids = [names.get(uid, uid) for uid in uids]
         encoded = embedder.encode(list(queries), 32) if queries else []
         tops[side] = [[uids[i] for i in _top(matrix, q, k)] if uids else [] for q in encoded]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from .errors import MemportError
 from .formats import Indexed
@@ -93,22 +92,7 @@ class Filters:
                 return False
         return True
 
-    def sql(self) -> tuple[str, list[Any]]:
-        """The same conditions as a WHERE clause on the store's memories table."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, values in (("user_id", self.users), ("agent_name", self.agents), ("scope", self.scopes)):
-            if values:
-                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-                params += values
-        if self.tags:
-            clauses.append(f"EXISTS (SELECT 1 FROM json_each(memories.tags) WHERE value IN ({', '.join('?' * len(self.tags))}))")
-            params += self.tags
-        for column, (low, high) in self._bounds.items():
-            if low:
-                clauses.append(f"{column} >= ?")
-                params.append(low)
-            if high:
-                clauses.append(f"{column} < ?")
-                params.append(high)
-        return (" AND ".join(clauses) or "1"), params
+    @property
+    def bounds(self) -> dict[str, tuple[str | None, str | None]]:
+        """column -> (since, until) as store time text, until exclusive; None where unset."""
+        return {column: (low or None, high or None) for column, (low, high) in self._bounds.items()}

@@ -135,7 +135,9 @@ def test_bytes_that_are_not_utf8(tmp_path):
 def test_empty_files(tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_bytes(b"")
-    assert_clean_failure(run("validate", empty), code=2, mentions=["empty.json", "not a memory bundle", "Looked for kagura"])
+    assert_clean_failure(
+        run("validate", empty), code=2, mentions=["empty.json", "not a memory bundle", "Looked for", "kagura: a directory"]
+    )
     bundle = write_kagura(tmp_path / "b", [KAGURA_WORKING], metadata=None, raw={"metadata.json": b""})
     assert_clean_failure(run("validate", bundle), code=1, mentions=["metadata.json", "file is empty"])
 

@@ -26,8 +26,12 @@ from native import (
 
 import memport
 from memport.cli import cli
-from memport.conversion import MAPPING, PROVENANCE_PREFIX, mapping_markdown
-from memport.formats import doclea, kagura, tribal
+from memport.formats import plugin
+from memport.formats._convert import mapping_markdown
+from memport.formats.doclea.codec import MEMORY as DOCLEA_CODEC
+from memport.formats.kagura.codec import MEMORY as KAGURA_MEMORY
+from memport.formats.tribal.codec import ENTRY as TRIBAL_ENTRY_CODEC
+from memport.formats.tribal.convert import PROVENANCE_PREFIX
 
 FORMATS = ["kagura", "tribal", "tribal-jsonl", "doclea"]
 SUFFIX = {"kagura": "", "tribal": ".json", "tribal-jsonl": ".jsonl", "doclea": ".json"}
@@ -159,7 +163,9 @@ def test_every_pair_validates_accounts_and_is_deterministic(src, tmp_path, sourc
 
 
 def native_memories(bundle: memport.Bundle) -> list[dict]:
-    codec = {"kagura": kagura.MEMORY, "tribal": tribal.ENTRY, "tribal-jsonl": tribal.ENTRY, "doclea": doclea.MEMORY}[bundle.format]
+    codec = {"kagura": KAGURA_MEMORY, "tribal": TRIBAL_ENTRY_CODEC, "tribal-jsonl": TRIBAL_ENTRY_CODEC, "doclea": DOCLEA_CODEC}[
+        bundle.format
+    ]
     return [codec.encode(m) for m in bundle.records.memories]
 
 
@@ -268,9 +274,7 @@ def test_kagura_target_rules(src, tmp_path):
     result = memport.convert(memport.read(src["doclea"]), "kagura", user_id="Alice")
     assert {m.user_id for m in result.records.memories} == {"alice"}
     assert all(isinstance(m.key, str) for m in result.records.memories)
-    assert {e.type for e in result.records.relations} <= set(
-        MAPPING and ("related_to", "depends_on", "implements", "includes", "addresses", "similar_to")
-    )
+    assert {e.type for e in result.records.relations} <= {"related_to", "depends_on", "implements", "includes", "addresses", "similar_to"}
     node_ids = [n.id for n in result.records.nodes]
     assert len(node_ids) == len(set(node_ids)) and result.conversion.created == len(node_ids)
     # two relations between the same memories in the same direction collapse to one edge, reported
@@ -344,7 +348,7 @@ NO_HOME_EVIDENCE = {
 
 @pytest.mark.parametrize("target", ["kagura", "tribal", "doclea"])
 def test_every_field_without_a_home_is_reported(src, target):
-    homeless = [name for name, where in MAPPING[target].items() if not where]
+    homeless = [name for name, where in plugin(target).mapping.items() if not where]
     assert homeless and set(homeless) <= set(NO_HOME_EVIDENCE)
     for name in homeless:
         source, loss = NO_HOME_EVIDENCE[name]
@@ -375,3 +379,12 @@ def test_values_memport_could_not_interpret_are_reported(tmp_path):
     bundle = memport.read(write_tribal(tmp_path / "t.json", tribal_bundle([dict(TRIBAL_ENTRY, tags="work", scope="user")])))
     losses = {(loss.kind, loss.field) for loss in memport.convert(bundle, "doclea").conversion.losses.values()}
     assert {("memories", "tags"), ("memories", "scope")} <= losses
+
+
+def test_a_relation_kept_through_kagura_reaches_tribal_as_it_would_directly(src, tmp_path):
+    # Doclea's supersedes relation travels through Kagura as an edge that remembers it; Tribal then
+    # folds it into the entry's supersedes, as a conversion straight from Doclea does
+    direct = memport.convert(memport.read(src["doclea"]), "tribal")
+    memport.write(memport.convert(memport.read(src["doclea"]), "kagura"), tmp_path / "k")
+    through = memport.convert(memport.read(tmp_path / "k"), "tribal")
+    assert {m.supersedes for m in through.records.memories} == {m.supersedes for m in direct.records.memories} == {None, "mem-1"}

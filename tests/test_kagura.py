@@ -360,10 +360,10 @@ def test_frames_have_real_dtypes(tmp_path):
 
 @pytest.mark.parametrize("threads", [1, 2], ids=["fork", "spawn"])
 def test_parallel_validation_gives_the_same_report_as_one_process(tmp_path, monkeypatch, threads):
-    from memport.formats import kagura
+    from memport import parallel
 
     # a process with other threads (a Jupyter kernel, tqdm's monitor) spawns instead of forking
-    monkeypatch.setattr(kagura.threading, "active_count", lambda: threads)
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: threads)
     records = []
     for i in range(400):
         records.append(persistent(key=f"k{i % 350}", value=i))  # keys repeat across the two halves
@@ -372,7 +372,7 @@ def test_parallel_validation_gives_the_same_report_as_one_process(tmp_path, monk
     raw = "".join(kagura_line(r) for r in records).replace(kagura_line(records[300]), kagura_line(records[300]).replace("\n", "\r\n"))
     src = write_kagura(tmp_path / "src", metadata=None, raw={"memories.jsonl": raw.encode() + b"{broken"})
     single = memport.validate(src).problems
-    monkeypatch.setattr(kagura, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 1)
     parallel = memport.validate(src).problems
     assert parallel == single
     lines = {(p.line, p.code) for p in single}
@@ -428,7 +428,8 @@ def test_line_batches_cover_each_byte_range_exactly_once(tmp_path, ending):
 
 
 def test_identities_are_the_exact_writers_bytes_whichever_writer_makes_them():
-    from memport.formats.kagura import _exact_identity, _identity
+    from memport.formats.kagura.identity import _exact_json as _exact_identity
+    from memport.formats.kagura.identity import _json as _identity
 
     # stored uids were made by either writer: a null part (common: agent_name) must not change them
     for parts in (

@@ -37,8 +37,9 @@ from native import (
 
 import memport
 from memport.cli import cli
-from memport.diff import ConflictError, StaleDecisionError, StalePlanError
-from memport.store import SCHEMA_VERSION, StoreError
+from memport.planning import ConflictError, StaleDecisionError, StalePlanError
+from memport.store import StoreError
+from memport.store.schema import SCHEMA_VERSION
 
 ACCOUNT = ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid")
 
@@ -84,8 +85,8 @@ def test_refuses_what_is_not_a_memport_store(tmp_path):
 
 
 def test_an_older_store_is_migrated_and_its_records_still_recognised(tmp_path):
-    from memport import store as store_module
-    from memport.diff import content_key
+    from memport.store import schema as store_module
+    from memport.keys import content_key
 
     with memport.Store(tmp_path / "now.db") as s:
         memport.import_bundle(reference_kagura(tmp_path / "k"), s)
@@ -96,7 +97,7 @@ def test_an_older_store_is_migrated_and_its_records_still_recognised(tmp_path):
     db.execute("PRAGMA user_version = 2")
     db.execute("ATTACH DATABASE ? AS now", [str(tmp_path / "now.db")])
     for kind in store_module.KINDS:  # the same records in a store of schema version 2
-        names = ", ".join(c for c in store_module.columns(kind) if c != "line_key")
+        names = ", ".join(c for c in store_module.TABLES[kind] if c != "line_key")
         db.execute(f"INSERT INTO main.{kind} ({names}) SELECT {names} FROM now.{kind}")
         # with the content keys of version 2, which still covered Kagura's exported_at
         for rowid, native in db.execute(f"SELECT rowid, native FROM main.{kind}").fetchall():
@@ -118,7 +119,7 @@ def held_lines(store):
 
 
 def test_records_from_json_lines_keep_the_key_of_their_line(tmp_path, store):
-    from memport.diff import line_key, line_seed
+    from memport.keys import line_key, line_seed
 
     kagura = reference_kagura(tmp_path / "k")
     memport.import_bundle(kagura, store)
@@ -500,16 +501,16 @@ def test_killed_imports_leave_the_store_before_or_after(tmp_path):
 
 
 def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, monkeypatch):
-    from memport import diff
+    from memport.planning import plans as planning
 
-    monkeypatch.setattr(diff, "BULK_RECORDS", 1)
+    monkeypatch.setattr(planning, "BULK_RECORDS", 1)
     with memport.Store(tmp_path / "bulk.db") as s:
         memport.import_bundle(big_kagura(tmp_path / "big", 500), s)
         assert s.conn.execute("SELECT count(*) FROM memories_fts").fetchone()[0] == 500
         assert [r["title"] for r in s.search("k42")] == ["k42"]
         triggers = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
         assert len(triggers) == 3  # recreated: later small imports keep the index current row by row
-        monkeypatch.setattr(diff, "BULK_RECORDS", 10**9)
+        monkeypatch.setattr(planning, "BULK_RECORDS", 10**9)
         memport.import_bundle(
             write_kagura(tmp_path / "one", [dict(KAGURA_PERSISTENT, key="zebra", value="unique words here")], metadata=None), s
         )
@@ -520,13 +521,14 @@ def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, 
 @pytest.mark.parametrize("threads", [1, 2], ids=["fork", "spawn"])
 @pytest.mark.parametrize("strategy", ["skip", "overwrite", "newer", "manual"])
 def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypatch, strategy, threads, method):
-    from memport import diff
+    from memport import parallel
+    from memport.planning import large
 
-    monkeypatch.setattr(diff.threading, "active_count", lambda: threads)
-    monkeypatch.setattr(diff, "LINE_KEY_SHARE", 2 if method == "preloaded state" else 0)
-    monkeypatch.setattr(diff, "LOOKUP_SHARE", 0 if method == "line keys" else 2)
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: threads)
+    monkeypatch.setattr(large, "LINE_KEY_SHARE", 2 if method == "preloaded state" else 0)
+    monkeypatch.setattr(large, "LOOKUP_SHARE", 0 if method == "line keys" else 2)
     # batches of a few lines: some mostly unchanged, some mostly not (which keep their records)
-    monkeypatch.setattr(diff, "LOOKUP_BYTES", 2048)
+    monkeypatch.setattr(large, "LOOKUP_BYTES", 2048)
     stored = [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(300)]
     incoming = [dict(KAGURA_PERSISTENT, key=f"k{i % 250}", value=f"v{i}" if i % 7 else f"changed {i}") for i in range(600)]
     incoming[10] = dict(incoming[10], scope="episodic")  # invalid
@@ -545,9 +547,9 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
     src = write_kagura(tmp_path / "in", incoming, [*KAGURA_NODES, KAGURA_EDGE])
     with memport.Store(tmp_path / "s.db") as s:
         memport.import_bundle(write_kagura(tmp_path / "old", stored, metadata=None), s)
-        monkeypatch.setattr(diff, "PARALLEL_BYTES", 10**12)
+        monkeypatch.setattr(parallel, "PARALLEL_BYTES", 10**12)
         single = memport.plan(src, s, strategy=strategy)
-        monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
+        monkeypatch.setattr(parallel, "PARALLEL_BYTES", 1)
         parallel = memport.plan(src, s, strategy=strategy)
         assert (single.method, parallel.method) == ("one process", method)
         assert parallel.summary() == single.summary()
@@ -563,7 +565,7 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
 def test_a_key_index_finds_every_key_sorted_or_not():
     import numpy as np
 
-    from memport.diff import KeyIndex
+    from memport.planning.large import KeyIndex
 
     rng = np.random.default_rng(7)
     keys = rng.integers(-(2**63), 2**63 - 1, 5000, dtype=np.int64)
@@ -590,10 +592,11 @@ def test_a_key_index_finds_every_key_sorted_or_not():
 
 
 def test_a_large_dry_run_reads_integers_beyond_64_bits_exactly(tmp_path, monkeypatch):
-    from memport import diff
+    from memport import parallel
+    from memport.planning import large
 
-    monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
-    monkeypatch.setattr(diff, "LOOKUP_BYTES", 2048)  # batches of a few lines, some with such an integer
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(large, "LOOKUP_BYTES", 2048)  # batches of a few lines, some with such an integer
     records = [dict(KAGURA_PERSISTENT, key=f"k{i}", metadata={"n": 2**64 + i if i % 40 == 3 else i}) for i in range(300)]
     with memport.Store(tmp_path / "s.db") as s:
         memport.import_bundle(write_kagura(tmp_path / "stored", records), s)
@@ -613,9 +616,9 @@ def test_a_large_dry_run_reads_integers_beyond_64_bits_exactly(tmp_path, monkeyp
 )
 @pytest.mark.parametrize("at", [20, 350], ids=["first-half", "second-half"])
 def test_a_large_dry_run_names_the_line_of_bad_input_in_either_half(tmp_path, monkeypatch, bad, message, at):
-    from memport import diff
+    from memport import parallel
 
-    monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 1)
     bundle = big_kagura(tmp_path / "big", 400)
     lines = (bundle / "memories.jsonl").read_bytes().splitlines(keepends=True)
     lines[at:at] = [b"\n", bad]  # a blank line (skipped), then the bad one
@@ -629,9 +632,9 @@ def test_a_large_dry_run_names_the_line_of_bad_input_in_either_half(tmp_path, mo
 
 
 def test_a_large_dry_run_recognises_the_lines_the_store_holds(tmp_path, monkeypatch):
-    from memport import diff
+    from memport import parallel
 
-    monkeypatch.setattr(diff, "PARALLEL_BYTES", 1)
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 1)
     bundle = big_kagura(tmp_path / "big", 400)
     reformatted = tmp_path / "reformatted"
     reformatted.mkdir()
@@ -711,7 +714,7 @@ def test_a_kagura_record_read_by_the_standard_library_has_one_key(tmp_path, stor
 def test_a_version_3_store_keyed_by_parser_is_rekeyed(tmp_path):
     """Before version 4 one NaN in a Tribal bundle gave every entry of it an exact content key, and
     a Kagura line with a 19-digit run of fraction digits its record."""
-    from memport.diff import content_key
+    from memport.keys import content_key
 
     tribal = write_tribal(tmp_path / "t.json", tribal_bundle(tribal_with_one_exact_entry()))
     kagura = write_kagura(tmp_path / "k", [dict(KAGURA_PERSISTENT, metadata={"score": 0.0012345678901234567})], metadata=None)

@@ -186,7 +186,7 @@ def test_pretty_printed_or_raw_utf8_bundle_is_a_warning(tmp_path):
     ],
 )
 def test_the_layout_of_a_streamed_bundle_is_judged_as_of_the_whole_file(tmp_path, data):
-    from memport.formats.tribal import _layout
+    from memport.formats.tribal.validate import _layout
 
     path = tmp_path / "b.json"
     path.write_bytes(data)

@@ -1,25 +1,38 @@
-"""Format plugins: one module per memory system, each with the same small surface.
+"""Format plugins: one folder per memory system, each behind the same interface.
 
-A plugin has a ``name``, a list of ``versions`` it has schemas for, and five functions:
+Everything that knows a format lives in its folder, ``memport/formats/<name>/``: detection, codecs,
+reading, writing, validation (with its schemas in ``schemas/<name>/<version>/``), identity, the
+mapping to and from the canonical view conversions use, what the store keeps of a record, the text
+embedded for a memory, and which references must resolve. The rest of memport calls only the
+:class:`FormatPlugin` interface below and never branches on a format's name.
 
-* ``sniff(path) -> Detection | None``: cheap look at the path; None when it is not this format;
-* ``read(path, detection, local_tz) -> Bundle``: the whole bundle, lossless;
-* ``write(bundle, path, *, overwrite, exported_at) -> Path | None``: native bytes, atomically;
-  returns the backup of what was overwritten, if anything;
-* ``validate(path, detection) -> list[Problem]``: every problem, streaming where the format allows;
-* ``count(path, detection) -> dict[str, int]``: record counts, streaming.
+A folder's ``__init__.py`` offers ``PLUGINS``, the formats it holds (Tribal holds two: the bundle and
+its JSON Lines stream, variants of one *family*, which is what records carry as their origin). The
+registry finds the folders by itself, so adding a format is adding a folder (plus its schemas, tests
+and docs); nothing here changes.
 
-Adding a format or a version touches one module here and one folder under ``schemas/``.
+Folders whose name starts with ``_`` hold what several formats share: ``_jsonl`` and ``_document``
+stream JSON Lines files and single JSON documents, ``_convert`` is the canonical view and the
+conversion report.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BundleNotFoundError, Location, NotABundleError, UnsupportedVersionError
+
+if TYPE_CHECKING:
+    from ..bundle import Bundle
+    from ..problems import Problem
+    from ._convert import Canonical, ConversionReport, Target
 
 
 @dataclass(frozen=True)
@@ -45,7 +58,7 @@ class NativeRecord:
     file: str
     line: int | None = None
     record: int | None = None
-    raw: bytes | None = None  # the line itself, for records of a JSON Lines file (see diff.line_key)
+    raw: bytes | None = None  # the line itself, for records of a JSON Lines file (see keys.line_key)
 
 
 @dataclass(slots=True)
@@ -66,44 +79,209 @@ class Indexed:
     tags: list[str] | None = None
     created_at: str | None = None
     updated_at: str | None = None
-    source: str | None = None  # relations: the ends, as native ids
+    source: str | None = None  # relations: the ends, as ``end()`` spells the records they name
     target: str | None = None
 
 
-class FormatPlugin(Protocol):
-    """The surface every format module offers (as ``PLUGIN``)."""
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A reference from one record to another of its bundle, which an audit checks resolves:
+    ``ref`` names a record of ``kind`` as that record's ``end()`` spells it."""
 
-    name: str
-    versions: tuple[str, ...]
-    looks_for: str  # said to the user when nothing matches
+    end: str  # which part of the referring record: "source", "target", "document", ...
+    kind: str
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A bundle whose memories are one large JSON Lines file: a plan reads that file in two byte
+    ranges on two cores, then ``rest()`` (the bundle's other records) in order."""
+
+    memories: Path
+    rest: Any  # () -> Iterator[NativeRecord]
+
+
+class FormatPlugin:
+    """The interface every format offers. Defaults below fit a format that lacks the feature.
+
+    Files (``path`` as the user gave it, ``detection`` as :meth:`sniff` found it):
+
+    * ``sniff(path)``: a cheap look; a :class:`Detection`, or None when it is not this format;
+    * ``read(path, detection, local_tz)``: the whole bundle, lossless (a :class:`memport.Bundle`);
+    * ``write(bundle, path, *, overwrite, exported_at)``: native bytes, atomically; returns the
+      backup of what was overwritten, if anything;
+    * ``validate(path, detection)``: every problem, streaming where the format allows;
+    * ``count(path, detection)``: record counts, streaming;
+    * ``records(path, detection)``: the native records, streamed, for the store and plans;
+    * ``header(path, detection)``: the bundle's header without its records (recorded with imports);
+    * ``split(path, detection)``: for a bundle whose memories are a large JSON Lines file, a
+      :class:`Split` (plans read such a file on two cores); None otherwise.
+
+    Records: ``identity(kind, native)`` is what makes a record the same record in this format (with
+    the family and kind, its uid); ``index`` what the store's columns hold; ``schema_for`` the schema
+    that validates one record; ``end`` how this format's relations name a record; ``references``
+    which names a record holds that must resolve; ``embed_text`` the text embedded for a memory;
+    ``vector`` and ``vector_model`` the vectors a bundle carries and their model.
+
+    Bundles in memory and the store: ``bundle_records(bundle)`` encodes a Bundle's records as
+    native ones; ``from_store(natives, header)`` builds a bundle from stored native records (each
+    kind's list in the store's order) and the latest header; ``empty()`` a bundle with no records.
+
+    Conversions (see :mod:`memport.formats._convert`): ``to_canonical(bundle, report)`` gives the
+    canonical view of a bundle of this format (provenance that earlier conversions stored restored);
+    ``from_canonical(canonical, target, report)`` builds a bundle of this format from it; ``mapping``
+    says where each canonical field goes in this format (docs/mapping.md is generated from it).
+    """
+
+    name: str = ""
+    family: str = ""  # what records of this format carry as their origin; variants share it
+    versions: tuple[str, ...] = ()
+    looks_for: str = ""  # said to the user when nothing matches
     # record keys the exporter sets anew on every export and the importer ignores (Kagura's
     # exported_at): a record that differs only there is unchanged
-    volatile: tuple[str, ...]
+    volatile: tuple[str, ...] = ()
+    # the record kinds this format has (the store keeps each in its own table), and the kinds of
+    # canonical relation (``Relation.kind``) its relations are
+    kinds: tuple[str, ...] = ("memories",)
+    relation_kinds: tuple[str, ...] = ()
+    carries_vectors = False  # whether memories may carry vectors (``vector``, ``vector_model``)
+    mapping: dict[str, str] = {}  # noqa: RUF012 (each format sets its own)
 
-    def sniff(self, path: Path) -> Detection | None: ...
+    # files ---------------------------------------------------------------------------------
 
-    def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Any: ...
+    def sniff(self, path: Path) -> Detection | None:
+        raise NotImplementedError
 
-    def write(self, bundle: Any, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None: ...
+    def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
+        raise NotImplementedError
 
-    def validate(self, path: Path, detection: Detection) -> list[Any]: ...
+    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
+        raise NotImplementedError
 
-    def count(self, path: Path, detection: Detection) -> dict[str, int]: ...
+    def validate(self, path: Path, detection: Detection) -> list[Problem]:
+        raise NotImplementedError
 
-    def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]: ...
+    def count(self, path: Path, detection: Detection) -> dict[str, int]:
+        raise NotImplementedError
 
-    def identity(self, kind: str, value: Any) -> str: ...
+    def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
+        raise NotImplementedError
 
-    # JSONL formats also offer identity_bytes(kind, value): the identity's UTF-8, hashed directly
-    # on the dry run's hot path
+    def header(self, path: Path, detection: Detection) -> Any:
+        return detection.details.get("header")
 
-    def index(self, kind: str, value: Any, local_tz: Any) -> Indexed: ...
+    def split(self, path: Path, detection: Detection) -> Split | None:
+        return None
+
+    # records -------------------------------------------------------------------------------
+
+    def identity(self, kind: str, native: Any) -> str:
+        raise NotImplementedError
+
+    def identity_bytes(self, kind: str, native: Any) -> bytes:
+        """The identity as UTF-8 (the hot path of a dry run hashes these bytes directly)."""
+        return self.identity(kind, native).encode("utf-8", "surrogatepass")
+
+    def index(self, kind: str, native: Any, local_tz: Any) -> Indexed:
+        raise NotImplementedError
+
+    def source_id(self, kind: str, native: Any) -> str | None:
+        """The record's own id in its format (the store's ``source_id`` column), as text."""
+        ident = native.get("id") if isinstance(native, dict) else None
+        return ident if isinstance(ident, str) or ident is None else json.dumps(ident)
+
+    def schema_for(self, kind: str, native: Any) -> str | None:
+        """The schema (a file name under schemas/<family>/<version>/) of one record, or None."""
+        return None
+
+    def end(self, kind: str, native: Any) -> str | None:
+        """How this format's relations name the record (as ``Indexed.source``/``target`` hold it)."""
+        ident = native.get("id") if isinstance(native, dict) else None
+        return ident if isinstance(ident, str) else None
+
+    def user_ends(self, user: str) -> list[str]:
+        """How this format's relations name a user (Kagura's graph has user nodes)."""
+        return []
+
+    def references(self, kind: str, native: Any) -> list[Reference]:
+        return []
+
+    def embed_text(self, native: Any) -> str:
+        """The text memport embeds for a memory of this format."""
+        return render(native.get("content") if isinstance(native, dict) else native)
+
+    def vector(self, native: Any) -> list[float] | None:
+        """The vector a memory carries, if this format carries vectors."""
+        return None
+
+    def vector_model(self, header: Any) -> tuple[Any, Any]:
+        """(model name, dimension) of the vectors a bundle carries, from its header (None where
+        it does not say)."""
+        return None, None
+
+    # bundles -------------------------------------------------------------------------------
+
+    def bundle_records(self, bundle: Bundle) -> Iterator[NativeRecord]:
+        raise NotImplementedError
+
+    def from_store(self, natives: dict[str, list[Any]], header: Any) -> Bundle:
+        raise NotImplementedError
+
+    def empty(self) -> Bundle:
+        return self.from_store({}, None)
+
+    def combine(self, parts: list[Bundle], notes: list[str]) -> Bundle:
+        """Bundles of this format (an export's parts, one per origin in the store) as one; a
+        format with rules across records (one vector model, say) applies them, with ``notes``."""
+        if not parts:
+            return self.empty()
+        from ..bundle import Bundle, Records
+        from ..model import KINDS
+
+        records = Records()
+        for part in parts:
+            for kind in KINDS:
+                getattr(records, kind).extend(getattr(part.records, kind))
+        result = Bundle(parts[0].meta, records, columns=parts[0].columns)
+        result.meta.header = None
+        return result
+
+    # conversions ---------------------------------------------------------------------------
+
+    def to_canonical(self, bundle: Bundle, report: ConversionReport) -> Canonical:
+        raise NotImplementedError
+
+    def from_canonical(self, canonical: Canonical, target: Target, report: ConversionReport) -> Bundle:
+        raise NotImplementedError
+
+    def meaning(self, relation: Any) -> str:
+        """What a canonical relation of this format means, in ``_convert.MEANINGS``."""
+        return "related_to"
+
+    def native_defaults(self, native_only: dict[str, Any]) -> frozenset[str]:
+        """Which of the fields only this format has (``View.native_only``) hold its own defaults:
+        a target short of room carries nothing for them."""
+        return frozenset()
 
 
-def plugins() -> list[FormatPlugin]:
-    from . import doclea, kagura, tribal
+def render(value: Any) -> str:
+    """A native value as text to embed or search: strings as they are, others as JSON."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
-    return [kagura.PLUGIN, tribal.PLUGIN, tribal.JSONL_PLUGIN, doclea.PLUGIN]
+
+@cache
+def plugins() -> tuple[FormatPlugin, ...]:
+    """Every format, found as the folders of this package (each one's ``PLUGINS``), by name."""
+    found: list[FormatPlugin] = []
+    for module in pkgutil.iter_modules(__path__):
+        if module.ispkg and not module.name.startswith("_"):
+            found.extend(importlib.import_module(f"{__name__}.{module.name}").PLUGINS)
+    return tuple(found)
 
 
 def plugin(name: str) -> FormatPlugin:
@@ -112,6 +290,20 @@ def plugin(name: str) -> FormatPlugin:
             return p
     known = ", ".join(p.name for p in plugins())
     raise NotABundleError(f"unknown format {name!r}; known formats: {known}")
+
+
+def family(origin: str) -> FormatPlugin:
+    """The plugin that knows the records of an origin (a family's main format)."""
+    return plugin(origin)
+
+
+def relation_owner(kind: str) -> FormatPlugin:
+    """The format whose relations are of this canonical kind (``Relation.kind``)."""
+    return next(p for p in plugins() if kind in p.relation_kinds and p.name == p.family)
+
+
+def families() -> list[str]:
+    return sorted({p.family for p in plugins()})
 
 
 def detect(path: str | Path) -> Detection:

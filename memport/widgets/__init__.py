@@ -23,10 +23,9 @@ from typing import Any
 import ipywidgets as w
 
 from ..auditing import mask_text
-from ..diff import Decision, Plan, import_bundle, save_decisions
-from ..diff import plan as make_plan
 from ..explore import View, browse, offending_record
 from ..model import KINDS
+from ..planning import Decision, Plan, save_decisions
 
 
 def _table(frame: Any) -> str:
@@ -215,24 +214,10 @@ class MergeSelector(w.VBox):
         self.message.value = f"saved {len(self.decisions)} decision(s) to {html.escape(str(self.path))}"
 
     def _apply(self) -> None:
-        dry = make_plan(
-            self.plan.source,
-            self.plan.store,
-            strategy="manual",
-            decisions=self.decisions,
-            filters=self.plan.filters,
-            local_tz=self.plan.local_tz,
-        )
+        dry = self.plan.replan(self.decisions)
         summary = dry.summary()
         self.message.value = "dry run: " + ", ".join(f"{k} {v}" for k, v in summary.items() if k not in ("dry_run", "backup"))
-        result = import_bundle(
-            self.plan.source,
-            self.plan.store,
-            strategy="manual",
-            decisions=self.decisions,
-            filters=self.plan.filters,
-            local_tz=self.plan.local_tz,
-        )
+        result = dry.apply()
         self.result = result
         self.message.value += "<br>applied: " + ", ".join(f"{k} {v}" for k, v in result.items() if k not in ("dry_run",))
 

@@ -3,9 +3,13 @@
 Every record is kept as its exact native JSON (so an export to its own format gives it back), plus
 the columns filters and full-text search use. A record's ``uid`` is ``<origin>:<kind>:<identity>``:
 the same record from the same system always gets the same uid, whichever bundle brings it.
-Plans compare records by 64-bit keys kept next to them: ``uid_key`` (the uid), ``content_key``
-(the native JSON, canonical) and ``line_key`` (the line of a JSON Lines bundle it came from, if
-any; see ``diff.line_key``).
+Plans compare records by 64-bit keys kept next to them (:mod:`memport.keys`): ``uid_key`` (the
+uid), ``content_key`` (the native JSON, canonical) and ``line_key`` (the line of a JSON Lines
+bundle it came from, if any).
+
+This package is the only place that speaks SQL: the rest of memport calls :class:`Store`'s methods
+and hands it named rows (:class:`MemoryRow`, :class:`RecordRow`, :class:`VectorRow`). The tables are
+in :mod:`memport.store.schema` (and docs/store.md, generated from it).
 
 The file opens as-is in sqlite-utils and Datasette (``datasette memport.db``); ``memories_fts`` is
 an FTS5 index on title and content kept current by triggers. The schema version is SQLite's
@@ -21,144 +25,102 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from .errors import Location, MemportError
-from .jsonio import backup_name
-
-SCHEMA_VERSION = 4
-KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
-# the columns of schema version 1; later migrations add to them
-_MEMORY_COLUMNS_1 = (
-    "uid",
-    "uid_key",
-    "origin",
-    "source_id",
-    "user_id",
-    "agent_name",
-    "scope",
-    "type",
-    "title",
-    "content",
-    "tags",
-    "created_at",
-    "updated_at",
-    "native",
-    "content_key",
-    "run_id",
-)
-_OTHER_COLUMNS_1 = ("uid", "uid_key", "origin", "source_id", "type", "source", "target", "native", "content_key", "run_id")
-MEMORY_COLUMNS = (*_MEMORY_COLUMNS_1, "line_key")
-OTHER_COLUMNS = (*_OTHER_COLUMNS_1, "line_key")
-INTEGER_COLUMNS = {"uid_key", "content_key", "run_id", "line_key"}
+from ..errors import Location, MemportError
+from ..jsonio import backup_name
+from .schema import KINDS, MIGRATIONS, SCHEMA_VERSION
 
 
 class StoreError(MemportError):
     """The store file cannot be used (newer schema, not a memport store, locked, ...)."""
 
 
-def columns(kind: str) -> tuple[str, ...]:
-    return MEMORY_COLUMNS if kind == "memories" else OTHER_COLUMNS
+@dataclass(slots=True)
+class MemoryRow:
+    """A row of the memories table (docs/store.md says what each column holds)."""
+
+    uid: str
+    uid_key: int
+    origin: str
+    source_id: str | None
+    user_id: str | None
+    agent_name: str | None
+    scope: str | None
+    type: str | None
+    title: str | None
+    content: str | None
+    tags: str | None  # a JSON array
+    created_at: str | None
+    updated_at: str | None
+    native: str
+    content_key: int
+    run_id: int
+    line_key: int | None
 
 
-def _migrate_1(db: Any) -> None:
-    text = str
-    db["memories"].create({c: (int if c in INTEGER_COLUMNS else text) for c in _MEMORY_COLUMNS_1}, pk="uid")
-    # (uid_key, content_key) covers the one scan a plan makes to preload the store's state
-    db["memories"].create_index(["uid_key", "content_key"])
-    for column in ("user_id", "agent_name", "created_at", "updated_at", "origin"):
-        db["memories"].create_index([column])
-    db["memories"].enable_fts(["title", "content"], fts_version="FTS5", create_triggers=True)
-    for kind in KINDS[1:]:
-        db[kind].create({c: (int if c in INTEGER_COLUMNS else text) for c in _OTHER_COLUMNS_1}, pk="uid")
-        db[kind].create_index(["uid_key", "content_key"])
-    db["relations"].create_index(["source"])
-    db["relations"].create_index(["target"])
-    db["embeddings"].create({"memory_uid": text, "fingerprint": text, "dimensions": int, "vector": bytes}, pk=("memory_uid", "fingerprint"))
-    db["import_runs"].create(
-        {
-            "run_id": int,
-            "source": text,
-            "format": text,
-            "started_at": text,
-            "finished_at": text,
-            "strategy": text,
-            "dry_run": int,
-            "counts": text,
-            "decisions": text,
-            "backup": text,
-            "operation": text,
-            "header": text,
-        },
-        pk="run_id",
-    )
+@dataclass(slots=True)
+class RecordRow:
+    """A row of the relations, nodes, documents, chunks or pending table."""
+
+    uid: str
+    uid_key: int
+    origin: str
+    source_id: str | None
+    type: str | None
+    source: str | None
+    target: str | None
+    native: str
+    content_key: int
+    run_id: int
+    line_key: int | None
 
 
-def _migrate_2(db: Any) -> None:
-    """Re-embedding: fingerprints of models, the (fingerprint, text) cache, the store's own model."""
-    text = str
-    db["embeddings"].add_column("text_sha256", text)
-    db["fingerprints"].create(
-        {"fingerprint": text, "model": text, "dimensions": int, "details": text, "created_at": text}, pk="fingerprint"
-    )
-    db["embedding_cache"].create(
-        {"fingerprint": text, "text_sha256": text, "tokens": int, "vector": bytes}, pk=("fingerprint", "text_sha256")
-    )
-    db["settings"].create({"key": text, "value": text}, pk="key")
+@dataclass(slots=True)
+class VectorRow:
+    """A row of the embeddings table: one memory's vector under one fingerprint."""
+
+    memory_uid: str
+    fingerprint: str
+    dimensions: int
+    vector: bytes
+    text_sha256: str
 
 
-def _migrate_3(db: Any) -> None:
-    """Line keys: a key of each record's line as a JSON Lines bundle held it (NULL for records
-    from other files), so that a dry run recognises lines the store holds without parsing them."""
-    from .formats import plugins
-
-    for kind in KINDS:
-        db[kind].add_column("line_key", int)
-    # the index a plan scans to preload the state covers the line keys too (one more random-order
-    # index would slow imports down by a third)
-    db.execute("DROP INDEX idx_memories_uid_key_content_key")
-    db["memories"].create_index(["uid_key", "content_key", "line_key"])
-    _rekey(db, {p.name: p.volatile for p in plugins() if p.volatile})
+def _insert(table: str, row_type: type) -> tuple[str, Any]:
+    """The INSERT statement of a named row type, and a function giving a row's values in order."""
+    names = [f.name for f in fields(row_type)]
+    return f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", attrgetter(*names)
 
 
-def _migrate_4(db: Any) -> None:
-    """Whether a record needs exact JSON (see ``jsonio.needs_reference``) is decided by its value
-    since schema version 4, no longer by the parser that read it: Tribal and Doclea documents are
-    read as a stream, record by record, where one NaN used to make the whole document exact, and
-    a Kagura line went to the standard library for any 19-digit run, fraction digits included.
-    Recompute the keys of the records stored as exact: their native text was written by the
-    standard library, the only writer that puts a space after a colon."""
-    from .formats import plugins
-
-    _rekey(db, {p.name: p.volatile for p in plugins() if p.name != "tribal-jsonl"}, "AND native LIKE '%\": %'")
+_MEMORY_INSERT = _insert("memories", MemoryRow)
+_VECTOR_INSERT = _insert("embeddings", VectorRow)
+_RECORD_INSERTS = {kind: _insert(kind, RecordRow) for kind in KINDS[1:]}
 
 
-def _rekey(db: Any, origins: dict[str, tuple[str, ...]], where: str = "") -> None:
-    """Recompute the content keys of the stored records of these origins (each with its format's
-    volatile keys; a format's records carry its name as their origin), in batches."""
-    from .diff import content_key
-    from .jsonio import needs_reference
-
-    for origin, volatile in origins.items():
-        for kind in KINDS:
-            last = 0
-            while True:
-                rows = db.execute(
-                    f"SELECT rowid, native FROM {kind} WHERE origin = ? AND rowid > ? {where} ORDER BY rowid LIMIT 10000", [origin, last]
-                ).fetchall()
-                if not rows:
-                    break
-                last = rows[-1][0]
-                keys = []
-                for rowid, text in rows:
-                    value = json.loads(text)
-                    keys.append((content_key(value, needs_reference(value), volatile), rowid))
-                db.conn.executemany(f"UPDATE {kind} SET content_key = ? WHERE rowid = ?", keys)
-
-
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]
+def filter_sql(filters: Any) -> tuple[str, list[Any]]:
+    """A :class:`memport.Filters` as a WHERE clause on the memories table."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, values in (("user_id", filters.users), ("agent_name", filters.agents), ("scope", filters.scopes)):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params += values
+    if filters.tags:
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each(memories.tags) WHERE value IN ({', '.join('?' * len(filters.tags))}))")
+        params += filters.tags
+    for column, (low, high) in filters.bounds.items():
+        if low:
+            clauses.append(f"{column} >= ?")
+            params.append(low)
+        if high:
+            clauses.append(f"{column} < ?")
+            params.append(high)
+    return (" AND ".join(clauses) or "1"), params
 
 
 class Store:
@@ -295,11 +257,50 @@ class Store:
         row = self.conn.execute(f"SELECT native FROM {kind} WHERE uid = ?", [uid]).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def natives(self, kind: str, *, origin: str | None = None, where: str = "1", params: Iterable[Any] = ()) -> Iterator[Any]:
-        """The native records of ``kind`` in insertion order (optionally of one origin format)."""
+    def natives(self, kind: str, *, origin: str | None = None, filters: Any = None) -> Iterator[Any]:
+        """The native records of ``kind`` in insertion order (optionally of one origin format, and
+        for memories those that ``filters`` select)."""
+        where, params = filter_sql(filters) if filters is not None and kind == "memories" else ("1", [])
         sql = f"SELECT native FROM {kind} WHERE ({where})" + (" AND origin = ?" if origin else "") + " ORDER BY rowid"
         for (text,) in self.conn.execute(sql, [*params, *([origin] if origin else [])]):
             yield json.loads(text)
+
+    def touching(self, kind: str, origin: str, ends: list[str]) -> Iterator[Any]:
+        """The native records of ``kind`` (relations) of ``origin`` with an end among ``ends``."""
+        marks = "SELECT value FROM json_each(?)"
+        sql = f"SELECT native FROM {kind} WHERE origin = ? AND (source IN ({marks}) OR target IN ({marks})) ORDER BY rowid"
+        for (text,) in self.conn.execute(sql, [origin, json.dumps(ends), json.dumps(ends)]):
+            yield json.loads(text)
+
+    def memory_rows(self) -> Iterator[dict[str, Any]]:
+        """Every memory with the columns an audit reads (native parsed, tags as a list)."""
+        sql = "SELECT uid, origin, native, user_id, agent_name, scope, type, tags, created_at FROM memories ORDER BY rowid"
+        for uid, origin, native, user, agent, scope, kind, tags, created in self.conn.execute(sql):
+            yield {
+                "uid": uid,
+                "origin": origin,
+                "native": json.loads(native),
+                "user_id": user,
+                "agent_name": agent,
+                "scope": scope,
+                "type": kind,
+                "tags": json.loads(tags) if tags else [],
+                "created_at": created,
+            }
+
+    def records_of(self, kind: str) -> Iterator[tuple[str, str, Any]]:
+        """(uid, origin, native) of every record of ``kind``, in insertion order."""
+        for uid, origin, native in self.conn.execute(f"SELECT uid, origin, native FROM {kind} ORDER BY rowid"):
+            yield uid, origin, json.loads(native)
+
+    def memory_text(self, uid: str) -> tuple[str | None, str | None]:
+        """(title, content) of one memory."""
+        row = self.conn.execute("SELECT title, content FROM memories WHERE uid = ?", [uid]).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def source_ids(self) -> dict[str, str | None]:
+        """uid -> source id of every memory."""
+        return dict(self.conn.execute("SELECT uid, source_id FROM memories"))
 
     def origins(self) -> list[str]:
         found: set[str] = set()
@@ -315,12 +316,14 @@ class Store:
         )
         return [dict(zip(("uid", "title", "content"), row)) for row in self.conn.execute(sql, [query, limit])]
 
-    def latest_header(self, origin: str) -> dict[str, Any] | None:
-        """The header (manifest, metadata) of the latest import from ``origin``: what an export needs
-        that records do not carry, such as the embedding model of Tribal vectors."""
+    def latest_header(self, formats: list[str]) -> dict[str, Any] | None:
+        """The header (manifest, metadata) of the latest import of a bundle of one of ``formats``
+        (a family's): what an export needs that records do not carry, such as the embedding model
+        of Tribal vectors."""
         row = self.conn.execute(
-            "SELECT header FROM import_runs WHERE format IN (?, ?) AND header IS NOT NULL ORDER BY run_id DESC LIMIT 1",
-            [origin, f"{origin}-jsonl"],
+            "SELECT header FROM import_runs WHERE format IN (SELECT value FROM json_each(?)) AND header IS NOT NULL "
+            "ORDER BY run_id DESC LIMIT 1",
+            [json.dumps(formats)],
         ).fetchone()
         return json.loads(row[0]) if row else None
 
@@ -338,6 +341,62 @@ class Store:
     def runs(self) -> list[dict[str, Any]]:
         return list(self.db["import_runs"].rows_where(order_by="run_id"))
 
+    # vectors ----------------------------------------------------------------------------
+
+    def register_fingerprint(self, fingerprint_id: str, model: Any, dimensions: Any, details: dict[str, Any]) -> None:
+        """Record what makes the vectors of ``fingerprint_id`` (once)."""
+        self.conn.execute(
+            "INSERT OR IGNORE INTO fingerprints (fingerprint, model, dimensions, details, created_at) VALUES (?, ?, ?, ?, datetime('now'))",
+            [fingerprint_id, model, dimensions, json.dumps(details, sort_keys=True)],
+        )
+
+    def to_embed(self, fingerprint_id: str) -> Iterator[tuple[str, str, Any, str | None]]:
+        """(uid, origin, native, sha256 of the text its vector of this fingerprint was made from, or
+        None) for every memory, in insertion order."""
+        rows = self.conn.execute(
+            "SELECT m.uid, m.origin, m.native, e.text_sha256 FROM memories m "
+            "LEFT JOIN embeddings e ON e.memory_uid = m.uid AND e.fingerprint = ? ORDER BY m.rowid",
+            [fingerprint_id],
+        )
+        for uid, origin, native, sha in rows:
+            yield uid, origin, json.loads(native), sha
+
+    def cached_vectors(self, fingerprint_id: str, shas: list[str]) -> dict[str, tuple[bytes, int | None]]:
+        """sha256 -> (vector, tokens) of the texts among ``shas`` the cache holds for this fingerprint."""
+        found: dict[str, tuple[bytes, int | None]] = {}
+        for start in range(0, len(shas), 900):
+            part = shas[start : start + 900]
+            found.update(
+                {
+                    row[0]: (row[1], row[2])
+                    for row in self.conn.execute(
+                        f"SELECT text_sha256, vector, tokens FROM embedding_cache WHERE fingerprint = ? AND text_sha256 IN ({','.join('?' * len(part))})",
+                        [fingerprint_id, *part],
+                    )
+                }
+            )
+        return found
+
+    def cache_vectors(self, fingerprint_id: str, entries: Iterable[tuple[str, bytes, int | None]]) -> None:
+        """Put (sha256, vector, tokens) into the cache of this fingerprint."""
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO embedding_cache (fingerprint, text_sha256, tokens, vector) VALUES (?, ?, ?, ?)",
+            [(fingerprint_id, sha, tokens, vector) for sha, vector, tokens in entries],
+        )
+
+    def write_vectors(self, rows: list[VectorRow]) -> None:
+        sql, values = _VECTOR_INSERT
+        self.conn.executemany(sql, map(values, rows))
+
+    def vectors(self, fingerprint_id: str) -> tuple[list[str], list[bytes]]:
+        """The uids (sorted) and vectors of every memory with a vector of this fingerprint."""
+        rows = self.conn.execute("SELECT memory_uid, vector FROM embeddings WHERE fingerprint = ? ORDER BY memory_uid", [fingerprint_id])
+        uids, blobs = [], []
+        for uid, blob in rows:
+            uids.append(uid)
+            blobs.append(blob)
+        return uids, blobs
+
     # writing -----------------------------------------------------------------------------
 
     def backup(self, now: datetime | None = None) -> Path:
@@ -349,6 +408,12 @@ class Store:
         finally:
             dest.close()
         return target
+
+    def write_records(self, kind: str, rows: list[Any]) -> None:
+        """Insert (or replace, by uid) rows of ``kind``: :class:`MemoryRow` for memories, else
+        :class:`RecordRow`."""
+        sql, values = _MEMORY_INSERT if kind == "memories" else _RECORD_INSERTS[kind]
+        self.conn.executemany(sql, map(values, rows))
 
     def record_run(self, **values: Any) -> int:
         values.setdefault("started_at", datetime.now(UTC).isoformat())

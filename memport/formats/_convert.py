@@ -1,0 +1,466 @@
+"""Conversions between formats: the canonical view, deterministic ids, closed accounting, a loss report.
+
+A conversion runs through one canonical view of the source: the source format's plugin gives it
+(``to_canonical``: one :class:`View` per memory, the relations with the provenance earlier
+conversions stored restored, and the records of the other kinds), and the target's plugin builds
+its *native* records from it (``from_canonical``: the dicts its exporter would write), handed to its
+own ``from_native``. So the result is a normal bundle of the target format: it validates, shows as
+DataFrames and is written by the format's own writer. Neither side knows the other's format.
+
+Identity: target ids derive from the source identity, ``uuid5(NAMESPACE, "<format>:<identity>")``
+(Kagura's identity is scope, user, agent and key; Tribal's and Doclea's their id), so converting
+the same bundle twice gives the same bytes and a later import matches the earlier one.
+
+Provenance and fields a target has no column for travel where the target has room (Kagura's
+persistent ``metadata``, Tribal's ``context``, Doclea relation ``metadata``, Kagura edge ``data``);
+the format that stored them reads them back in its ``to_canonical``, so A -> B -> A restores what
+B could hold.
+
+Accounting is closed: ``input == written + merged + dropped``; records a target needs but the
+source did not have as records (Kagura nodes for relation endpoints, Doclea relations made from
+Tribal's ``supersedes``) are counted as ``created``. Every field that could not be carried is in
+``losses`` with a count and example ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from ..bundle import Bundle
+from ..errors import ConversionError
+from ..model import BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
+
+NAMESPACE = uuid.UUID("5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72")  # fixed: changing it changes every derived id
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# the canonical fields a target without a column for them may carry as provenance
+CARRIED = (
+    "title",
+    "summary",
+    "type",
+    "source_type",
+    "source_instance",
+    "tags",
+    "importance",
+    "confidence",
+    "context",
+    "supersedes",
+    "related_to",
+)
+# the rows of docs/mapping.md: canonical fields, then what travels as a whole
+CANONICAL_FIELDS = (
+    "id",
+    "key",
+    "scope",
+    "user_id",
+    "agent_name",
+    "content",
+    "title",
+    "summary",
+    "type",
+    "source_type",
+    "source_instance",
+    "tags",
+    "importance",
+    "confidence",
+    "context",
+    "supersedes",
+    "related_to",
+    "metadata",
+    "created_at",
+    "updated_at",
+    "accessed_at",
+    "embedding",
+    "doclea fields (relatedFiles, experts, qdrantId, ...)",
+    "relations",
+    "nodes",
+    "documents",
+    "chunks",
+    "pending",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounting and the loss report
+
+
+@dataclass
+class Loss:
+    kind: str
+    field: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"kind": self.kind, "field": self.field, "count": self.count, "examples": self.examples}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion did: ``input == written + merged + sum(dropped)``, plus created records."""
+
+    source: str
+    target: str
+    input: int = 0
+    written: int = 0
+    merged: int = 0
+    created: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    losses: dict[tuple[str, str], Loss] = field(default_factory=dict)
+
+    def lose(self, kind: str, field_name: str, example: Any, note: str = "") -> None:
+        loss = self.losses.setdefault((kind, field_name), Loss(kind, field_name, note=note))
+        loss.count += 1
+        if len(loss.examples) < 3:
+            loss.examples.append(str(example))
+
+    def drop(self, kind: str, reason: str, example: Any) -> None:
+        self.dropped[reason] += 1
+        self.lose(kind, "(record)", example, reason)
+
+    @property
+    def closed(self) -> bool:
+        return self.input == self.written + self.merged + sum(self.dropped.values())
+
+    @property
+    def lossless(self) -> bool:
+        return not self.losses
+
+    def to_dict(self) -> dict[str, Any]:
+        """The shape of ``memport convert --json``."""
+        return {
+            "from": self.source,
+            "to": self.target,
+            "input": self.input,
+            "written": self.written,
+            "merged": self.merged,
+            "created": self.created,
+            "dropped": dict(sorted(self.dropped.items())),
+            "losses": [loss.to_dict() for _, loss in sorted(self.losses.items())],
+        }
+
+    def summary_line(self) -> str:
+        dropped = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items())) or "none"
+        return (
+            f"{self.source} -> {self.target}: input {self.input} = written {self.written} + merged {self.merged} "
+            f"+ dropped {sum(self.dropped.values())} ({dropped}); created {self.created}"
+        )
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(
+            [loss.to_dict() for _, loss in sorted(self.losses.items())], columns=["kind", "field", "count", "examples", "note"]
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(self.summary_line())}</p>" + (
+            self.to_frame().to_html(index=False) if self.losses else "<p>nothing lost</p>"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The canonical view
+
+
+@dataclass
+class View:
+    """A source memory as the conversion sees it: canonical values plus what only its format has."""
+
+    record: Memory
+    source_format: str
+    identity: str  # stable text identity in the source, for derived ids
+    source_id: str | None
+    key: Any = None
+    scope: str | None = None
+    user_id: str | None = None
+    agent_name: str | None = None
+    content: Any = None
+    title: str | None = None
+    summary: str | None = None
+    type: str | None = None
+    source_type: str | None = None
+    source_instance: str | None = None
+    tags: list[str] | None = None
+    importance: Any = None
+    confidence: Any = None
+    context: str | None = None
+    supersedes: str | None = None
+    related_to: list[str] | None = None
+    metadata: Any = None
+    created: datetime | None = None
+    updated: datetime | None = None
+    embedding: Embedding | None = None
+    # fields only the origin format has, by native key (Doclea's relatedFiles, experts, ...), and
+    # which of them (native keys) and of the canonical fields (names) hold that format's own
+    # defaults: a target short of room carries nothing for those
+    native_only: dict[str, Any] = field(default_factory=dict)
+    native_defaults: frozenset[str] = frozenset()
+    defaults: frozenset[str] = frozenset()
+    label: str = ""  # for examples in the loss report
+    origin: str = ""  # the format the record first came from (provenance), else its source format
+
+    def __post_init__(self) -> None:
+        self.origin = self.origin or self.source_format
+
+    @property
+    def own_id(self) -> Any:
+        """The id other records of the *source* bundle use to point at this one."""
+        return self.record.id if self.record.id is not None else self.source_id
+
+
+# What a relation means, whatever its format: Kagura's closed list of edge types (the richest of
+# the formats), plus Doclea's "supersedes" and "references", which Kagura has no type for. A source
+# says what each of its relations means in these words, a target writes its own type for them.
+MEANINGS = (
+    "related_to",
+    "depends_on",
+    "learned_from",
+    "influences",
+    "works_on",
+    "solved_by",
+    "similar_to",
+    "caused_by",
+    "implements",
+    "imports",
+    "affects",
+    "blocks",
+    "includes",
+    "encountered",
+    "made",
+    "addresses",
+    "closes",
+    "mentioned_in",
+    "supersedes",
+    "references",
+)
+
+
+@dataclass
+class Link:
+    """A relation as a conversion sees it: the canonical record (its ``kind``, Kagura ``edge`` or
+    Doclea ``memory``/``cross_layer``, and its native ``type``), what it means (one of
+    :data:`MEANINGS`), and the format it first came from (a relation an earlier conversion stored
+    in this bundle is restored to what it was there)."""
+
+    relation: Relation
+    meaning: str
+    origin: str
+
+
+@dataclass
+class Canonical:
+    """A source bundle as a conversion sees it: a view per memory, a link per relation, and its
+    records of the other kinds as they are."""
+
+    format: str
+    meta: BundleMeta
+    memories: list[View]
+    relations: list[Link] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    chunks: list[Chunk] = field(default_factory=list)
+    pending: list[PendingMemory] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a conversion is asked to produce: the format, the export time written into it, the
+    owner of memories that have none (Kagura), and the zone of naive local times."""
+
+    format: str
+    now: datetime
+    user_id: str = "memport"
+    agent_name: str = "global"
+    local_tz: str = "UTC"
+
+
+def utc(ts: Timestamp | None) -> datetime | None:
+    return ts.utc if ts is not None else None
+
+
+def report_extras(bundle: Bundle, report: ConversionReport, consumed: tuple[str, ...] = ()) -> None:
+    """Native values the source format had but memport could not interpret (unknown fields,
+    values of the wrong type) survive only in their own format: in a conversion they are lost.
+    ``consumed`` names the memories' extra keys the source's view carries after all."""
+    for kind in ("memories", "relations", "nodes"):
+        for record in getattr(bundle.records, kind):
+            for key in record.extra:
+                if not (kind == "memories" and key in consumed):
+                    report.lose(
+                        kind,
+                        key,
+                        getattr(record, "id", None) or getattr(record, "key", None),
+                        "a native value memport could not interpret (unknown field or wrong type) is carried only within its own format",
+                    )
+
+
+def id_views(bundle: Bundle, family: str) -> list[View]:
+    """The views of a format whose memories have ids (Tribal, Doclea); ``family`` is the source
+    format as provenance and derived ids name it (Tribal's stream is ``tribal``)."""
+    views = []
+    for m in bundle.records.memories:
+        ident = m.id if isinstance(m.id, str) else json.dumps(m.extra.get("id"))
+        views.append(
+            View(
+                m,
+                family,
+                ident,
+                m.id,
+                content=m.content,
+                title=m.title,
+                summary=m.summary,
+                type=m.type,
+                source_type=m.source_type,
+                source_instance=m.source_instance,
+                tags=m.tags,
+                importance=m.importance,
+                confidence=m.confidence,
+                context=m.context,
+                supersedes=m.supersedes,
+                related_to=m.related_to,
+                created=utc(m.created_at),
+                updated=utc(m.updated_at) or utc(m.accessed_at),
+                embedding=m.embedding,
+                label=str(m.id),
+            )
+        )
+    return views
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the targets
+
+
+def derived_uuid(source_format: str, identity: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, f"{source_format}:{identity}"))
+
+
+def nanoid_like(*parts: str) -> str:
+    """A deterministic 21-character id from Doclea's nanoid alphabet."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:21]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str, v: View, field_name: str, report: ConversionReport, target: str) -> str:
+    """Text with lone UTF-16 surrogates, which Tribal's store rejects and Doclea's text columns
+    replace by U+FFFD: replaced the same way here, and reported."""
+    if not _LONE_SURROGATE.search(text):
+        return text
+    report.lose("memories", field_name, v.label, f"lone UTF-16 surrogates replaced by U+FFFD ({target} cannot store them)")
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def clean_optional(text: str | None, v: View, field_name: str, report: ConversionReport, target: str) -> str | None:
+    return None if text is None else clean(text, v, field_name, report, target)
+
+
+def content_text(v: View, report: ConversionReport, target: str) -> str:
+    """The content as text, for a target whose content is text."""
+    if isinstance(v.content, str):
+        return clean(v.content, v, "content", report, target)
+    report.lose("memories", "content", v.label, f"a non-text value is written as JSON text ({target} content is text)")
+    return clean(json.dumps(v.content, ensure_ascii=False), v, "content", report, target)
+
+
+def export_time(bundle: Bundle, exported_at: datetime | None) -> datetime:
+    if exported_at is not None:
+        return exported_at.astimezone(UTC)
+    if bundle.meta.exported_at is not None and bundle.meta.exported_at.utc is not None:
+        return bundle.meta.exported_at.utc
+    # no export time in the source (a crashed Kagura export): the latest record time, so that
+    # the output still depends on the input only
+    times = [t.utc for m in bundle.records.memories for t in (m.exported_at, m.updated_at, m.created_at) if t is not None and t.utc]
+    return max(times, default=EPOCH)
+
+
+def lose_vectors(views: list[View], report: ConversionReport, target: str) -> None:
+    for v in views:
+        if v.embedding is not None and v.embedding.vector:
+            report.lose("memories", "embedding", v.label, f"{target} holds no vectors: re-embed after import")
+
+
+def drop_all(canonical: Canonical, kinds: tuple[str, ...], report: ConversionReport, target: str) -> None:
+    for kind in kinds:
+        for record in getattr(canonical, kind):
+            report.drop(kind, f"no {kind} in {target}", getattr(record, "id", None))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def convert(
+    bundle: Bundle,
+    to: str,
+    *,
+    exported_at: datetime | None = None,
+    user_id: str = "memport",
+    agent_name: str = "global",
+    local_tz: str | None = None,
+) -> Bundle:
+    """Convert ``bundle`` into format ``to``; the result's ``conversion`` attribute is the report.
+
+    ``exported_at`` (aware datetime) is the export time written into the target; by default the
+    source's own, so the output depends on the input only. ``user_id``/``agent_name`` own the
+    memories when the target is Kagura and the source has no such identity.
+    """
+    from . import plugin, plugins
+
+    targets = [p.name for p in plugins()]
+    if to not in targets:
+        raise ConversionError(f"unknown target format {to!r}; one of {', '.join(targets)}")
+    report = ConversionReport(bundle.format, to)
+    report.input = sum(bundle.counts().values())
+    if to == bundle.format:
+        report.written = report.input
+        bundle.conversion = report
+        return bundle
+    canonical = plugin(bundle.format).to_canonical(bundle, report)
+    target = Target(to, export_time(bundle, exported_at), user_id, agent_name, local_tz or bundle.meta.local_tz)
+    result = plugin(to).from_canonical(canonical, target, report)
+    result.conversion = report
+    return result
+
+
+def mapping_markdown() -> str:
+    """docs/mapping.md, generated from each format's ``mapping``."""
+    from . import plugins
+
+    found = {p.name: p.mapping for p in plugins()}
+    targets = list(found)
+    lines = [
+        "# Where each canonical field goes",
+        "",
+        "Generated from each format's `mapping` (`memport/formats/<format>/convert.py`); `tests/test_convert.py` checks this file is current.",
+        "An empty cell means the target has no home for the field: a conversion reports it in the loss report.",
+        "",
+        "| canonical field | " + " | ".join(targets) + " |",
+        "|---|" + "---|" * len(targets),
+    ]
+    for name in CANONICAL_FIELDS:
+        cells = [found[t].get(name) or "**no home**" for t in targets]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Identity: Kagura records are identified by scope, user, agent and key; Tribal and Doclea by id. Derived ids are "
+        '`uuid5(5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72, "<source format>:<identity>")` (Doclea: `mem_` and 16 hex digits of it), '
+        "so the same input gives the same output.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""What the store and the plans need of Doclea records: identity, columns, references, bundles back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ...bundle import Bundle
+from ...jsonio import needs_reference
+from ...model import EmbeddingModel
+from ...timestamps import parse_epoch, store_text
+from .. import Indexed, NativeRecord, Reference, render
+from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, PENDING
+from .read import from_native
+
+
+def identity(kind: str, rec: dict[str, Any]) -> str:
+    ident = rec.get("id")
+    found = ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False)
+    if kind == "relations":  # the two relation tables have separate id spaces
+        return json.dumps(["cross" if _cross(rec) else "memory", found], ensure_ascii=False)
+    return found
+
+
+def _cross(rec: Any) -> bool:
+    """A crossLayerRelations row (its memory end is ``memory_id``), not a memoryRelations one."""
+    return isinstance(rec, dict) and "memory_id" in rec
+
+
+def index(kind: str, rec: dict[str, Any]) -> Indexed:
+    found = identity(kind, rec)
+    if kind == "memories":
+        tags = rec.get("tags")
+        return Indexed(
+            found,
+            type=_str(rec.get("type")),
+            title=_str(rec.get("title")),
+            content=_str(rec.get("content")),
+            tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
+            created_at=_epoch_text(rec.get("createdAt"), False),
+            updated_at=_epoch_text(rec.get("accessedAt"), False),
+        )
+    if kind == "relations":
+        cross = _cross(rec)
+        return Indexed(
+            found,
+            type=_str(rec.get("relation_type" if cross else "type")),
+            source=_str(rec.get("memory_id" if cross else "source_id")),
+            target=_str(rec.get("code_node_id" if cross else "target_id")),
+            created_at=_epoch_text(rec.get("created_at"), not cross),
+        )
+    return Indexed(found, title=_str(rec.get("title")), content=_str(rec.get("content")))
+
+
+def schema_for(kind: str, rec: Any) -> str | None:
+    if kind == "relations":
+        return "cross-layer-relation" if _cross(rec) else "memory-relation"
+    return {"memories": "memory", "documents": "document", "chunks": "chunk", "pending": "pending-memory"}.get(kind)
+
+
+def references(kind: str, rec: Any) -> list[Reference]:
+    """Relations name memories at both ends (a cross-layer one at its memory end only: the other
+    is a code-graph node Doclea does not export); chunks name their document."""
+    if not isinstance(rec, dict):
+        return []
+    if kind == "relations":
+        ends = [("source", rec.get("memory_id"))] if _cross(rec) else [("source", rec.get("source_id")), ("target", rec.get("target_id"))]
+        return [Reference(end, "memories", ref) for end, ref in ends if isinstance(ref, str)]
+    if kind == "chunks" and isinstance(rec.get("documentId"), str):
+        return [Reference("document", "documents", rec["documentId"])]
+    return []
+
+
+def embed_text(rec: Any) -> str:
+    """``title + "\\n\\n" + content``, as Doclea itself embeds a memory."""
+    if not isinstance(rec, dict):
+        return render(rec)
+    return f"{render(rec.get('title'))}\n\n{render(rec.get('content'))}"
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _epoch_text(value: Any, milliseconds: bool) -> str | None:
+    utc, _ = parse_epoch(value, milliseconds=milliseconds)
+    return store_text(utc)
+
+
+def bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
+    label = bundle.path or "<doclea bundle>"
+    r = bundle.records
+    for kind, records in (
+        ("memories", r.memories),
+        ("documents", r.documents),
+        ("chunks", r.chunks),
+        ("relations", r.relations),
+        ("pending", r.pending),
+    ):
+        for position, record in enumerate(records):
+            if kind == "relations":
+                value = (MEMORY_RELATION if record.kind == "memory" else CROSS_LAYER).encode(record)
+            else:
+                value = {"memories": MEMORY, "documents": DOCUMENT, "chunks": CHUNK, "pending": PENDING}[kind].encode(record)
+            yield NativeRecord(kind, value, needs_reference(value), label, None, position)
+
+
+def from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
+    """Stored Doclea records as an export, with the backend, storage mode, schema version and
+    embedding model of the latest import's header (the writer makes the rest of the header)."""
+    relations = natives.get("relations", [])
+    doc = {
+        "version": "1.0.0",
+        "data": {
+            "memories": natives.get("memories", []),
+            "documents": natives.get("documents", []),
+            "chunks": natives.get("chunks", []),
+            "memoryRelations": [r for r in relations if not _cross(r)],
+            "crossLayerRelations": [r for r in relations if _cross(r)],
+            "pendingMemories": natives.get("pending", []),
+        },
+    }
+    bundle = from_native(doc)
+    if isinstance(header, dict):
+        for attr, key in (("backend_type", "backendType"), ("storage_mode", "storageMode"), ("schema_version", "schemaVersion")):
+            setattr(bundle.meta, attr, header.get(key) if isinstance(header.get(key), str) else None)
+        metadata = header.get("metadata") if isinstance(header.get("metadata"), dict) else {}
+        if isinstance(metadata.get("embeddingModel"), str) or isinstance(metadata.get("embeddingProvider"), str):
+            bundle.meta.embedding_model = EmbeddingModel(name=metadata.get("embeddingModel"), provider=metadata.get("embeddingProvider"))
+    bundle.meta.header = None
+    return bundle

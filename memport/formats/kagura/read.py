@@ -1,0 +1,141 @@
+"""Reading a Kagura bundle: detection, the whole bundle, counts, and the records as a stream.
+
+Every file may be missing or empty; metadata.json is written last and is missing after an
+exporter crash; the importer never reads it (shared/formats/kagura.md §1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ...bundle import Bundle, Records
+from ...errors import Location, MalformedInputError, NotABundleError
+from ...jsonio import read_document
+from ...model import BundleMeta
+from ...timestamps import zone
+from .. import Detection, NativeRecord
+from .._jsonl import records as jsonl_records
+from .._jsonl import scan
+from .codec import COLUMNS, EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE, Context, local_time
+
+
+def sniff(path: Path) -> Detection | None:
+    if path.is_file():
+        if path.name in FILES:
+            raise NotABundleError(
+                f"this is one file of a Kagura bundle; pass the bundle directory ({path.parent}) instead",
+                Location(str(path)),
+            )
+        return None
+    if not path.is_dir():
+        return None
+    present = [name for name in FILES if (path / name).exists()]
+    if not present:
+        return None
+    for name in present:
+        if not (path / name).is_file():
+            raise MalformedInputError(f"{name} is not a regular file", Location(str(path / name)))
+    evidence = [f"{name} present" for name in present]
+    version = "1.0"
+    if METADATA in present:
+        try:
+            header = read_document(path / METADATA).value
+        except MalformedInputError:
+            evidence.append("metadata.json unreadable; assuming format_version 1.0")
+        else:
+            found = header.get("format_version") if isinstance(header, dict) else None
+            if found is None:
+                evidence.append("metadata.json has no format_version; assuming 1.0")
+            else:
+                version = str(found)
+                evidence.append(f"metadata.json format_version {found!r}")
+    else:
+        evidence.append("no metadata.json (the exporter writes it last; a crashed export lacks it); assuming 1.0")
+    return Detection(NAME, version, evidence)
+
+
+def read(path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
+    files = [name for name in FILES if (path / name).is_file()]
+    memories = graph = ()
+    if MEMORIES in files:
+        memories = (_object(value, path / MEMORIES, line) for line, value, _, _ in scan(path / MEMORIES, None, ascii_expected=True))
+    if GRAPH in files:
+        graph = (_object(value, path / GRAPH, line) for line, value, _, _ in scan(path / GRAPH, None, ascii_expected=True))
+    header = None
+    if METADATA in files:
+        header = read_document(path / METADATA).value
+        if not isinstance(header, dict):
+            raise MalformedInputError("expected a JSON object", Location(str(path / METADATA)))
+    bundle = from_native(memories, graph, header, files=files, local_tz=local_tz, version=detection.version)
+    bundle.path = str(path)
+    return bundle
+
+
+def header(path: Path) -> Any:
+    """metadata.json (small: read for the import run's record), or None."""
+    meta = path / METADATA
+    return read_document(meta).value if meta.is_file() else None
+
+
+def count(path: Path) -> dict[str, int]:
+    counts = {"memories": 0, "relations": 0, "nodes": 0}
+    if (path / MEMORIES).is_file():
+        counts["memories"] = sum(1 for _ in scan(path / MEMORIES, None, ascii_expected=True, exact_integers=False))
+    if (path / GRAPH).is_file():
+        for _, value, _, _ in scan(path / GRAPH, None, ascii_expected=True, exact_integers=False):
+            is_edge = isinstance(value, dict) and value.get("type") == "edge"
+            counts["relations" if is_edge else "nodes"] += 1
+    return counts
+
+
+def graph_kind(value: dict[str, Any]) -> str:
+    return "relations" if value.get("type") == "edge" else "nodes"
+
+
+def records(path: Path) -> Iterator[NativeRecord]:
+    if (path / MEMORIES).is_file():
+        yield from jsonl_records(path / MEMORIES, lambda value: "memories")
+    yield from graph_records(path)
+
+
+def graph_records(path: Path) -> Iterator[NativeRecord]:
+    if (path / GRAPH).is_file():
+        yield from jsonl_records(path / GRAPH, graph_kind)
+
+
+def from_native(
+    memories: Iterable[dict[str, Any]],
+    graph: Iterable[dict[str, Any]],
+    header: dict[str, Any] | None,
+    *,
+    files: list[str],
+    local_tz: str = "UTC",
+    version: str = "1.0",
+) -> Bundle:
+    """A bundle from native Kagura records (what the reader parsed, or what a conversion built)."""
+    ctx = Context(zone(local_tz))
+    found = Records()
+    found.memories.extend(MEMORY.decode(obj, ctx) for obj in memories)
+    for obj in graph:
+        if obj.get("type") == "edge":
+            found.relations.append(EDGE.decode(obj, ctx, kind="edge"))
+        else:
+            # nodes, and records of unknown type (kept verbatim so nothing is lost)
+            found.nodes.append(NODE.decode(obj, ctx))
+    meta = BundleMeta(format=NAME, version=version, local_tz=local_tz, header=header, files=files)
+    if header is not None:
+        exported = header.get("exported_at")
+        meta.exported_at = local_time(exported, ctx) if isinstance(exported, str) else None
+        meta.user_id = header.get("user_id") if isinstance(header.get("user_id"), str) else None
+        meta.agent_name = header.get("agent_name") if isinstance(header.get("agent_name"), str) else None
+        stats = header.get("stats")
+        meta.declared_counts = dict(stats) if isinstance(stats, dict) else {}
+    return Bundle(meta, found, columns=COLUMNS)
+
+
+def _object(value: Any, file: Path, line: int) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(str(file), line=line))
+    return value

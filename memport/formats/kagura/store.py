@@ -1,0 +1,143 @@
+"""What the store and the plans need of Kagura records: columns, references, text, bundles back.
+
+The store keeps every record's exact native JSON; these functions say what its columns hold, how
+Kagura's relations (graph edges) name the records they link, and how stored records become a
+Kagura bundle again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+from ...bundle import Bundle
+from ...jsonio import needs_reference
+from ...timestamps import SQLITE_UTC, parse_text, store_text
+from .. import Indexed, NativeRecord, Reference, Split, render
+from .codec import EDGE, GRAPH, MEMORIES, MEMORY, METADATA, NODE
+from .identity import identity_bytes, same_number
+from .read import from_native, graph_records
+
+
+def index(kind: str, rec: dict[str, Any], local_tz: tzinfo) -> Indexed:
+    identity = identity_bytes(kind, rec).decode("utf-8", "surrogatepass")
+    if kind == "memories":
+        scope, key, user, agent = rec.get("scope"), rec.get("key"), rec.get("user_id"), rec.get("agent_name")
+        value = rec.get("value")
+        return Indexed(
+            identity=identity,
+            user_id=user if isinstance(user, str) else None,
+            agent_name=agent if isinstance(agent, str) else None,
+            scope=scope if isinstance(scope, str) else None,
+            title=key if isinstance(key, str) else None,
+            content=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+            tags=metadata_tags(rec.get("metadata")),
+            created_at=_store_time(rec.get("created_at"), local_tz),
+            updated_at=_store_time(rec.get("updated_at"), local_tz),
+        )
+    if kind == "nodes":
+        node_type = rec.get("node_type")
+        return Indexed(identity, type=node_type if isinstance(node_type, str) else None)
+    rel_type = rec.get("rel_type")
+    return Indexed(
+        identity,
+        type=rel_type if isinstance(rel_type, str) else None,
+        source=_end(rec.get("src")),
+        target=_end(rec.get("dst")),
+    )
+
+
+def _end(node_id: Any) -> str:
+    """How edges name a node in the store: its id as JSON (ids keep their JSON type)."""
+    return json.dumps(same_number(node_id), ensure_ascii=False)
+
+
+def source_id(rec: Any) -> str | None:
+    ident = rec.get("id") if isinstance(rec, dict) else None
+    if ident is None and isinstance(rec, dict) and "key" in rec:
+        ident = rec["key"]
+    return ident if isinstance(ident, str) else (json.dumps(ident) if ident is not None else None)
+
+
+def end(kind: str, rec: Any) -> str | None:
+    """Edges link graph nodes; a memory is named by a node whose id is its key."""
+    if not isinstance(rec, dict):
+        return None
+    return _end(rec.get("key") if kind == "memories" else rec.get("id"))
+
+
+def user_ends(user: str) -> list[str]:
+    """A user's own node in the graph (node_type user, id the user id)."""
+    return [_end(user)]
+
+
+def references(kind: str, rec: Any) -> list[Reference]:
+    if kind != "relations" or not isinstance(rec, dict):
+        return []
+    return [Reference("source", "nodes", _end(rec.get("src"))), Reference("target", "nodes", _end(rec.get("dst")))]
+
+
+def metadata_tags(metadata: Any) -> list[str] | None:
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    if isinstance(tags, str):  # MCP stores lists as JSON strings
+        try:
+            tags = json.loads(tags)
+        except ValueError:
+            return None
+    return tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None
+
+
+def _store_time(text: Any, local_tz: tzinfo) -> str | None:
+    if not isinstance(text, str):
+        return None
+    if len(text) == 19 and text[10] == " ":  # SQLite UTC, the common case: no parsing needed
+        return f"{text[:10]}T{text[11:]}.000000Z"
+    utc, _ = parse_text(text, naive=SQLITE_UTC, local_tz=local_tz)
+    return store_text(utc)
+
+
+def embed_text(rec: Any) -> str:
+    """The value, as JSON text with sorted keys when it is not a string."""
+    return render(rec.get("value") if isinstance(rec, dict) else rec)
+
+
+def schema_for(kind: str) -> str:
+    return "memory" if kind == "memories" else "graph"
+
+
+def split(path: Path) -> Split | None:
+    """memories.jsonl on two cores, then the graph."""
+    return Split(path / MEMORIES, lambda: graph_records(path))
+
+
+def bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
+    """A Kagura bundle in memory as native records, through its codecs."""
+    label = bundle.path or "<kagura bundle>"
+    r = bundle.records
+    for kind, codec, found in (("memories", MEMORY, r.memories), ("nodes", NODE, r.nodes), ("relations", EDGE, r.relations)):
+        for position, record in enumerate(found):
+            value = codec.encode(record)
+            # the same test a file's parser makes: exact only for values orjson cannot write faithfully
+            yield NativeRecord(kind, value, needs_reference(value), label, None, position)
+
+
+def from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
+    """Stored Kagura records as a bundle: the graph file only when there is a graph; the identity
+    (user, agent) of the latest import's metadata.json."""
+    graph = natives.get("nodes", []) + natives.get("relations", [])
+    files = [MEMORIES] + ([GRAPH] if graph else []) + [METADATA]
+    bundle = from_native(natives.get("memories", []), graph, None, files=files)
+    if isinstance(header, dict):
+        bundle.meta.user_id = header.get("user_id") if isinstance(header.get("user_id"), str) else None
+        bundle.meta.agent_name = header.get("agent_name") if isinstance(header.get("agent_name"), str) else None
+    return bundle
+
+
+def combine(bundle: Bundle) -> Bundle:
+    """An export's parts as one bundle: the graph file only when there is a graph."""
+    has_graph = bool(bundle.records.nodes or bundle.records.relations)
+    bundle.meta.files = [MEMORIES] + ([GRAPH] if has_graph else []) + [METADATA]
+    return bundle

@@ -1,0 +1,111 @@
+"""What the store and the plans need of Tribal entries: columns, references, vectors, bundles back.
+
+Entries of the bundle and of the stream are one object, identified and indexed alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ...bundle import Bundle
+from ...jsonio import needs_reference
+from ...model import EmbeddingModel
+from ...timestamps import ISO_NAIVE_UTC, parse_text, store_text
+from .. import Indexed, NativeRecord, Reference
+from .codec import ENTRY, embedding_model
+from .read import from_native, jsonl_from_native
+
+
+def identity(entry: dict[str, Any]) -> str:
+    ident = entry.get("id")
+    return ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False)
+
+
+def index(kind: str, entry: dict[str, Any]) -> Indexed:
+    content, tags = entry.get("content"), entry.get("tags")
+    return Indexed(
+        identity=identity(entry),
+        type=entry.get("source_type") if isinstance(entry.get("source_type"), str) else None,
+        content=content if isinstance(content, str) else json.dumps(content, ensure_ascii=False),
+        tags=tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None,
+        created_at=_store_time(entry.get("created_at")),
+        updated_at=_store_time(entry.get("updated_at")),
+    )
+
+
+def _store_time(text: Any) -> str | None:
+    if not isinstance(text, str):
+        return None
+    utc, _ = parse_text(text, naive=ISO_NAIVE_UTC)
+    return store_text(utc)
+
+
+def references(entry: Any) -> list[Reference]:
+    """``supersedes`` and ``related_to`` name other entries by id."""
+    if not isinstance(entry, dict):
+        return []
+    found = [Reference("supersedes", "memories", entry["supersedes"])] if isinstance(entry.get("supersedes"), str) else []
+    related = entry.get("related_to")
+    if isinstance(related, list):
+        found += [Reference("related_to", "memories", ref) for ref in related if isinstance(ref, str)]
+    return found
+
+
+def vector(entry: Any) -> list[float] | None:
+    found = entry.get("embedding") if isinstance(entry, dict) else None
+    return found if isinstance(found, list) and found else None
+
+
+def vector_model(header: Any) -> tuple[Any, Any]:
+    """(model_name, dimensions) the manifest names for the entries' vectors."""
+    manifest = header.get("manifest") if isinstance(header, dict) else None
+    model = manifest.get("embedding") if isinstance(manifest, dict) else None
+    if not isinstance(model, dict):
+        return None, None  # the stream names no model
+    return model.get("model_name"), model.get("dimensions")
+
+
+def bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
+    label = bundle.path or f"<{bundle.format} bundle>"
+    for position, memory in enumerate(bundle.records.memories):
+        value = ENTRY.encode(memory)
+        yield NativeRecord("memories", value, needs_reference(value), label, None, position)
+
+
+def bundle_from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
+    """Stored entries as a bundle, with the manifest's model of the latest import; the writer makes a
+    manifest that counts these entries."""
+    manifest = header.get("manifest") if isinstance(header, dict) else None
+    bundle = from_native({"manifest": manifest if isinstance(manifest, dict) else {}, "entries": natives.get("memories", [])})
+    bundle.meta.header = None
+    return bundle
+
+
+def stream_from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
+    """Stored entries as a JSON Lines stream (which names no model)."""
+    manifest = header.get("manifest") if isinstance(header, dict) else None
+    model = embedding_model(manifest.get("embedding")) if isinstance(manifest, dict) else None
+    return jsonl_from_native(natives.get("memories", []), model=model)
+
+
+def one_model(bundle: Bundle, parts: list[Bundle], notes: list[str]) -> Bundle:
+    """An export's parts as one bundle: a Tribal bundle holds one vector model, the one of the parts
+    that carry vectors; vectors of several models are dropped (re-embed after import)."""
+    models = {
+        (p.meta.embedding_model.name, p.meta.embedding_model.dimensions)
+        for p in parts
+        if p.meta.embedding_model and any(m.embedding and m.embedding.vector for m in p.records.memories)
+    }
+    if len(models) == 1:
+        name, dims = models.pop()
+        bundle.meta.embedding_model = EmbeddingModel(name=name, dimensions=dims)
+    elif models:
+        dropped = sum(1 for m in bundle.records.memories if m.embedding and m.embedding.vector)
+        for m in bundle.records.memories:
+            m.embedding = None
+        notes.append(
+            f"{dropped} vectors from {len(models)} different models were dropped: a Tribal bundle holds one model; re-embed after import"
+        )
+    return bundle

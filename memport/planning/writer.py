@@ -1,0 +1,86 @@
+"""What a real import writes: named store rows, buffered and written in batches.
+
+Inside the import's one transaction, records the evaluator accepts become :class:`MemoryRow` or
+:class:`RecordRow` (the exact native JSON, the columns filters and search use, the keys plans
+compare by), and vectors a bundle carries become :class:`VectorRow`; the store writes them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..formats import Indexed
+from ..keys import line_key, line_seed, native_text, text_sha256
+from ..store import MemoryRow, RecordRow, Store, VectorRow
+
+BATCH = 2000  # rows written at once
+
+
+class StoreWriter:
+    def __init__(self, store: Store, run: int, origin: str, volatile_member: bytes):
+        self.store, self.run, self.origin, self.volatile_member = store, run, origin, volatile_member
+        self.rows: dict[str, list[Any]] = {}
+        self.pending = 0
+        self.vectors: list[VectorRow] = []
+        # a fingerprint of vectors imported under a model of their own: (id, model, dimensions,
+        # details), registered with the first of them
+        self.fingerprint: tuple[str, Any, Any, dict[str, Any]] | None = None
+        self._seeds: dict[str, int] = {}
+
+    def record(
+        self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed, raw: bytes | None, source_id: str | None
+    ) -> None:
+        text = native_text(value, exact)
+        lkey = None
+        if raw is not None:
+            seed = self._seeds.get(kind)
+            if seed is None:
+                seed = self._seeds[kind] = line_seed(self.origin, kind)
+            lkey = line_key(raw, seed, self.volatile_member)
+        if kind == "memories":
+            tags = json.dumps(item.tags, ensure_ascii=False) if item.tags is not None else None
+            row: Any = MemoryRow(
+                uid,
+                ukey,
+                self.origin,
+                source_id,
+                item.user_id,
+                item.agent_name,
+                item.scope,
+                item.type,
+                item.title,
+                item.content,
+                tags,
+                item.created_at,
+                item.updated_at,
+                text,
+                ckey,
+                self.run,
+                lkey,
+            )
+        else:
+            row = RecordRow(uid, ukey, self.origin, source_id, item.type, item.source, item.target, text, ckey, self.run, lkey)
+        self.rows.setdefault(kind, []).append(row)
+        self.pending += 1
+        if self.pending >= BATCH:
+            self.flush()
+
+    def vector(self, uid: str, fingerprint: str, vector: list[float], text: str) -> None:
+        """A vector a bundle carries, for the memory ``uid``, made from ``text``."""
+        import numpy as np
+
+        blob = np.asarray(vector, dtype=np.float32).tobytes()
+        self.vectors.append(VectorRow(uid, fingerprint, len(vector), blob, text_sha256(text)))
+
+    def flush(self) -> None:
+        for kind, rows in self.rows.items():
+            if rows:
+                self.store.write_records(kind, rows)
+                rows.clear()
+        self.pending = 0
+        if self.vectors:
+            if self.fingerprint is not None:
+                self.store.register_fingerprint(*self.fingerprint)
+            self.store.write_vectors(self.vectors)
+            self.vectors.clear()
