@@ -85,8 +85,8 @@ def test_refuses_what_is_not_a_memport_store(tmp_path):
 
 
 def test_an_older_store_is_migrated_and_its_records_still_recognised(tmp_path):
-    from memport.store import schema as store_module
     from memport.keys import content_key
+    from memport.store import schema as store_module
 
     with memport.Store(tmp_path / "now.db") as s:
         memport.import_bundle(reference_kagura(tmp_path / "k"), s)
