@@ -43,7 +43,9 @@ print(n)
 
 RAW = """
 import sqlite3, sys, time
-from memport.store import Store, MEMORY_COLUMNS
+from memport.store import Store
+from memport.store.schema import TABLES
+MEMORY_COLUMNS = tuple(TABLES['memories'])
 source, target = sys.argv[1], sys.argv[2]
 rows = sqlite3.connect(source).execute(f"SELECT {', '.join(MEMORY_COLUMNS)} FROM memories ORDER BY rowid").fetchall()
 store = Store(target)

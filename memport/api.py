@@ -13,6 +13,7 @@ from typing import Any
 from .bundle import Bundle
 from .errors import ConversionError
 from .formats import Detection, detect, plugin
+from .formats._convert import convert as _convert
 from .model import KINDS
 from .problems import Report, without_shadowed_warnings
 
@@ -52,8 +53,6 @@ def convert(
     See :mod:`memport.formats._convert` for identity, provenance and accounting, and docs/mapping.md for
     where each field goes.
     """
-    from .formats._convert import convert as _convert
-
     return _convert(bundle, to, exported_at=exported_at, user_id=user_id, agent_name=agent_name)
 
 

@@ -16,6 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bundle import Bundle
+from .formats import family, plugin
+from .timestamps import UTC
+
 # (kind, pattern): ordered from specific to generic; a span matched once is not reported again
 SENSITIVE = [
     ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
@@ -116,8 +120,6 @@ def audit(target: Any, *, max_tokens: int = 256, count_tokens: Any = None) -> Au
     """
     import pandas as pd
 
-    from .bundle import Bundle
-
     items, dangling = _bundle_items(target) if isinstance(target, Bundle) else _store_items(target)
     frame = pd.DataFrame([vars(i) for i in items], columns=["uid", "user", "agent", "scope", "type", "tags", "text", "created"])
     result = Audit(total=len(items))
@@ -154,9 +156,6 @@ def mask_text(text: str) -> str:
 
 
 def _bundle_items(bundle: Any) -> tuple[list[Item], list[tuple[str, str, str]]]:
-    from .formats import plugin
-    from .timestamps import UTC
-
     fmt = plugin(bundle.format)
     items = []
     for record in fmt.bundle_records(bundle):
@@ -174,8 +173,6 @@ def _bundle_items(bundle: Any) -> tuple[list[Item], list[tuple[str, str, str]]]:
 
 
 def _store_items(store: Any) -> tuple[list[Item], list[tuple[str, str, str]]]:
-    from .formats import family
-
     items = []
     for row in store.memory_rows():
         text = family(row["origin"]).embed_text(row["native"])
@@ -193,8 +190,6 @@ def _dangling(records: Any) -> list[tuple[str, str, str]]:
     """(record, end, missing) for every reference a record makes (its format's ``references``)
     that names no record of the kind it should, within its origin format. ``records()`` yields
     (origin, kind, native) and is read twice: the names first, then the references."""
-    from .formats import family
-
     known: dict[tuple[str, str], set[str]] = {}
     for origin, kind, native in records():
         end = family(origin).end(kind, native)

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,9 +26,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .bundle import Bundle
 from .errors import MemportError
 from .formats import family, plugin
-from .keys import text_sha256
+from .keys import fingerprint_id, text_sha256
+from .model import Embedding
 from .store import Store, VectorRow
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -70,10 +71,6 @@ class Embedder(Protocol):
     def encode(self, texts: list[str], batch_size: int) -> np.ndarray: ...
 
     def count_tokens(self, texts: list[str]) -> list[int]: ...
-
-
-def fingerprint_id(fingerprint: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
 
 
 class SentenceTransformerEmbedder:
@@ -207,8 +204,6 @@ def reembed(
     between batches; a stopped run keeps what it committed and a later run resumes from there.
     ``on_progress(done, total)`` is called after each committed batch (the widget's progress bar).
     """
-    from .bundle import Bundle
-
     embedder = load_embedder(model, device) if isinstance(model, str) else model
     if isinstance(target, Bundle):
         return _reembed_bundle(target, embedder, batch_size, text or memory_text)
@@ -302,8 +297,6 @@ def _embed_chunk(
 
 def _reembed_bundle(bundle: Any, embedder: Embedder, batch_size: int, text: Callable[[str, Any], str]) -> ReembedReport:
     """Vectors for a bundle in memory (no store, so no cache beyond identical texts in the bundle)."""
-    from .model import Embedding
-
     started = time.perf_counter()
     found = plugin(bundle.format)
     origin = found.family
@@ -362,8 +355,6 @@ def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, te
     """The memories whose text has more tokens than the model reads (the rest would be silently
     cut), as a DataFrame: uid, tokens, max_seq_length."""
     import pandas as pd
-
-    from .bundle import Bundle
 
     embedder = load_embedder(model) if isinstance(model, str) else model
     text = text or memory_text

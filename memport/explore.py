@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from .auditing import mask_text
+from .filters import parse_bound
 from .problems import Problem
 
 TEXT_COLUMNS = ("content", "title", "summary", "context", "value")
@@ -38,8 +39,6 @@ class View:
 
 def browse(frame: Any, view: View) -> tuple[Any, int]:
     """The page of ``frame`` that ``view`` selects, with text masked, and how many rows matched."""
-    from .filters import parse_bound
-
     keep = pd.Series(True, index=frame.index)
     for column, wanted in (("user_id", view.users), ("agent_name", view.agents), ("scope", view.scopes), ("type", view.types)):
         if wanted and column in frame:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .api import write
 from .bundle import Bundle
 from .filters import Filters
 from .formats import family, plugin, plugins
@@ -59,8 +60,6 @@ def export(
 
     Returns ``{"path", "counts", "backup", "conversions": [report, ...], "notes"}``.
     """
-    from .api import write
-
     target = plugin(to)
     now = exported_at or datetime.now(UTC)
     parts: list[Bundle] = []

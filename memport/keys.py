@@ -103,3 +103,8 @@ def native_text(value: Any, exact: bool) -> str:
 def text_sha256(text: str) -> str:
     """The key of an embedded text (the embeddings cache and each vector's ``text_sha256``)."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def fingerprint_id(fingerprint: dict[str, Any]) -> str:
+    """The key of an embedding model's fingerprint (see :mod:`memport.embed`): 16 hex digits."""
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]

@@ -12,8 +12,6 @@ from click.testing import CliRunner
 from native import (
     DOCLEA_MEMORY,
     DOCLEA_RELATION,
-    KAGURA_EDGE,
-    KAGURA_NODES,
     KAGURA_PERSISTENT,
     KAGURA_WORKING,
     TRIBAL_ENTRY,
@@ -35,100 +33,6 @@ from memport.formats.tribal.convert import PROVENANCE_PREFIX
 
 FORMATS = ["kagura", "tribal", "tribal-jsonl", "doclea"]
 SUFFIX = {"kagura": "", "tribal": ".json", "tribal-jsonl": ".jsonl", "doclea": ".json"}
-
-
-def sources(root: Path) -> dict[str, Path]:
-    """One rich bundle per format, written from the references."""
-    root.mkdir(parents=True, exist_ok=True)
-    mcp = dict(
-        KAGURA_PERSISTENT,
-        key="profile",
-        agent_name="thread_7",
-        metadata={"metadata": "{}", "tags": '["profile", "language"]', "importance": 0.8},
-    )
-    working = [
-        KAGURA_WORKING,
-        dict(KAGURA_WORKING, key="_meta_draft_topic", value={"tags": ["q3"], "importance": 0.4}),
-        dict(KAGURA_WORKING, key=5, value={"nested": [1, 2.5, None]}),
-    ]
-    k = write_kagura(root / "kagura", [*working, KAGURA_PERSISTENT, mcp], [*KAGURA_NODES, KAGURA_EDGE])
-    first = TRIBAL_ENTRY["id"]
-    entries = [
-        copy.deepcopy(TRIBAL_ENTRY),
-        dict(
-            TRIBAL_ENTRY,
-            id="0b7c6a52-1111-4a2b-9c3d-000000000002",
-            content="Alice prefers Rust",
-            embedding=[0.3, 0.2, 0.1],
-            source_type="correction",
-            context=f"Correction of memory {first}",
-            supersedes=first,
-            related_to=[first],
-            created_at="2025-06-01T09:00:00+00:00",
-            updated_at="2025-06-01T09:00:00+00:00",
-            confidence=0.75,
-            tags=["Work", "work"],
-        ),
-    ]
-    t = write_tribal(root / "tribal.json", tribal_bundle(entries))
-    s = root / "stream.jsonl"
-    s.write_text("".join(json.dumps(e) + "\n" for e in entries))
-    odd = dict(
-        DOCLEA_MEMORY,
-        id="mem-1",
-        type="knowledge",
-        title="Deploy \U0001f680",
-        content="Run migrations.\r\nThen restart.",
-        summary="",
-        importance=1,
-        decayRate=0,
-        tags=["Bug", "bug"],
-    )
-    doc = {
-        "id": "doc_1",
-        "title": "Intro",
-        "content": "\U0001f4d8 Intro",
-        "contentHash": "h",
-        "createdAt": 1748600000,
-        "updatedAt": 1748600000,
-    }
-    chunk = {"id": "c1", "documentId": "doc_1", "content": "Intro", "startOffset": 3, "endOffset": 8}
-    cross = {
-        "id": "x1",
-        "memory_id": DOCLEA_MEMORY["id"],
-        "code_node_id": "src/auth/jwt.ts:function:issueToken",
-        "relation_type": "documents",
-        "direction": "memory_to_code",
-        "confidence": 0.9,
-        "metadata": '{"detectionMethod":"code_reference"}',
-        "created_at": 1748700200,
-    }
-    relation = dict(DOCLEA_RELATION, target_id="mem-1")
-    second = dict(DOCLEA_RELATION, id="r2", source_id="mem-1", target_id=DOCLEA_MEMORY["id"], type="requires", weight=0.5, metadata=None)
-    pending = {
-        "id": "pnd_1",
-        "memoryData": {"id": "mem_future", "qdrantId": "vec_1"},
-        "suggestedAt": 1748779100,
-        "source": "user_store",
-        "reason": "r",
-    }
-    d = write_doclea(
-        root / "doclea.json",
-        doclea_bundle(
-            memories=[copy.deepcopy(DOCLEA_MEMORY), odd],
-            documents=[doc],
-            chunks=[chunk],
-            memoryRelations=[relation, second],
-            crossLayerRelations=[cross],
-            pendingMemories=[pending],
-        ),
-    )
-    return {"kagura": k, "tribal": t, "tribal-jsonl": s, "doclea": d}
-
-
-@pytest.fixture(scope="module")
-def src(tmp_path_factory):
-    return sources(tmp_path_factory.mktemp("sources"))
 
 
 def converted(path: Path, target: str, out: Path) -> memport.Bundle:
@@ -191,9 +95,9 @@ def test_kagura_through_tribal_comes_back_whole_except_export_times(src):
     def strip(records):
         return [{k: v for k, v in r.items() if k != "exported_at"} for r in records]
 
-    assert strip(native_memories(back)) == strip(native_memories(original))[:1] + strip(native_memories(original))[2:] or strip(
-        native_memories(back)
-    ) == strip(native_memories(original))
+    # the MCP companion "_meta_draft_topic" (the second record) was folded into its working memory,
+    # which holds no metadata in Kagura: it does not come back
+    assert strip(native_memories(back)) == strip(native_memories(original))[:1] + strip(native_memories(original))[2:]
 
 
 def test_tribal_through_kagura_keeps_ids_text_tags_and_links(src):

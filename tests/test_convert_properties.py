@@ -8,7 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from native import write_doclea
-from test_roundtrip import doclea_memory, doclea_relation, kagura_edge, kagura_memory, kagura_node, tribal_entry
+from strategies import doclea_memory, doclea_relation, kagura_edge, kagura_memory, kagura_node, tribal_entry
 
 import memport
 

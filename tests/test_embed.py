@@ -3,7 +3,6 @@ is about batching, resuming or caching."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -15,38 +14,6 @@ from native import KAGURA_PERSISTENT, TRIBAL_ENTRY, doclea_bundle, tribal_bundle
 import memport
 from memport import embed
 from memport.cli import cli
-
-
-class StandIn:
-    """A deterministic embedder for mechanics: vectors from the text's hash; records every call."""
-
-    max_seq_length = 8
-
-    def __init__(self, name: str = "stand-in", dimension: int = 4):
-        self.name, self.dimension = name, dimension
-        self.calls: list[list[str]] = []
-
-    @property
-    def fingerprint(self) -> dict:
-        return {"model": self.name, "dimension": self.dimension, "kind": "stand-in"}
-
-    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
-        self.calls.append(list(texts))
-        out = [
-            np.frombuffer(hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest()[: 4 * self.dimension], dtype=np.uint32).astype(
-                np.float32
-            )
-            / 2**32
-            for t in texts
-        ]
-        return np.vstack(out) if out else np.zeros((0, self.dimension), np.float32)
-
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        return [len(t.split()) for t in texts]
-
-    @property
-    def encoded(self) -> int:
-        return sum(len(c) for c in self.calls)
 
 
 @pytest.fixture(scope="session")
@@ -96,8 +63,7 @@ def test_reembed_a_store_then_nothing_to_do(tmp_path, model):
     assert second.seconds < first.seconds
 
 
-def test_only_changed_texts_are_encoded_again(tmp_path):
-    stand_in = StandIn()
+def test_only_changed_texts_are_encoded_again(tmp_path, stand_in):
     store = filled_store(tmp_path, [persistent("a", "one"), persistent("b", "two")])
     memport.reembed(store, stand_in, progress=False)
     memport.import_bundle(write_kagura(tmp_path / "changed", [persistent("a", "one, changed")], metadata=None), store, strategy="overwrite")
@@ -109,11 +75,10 @@ def test_only_changed_texts_are_encoded_again(tmp_path):
     assert (report.encoded, report.unchanged) == (0, 2)
 
 
-def test_batches_are_sorted_by_length_and_resumable(tmp_path, monkeypatch):
+def test_batches_are_sorted_by_length_and_resumable(tmp_path, monkeypatch, stand_in):
     monkeypatch.setattr(embed, "CHUNK", 3)
     texts = ["a much longer text than the others", "short", "mid length text", "x", "another fairly long sentence here", "yy", "zzz"]
     store = filled_store(tmp_path, [persistent(f"k{i}", t) for i, t in enumerate(texts)])
-    stand_in = StandIn()
     chunks = iter([False, True])  # stop before the second chunk
     stopped = memport.reembed(store, stand_in, progress=False, should_stop=lambda: next(chunks, True))
     assert stopped.cancelled and stopped.encoded == 3
@@ -123,9 +88,9 @@ def test_batches_are_sorted_by_length_and_resumable(tmp_path, monkeypatch):
     assert (resumed.encoded, resumed.unchanged) == (4, 3)
 
 
-def test_fingerprints_never_mix(tmp_path):
+def test_fingerprints_never_mix(tmp_path, make_stand_in):
     store = filled_store(tmp_path, [persistent("a", "one")])
-    first, second = StandIn("model-a", 4), StandIn("model-b", 4)  # same dimension, different models
+    first, second = make_stand_in("model-a", 4), make_stand_in("model-b", 4)  # same dimension, different models
     a = memport.reembed(store, first, progress=False)
     b = memport.reembed(store, second, progress=False)
     assert a.fingerprint != b.fingerprint and second.encoded == 1
@@ -134,17 +99,16 @@ def test_fingerprints_never_mix(tmp_path):
         memport.search(store, "one", model=first)  # the store's current model is model-b
 
 
-def test_which_text_is_embedded(tmp_path):
+def test_which_text_is_embedded(tmp_path, stand_in, make_stand_in):
     doclea = write_doclea(tmp_path / "d.json", doclea_bundle())
     store = memport.Store(tmp_path / "s.db")
     memport.import_bundle(doclea, store)
     memport.import_bundle(write_tribal(tmp_path / "t.json", tribal_bundle()), store)
     memport.import_bundle(write_kagura(tmp_path / "k", [persistent("obj", {"b": 1, "a": [1, 2]})], metadata=None), store)
-    stand_in = StandIn()
     memport.reembed(store, stand_in, progress=False)
     encoded = {t for call in stand_in.calls for t in call}
     assert encoded == {"Use JWT for auth\n\nWe issue short-lived JWTs.", "Alice prefers Python", '{"a": [1, 2], "b": 1}'}
-    custom = StandIn("custom")
+    custom = make_stand_in("custom")
     memport.reembed(store, custom, progress=False, text=lambda origin, native: f"{origin}!")
     assert {t for call in custom.calls for t in call} == {"doclea!", "tribal!", "kagura!"}
 
@@ -187,7 +151,7 @@ def test_a_bundle_gets_vectors(model, tmp_path):
     assert report.encoded == 1 and vector.model == "sentence-transformers/all-MiniLM-L6-v2" and len(vector.vector) == 384
 
 
-def test_parity_between_fingerprints(tmp_path, model):
+def test_parity_between_fingerprints(tmp_path, model, make_stand_in):
     store = filled_store(
         tmp_path,
         [
@@ -200,14 +164,14 @@ def test_parity_between_fingerprints(tmp_path, model):
     before = memport.reembed(store, model, progress=False).fingerprint
     frame = memport.parity(store, ["pets", "software", "food"], k=3, before=before, after=before, models={before: model})
     assert frame["overlap"].tolist() == [1.0, 1.0, 1.0] and frame.attrs["mean_overlap"] == 1.0
-    stand_in = StandIn("other", 384)
+    stand_in = make_stand_in("other", 384)
     after = memport.reembed(store, stand_in, progress=False).fingerprint
     mixed = memport.parity(store, ["pets"], k=3, before=before, after=after, models={before: model, after: stand_in})
     assert 0.0 <= mixed.attrs["mean_overlap"] <= 1.0 and len(mixed["before"][0]) == 3
 
 
-def test_incoming_vectors_auto_keep_drop(tmp_path):
-    stand_in = StandIn("example/tiny-embed-3d", 3)  # the model name and dimension of the reference Tribal bundle
+def test_incoming_vectors_auto_keep_drop(tmp_path, make_stand_in):
+    stand_in = make_stand_in("example/tiny-embed-3d", 3)  # the model name and dimension of the reference Tribal bundle
     store = filled_store(tmp_path, [persistent("a", "one")])
     fid = memport.reembed(store, stand_in, progress=False).fingerprint
     entries = [dict(TRIBAL_ENTRY, id="v1"), dict(TRIBAL_ENTRY, id="v2", embedding=None)]

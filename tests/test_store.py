@@ -735,3 +735,12 @@ def test_a_version_3_store_keyed_by_parser_is_rekeyed(tmp_path):
     with memport.Store(path) as s:
         assert s.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert memport.plan(tribal, s).summary()["unchanged"] == 3 and memport.plan(kagura, s).summary()["unchanged"] == 1
+
+
+def test_the_store_schema_documentation_is_generated_from_the_code():
+    from memport.store.schema import TABLES, schema_markdown
+
+    assert (Path(__file__).parent.parent / "docs" / "store.md").read_text() == schema_markdown()
+    with memport.Store(":memory:") as store:  # and says what a store really has
+        for table, columns in TABLES.items():
+            assert [row[1] for row in store.conn.execute(f"PRAGMA table_info({table})")] == list(columns), table

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from native import KAGURA_PERSISTENT, KAGURA_WORKING, write_kagura
-from test_embed import StandIn
 
 import memport
 from memport.widgets import BundleExplorer, MergeSelector, ReembedProgress, ValidationView
@@ -98,7 +97,7 @@ def test_validation_view_shows_the_offending_record(tmp_path):
     assert "&quot;episodic&quot;" in view.record.value and "&quot;x&quot;" in view.record.value  # HTML-escaped JSON of line 2
 
 
-def test_reembed_progress_runs_and_cancels(tmp_path, monkeypatch):
+def test_reembed_progress_runs_and_cancels(tmp_path, monkeypatch, stand_in):
     from memport import embed
 
     monkeypatch.setattr(embed, "CHUNK", 2)
@@ -107,7 +106,6 @@ def test_reembed_progress_runs_and_cancels(tmp_path, monkeypatch):
         write_kagura(tmp_path / "k", [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(5)], metadata=None), store
     )
     store.close()
-    stand_in = StandIn()
     progress = ReembedProgress(tmp_path / "s.db", stand_in)
     encode = stand_in.encode
 

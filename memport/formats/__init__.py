@@ -27,10 +27,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..bundle import Bundle, Records
 from ..errors import BundleNotFoundError, Location, NotABundleError, UnsupportedVersionError
+from ..model import KINDS
 
 if TYPE_CHECKING:
-    from ..bundle import Bundle
     from ..problems import Problem
     from ._convert import Canonical, ConversionReport, Target
 
@@ -236,9 +237,6 @@ class FormatPlugin:
         format with rules across records (one vector model, say) applies them, with ``notes``."""
         if not parts:
             return self.empty()
-        from ..bundle import Bundle, Records
-        from ..model import KINDS
-
         records = Records()
         for part in parts:
             for kind in KINDS:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import re
 import uuid
@@ -37,6 +38,7 @@ from typing import Any
 from ..bundle import Bundle
 from ..errors import ConversionError
 from ..model import BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
+from . import plugin, plugins
 
 NAMESPACE = uuid.UUID("5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72")  # fixed: changing it changes every derived id
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -165,8 +167,6 @@ class ConversionReport:
         )
 
     def _repr_html_(self) -> str:
-        import html
-
         return f"<p>{html.escape(self.summary_line())}</p>" + (
             self.to_frame().to_html(index=False) if self.losses else "<p>nothing lost</p>"
         )
@@ -420,8 +420,6 @@ def convert(
     source's own, so the output depends on the input only. ``user_id``/``agent_name`` own the
     memories when the target is Kagura and the source has no such identity.
     """
-    from . import plugin, plugins
-
     targets = [p.name for p in plugins()]
     if to not in targets:
         raise ConversionError(f"unknown target format {to!r}; one of {', '.join(targets)}")
@@ -440,8 +438,6 @@ def convert(
 
 def mapping_markdown() -> str:
     """docs/mapping.md, generated from each format's ``mapping``."""
-    from . import plugins
-
     found = {p.name: p.mapping for p in plugins()}
     targets = list(found)
     lines = [

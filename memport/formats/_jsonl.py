@@ -17,6 +17,7 @@ import orjson
 from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, MAX_LINE_BYTES, loads, may_hold_huge_integer
 from ..problems import Problem
+from . import NativeRecord
 
 
 @dataclass
@@ -99,8 +100,6 @@ def scan(
 def records(file: Path, kind_of: Any, start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[Any]:
     """The objects of a JSON Lines file (or of a byte range of it) as native records, each of the
     kind ``kind_of(value)`` names; anything else than an object is a located error."""
-    from . import NativeRecord
-
     label = str(file)
     for line, value, exact, raw in scan(file, None, ascii_expected=True, start=start, end=end, facts=facts):
         if type(value) is not dict:

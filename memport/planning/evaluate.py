@@ -19,7 +19,6 @@ conflict).
 from __future__ import annotations
 
 import contextlib
-import functools
 import gc
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from ..errors import MemportError
 from ..filters import Filters
 from ..formats import Indexed, NativeRecord
 from ..jsonio import needs_reference
-from ..keys import content_key, hex_key, uid_key, volatile_member
+from ..keys import content_key, fingerprint_id, hex_key, uid_key, volatile_member
 from ..schemas import schema_set
 from ..timestamps import zone
 from .decisions import Decision, StaleDecisionError, merge_fields
@@ -115,8 +114,6 @@ class Evaluator:
         keeps them always, under the store's fingerprint when compatible and under a fingerprint of
         their own otherwise (never mixed); ``drop`` never keeps them. Memories written without a
         vector of the store's model count as needing re-embedding."""
-        from ..embed import fingerprint_id
-
         self.needs_reembedding = 0
         self.store_fingerprint = self.store.setting("embedding_fingerprint")
         store_model = (self.store.fingerprint(self.store_fingerprint) or {}) if self.store_fingerprint else {}
@@ -151,16 +148,6 @@ class Evaluator:
         if state is None:
             state = self.state[kind] = self.store.state(kind)
         return state
-
-    def use_indexes(self, lines: Any, stored: Any) -> None:
-        """For a large memories file: recognise the lines the store holds by their keys (``lines``,
-        a KeyIndex: line_key -> uid_key), and look the state of the other records up in ``stored``
-        (uid_key -> content_key), a batch at a time; without ``stored``, key by key in the store."""
-        from .large import StoredKeys
-
-        self.lines, self.stored = lines, stored
-        fetch = stored.one if stored is not None else functools.partial(self.store.content_key, "memories")
-        self.state["memories"] = StoredKeys(fetch)
 
     def rows(self, records: Iterable[NativeRecord] | None = None, start: int = 0) -> Iterator[tuple[str, Row | None]]:
         """(action, row) per record; row only for notable records (not plain inserts or unchanged)."""

@@ -21,13 +21,13 @@ from typing import Any
 
 import orjson
 
-from .. import parallel
 from ..errors import Location, MalformedInputError
 from ..formats import NativeRecord
 from ..formats._jsonl import FileFacts, line_batches, line_ranges, sample_lines, slow_line
 from ..formats._jsonl import records as jsonl_records
 from ..jsonio import MAX_LINE_BYTES, may_hold_huge_integer
 from ..keys import content_key, key64, line_key, line_seed, volatile_member
+from ..parallel import context as process_context
 from ..store import Store
 from .evaluate import CODE, Evaluator, Row, gc_paused
 from .source import Source
@@ -176,6 +176,15 @@ def lean_memories(
                 _note(ev, action, row, ukey, codes, notable, keys, needs, position - start, counted)
     if deferring:  # for the records decided after this range (see Plan._plan_in_two)
         state.content_key_at = functools.partial(_line_content_key, file, volatile)
+
+
+def use_indexes(ev: Evaluator, lines: KeyIndex | None, stored: KeyIndex | None) -> None:
+    """For a large memories file: recognise the lines the store holds by their keys (``lines``:
+    line_key -> uid_key), and look the state of the other records up in ``stored`` (uid_key ->
+    content_key), a batch at a time; without ``stored``, key by key in the store."""
+    ev.lines, ev.stored = lines, stored
+    fetch = stored.one if stored is not None else functools.partial(ev.store.content_key, "memories")
+    ev.state["memories"] = StoredKeys(fetch)
 
 
 def _note(
@@ -343,7 +352,7 @@ def _plan_range(
         source = Source(fmt, version, origin, lambda: iter(()), file, header)
         evaluator = Evaluator(source, store, write_run=None, **options)
         codes, keys, needs, notable = array("b"), array("q"), array("i"), []
-        evaluator.use_indexes(*_indexes(store, by_line, preload))
+        use_indexes(evaluator, *_indexes(store, by_line, preload))
         lean_memories(evaluator, Path(file), byte_range, codes, notable, keys=keys, needs=needs)
     return {
         "codes": codes.tobytes(),
@@ -380,10 +389,10 @@ def plan_in_two(
     by_line, preload = share >= LINE_KEY_SHARE, share < LOOKUP_SHARE
     method = ("line keys" + (" and preloaded state" if preload else "")) if by_line else "preloaded state"
     args = (str(store.path), source.format, source.version, source.origin, str(file), second, options, source.header, by_line, preload)
-    with parallel.context().Pool(1) as pool:
+    with process_context().Pool(1) as pool:
         later = pool.apply_async(_plan_range, args)
         # the worker loads the same indexes meanwhile: in parallel, rather than once before it starts
-        evaluator.use_indexes(*_indexes(store, by_line, preload))
+        use_indexes(evaluator, *_indexes(store, by_line, preload))
         first_keys = array("q")
         lean_memories(evaluator, file, first, actions, notable, keys=first_keys, facts=facts)
         try:

@@ -18,13 +18,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .. import parallel
 from ..bundle import Bundle
 from ..errors import Location, MemportError
 from ..filters import Filters
 from ..formats._jsonl import lines_at
 from ..jsonio import loads
 from ..keys import content_key, hex_key
+from ..parallel import worth_two
 from ..store import Store
 from ..timestamps import zone
 from .decisions import Decision, field_diff, load_decisions
@@ -452,7 +452,7 @@ def _splittable(source: Source, store: Any) -> Any:
     :mod:`memport.parallel`), planned against a store file (a worker opens it too)."""
     if source.split is None or str(getattr(store, "path", ":memory:")) == ":memory:":
         return None
-    return source.split if parallel.worth_two(source.split.memories) else None
+    return source.split if worth_two(source.split.memories) else None
 
 
 def compare(bundle: str | Path | Bundle, other: str | Path | Bundle, *, filters: Filters | None = None, local_tz: str = "UTC") -> Plan:

@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..formats import plugins
+from ..jsonio import needs_reference
+from ..keys import content_key
+
 SCHEMA_VERSION = 4
 KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
 
@@ -143,8 +147,6 @@ def _migrate_2(db: Any) -> None:
 def _migrate_3(db: Any) -> None:
     """Line keys: a key of each record's line as a JSON Lines bundle held it (NULL for records
     from other files), so that a dry run recognises lines the store holds without parsing them."""
-    from ..formats import plugins
-
     for kind in KINDS:
         db[kind].add_column("line_key", int)
     # the index a plan scans to preload the state covers the line keys too (one more random-order
@@ -161,17 +163,12 @@ def _migrate_4(db: Any) -> None:
     a Kagura line went to the standard library for any 19-digit run, fraction digits included.
     Recompute the keys of the records stored as exact: their native text was written by the
     standard library, the only writer that puts a space after a colon."""
-    from ..formats import plugins
-
     _rekey(db, {p.family: p.volatile for p in plugins()}, "AND native LIKE '%\": %'")
 
 
 def _rekey(db: Any, origins: dict[str, tuple[str, ...]], where: str = "") -> None:
     """Recompute the content keys of the stored records of these origins (each with its format's
     volatile keys), in batches."""
-    from ..jsonio import needs_reference
-    from ..keys import content_key
-
     for origin, volatile in origins.items():
         for kind in KINDS:
             last = 0

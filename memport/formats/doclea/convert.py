@@ -16,6 +16,7 @@ from typing import Any
 from ...bundle import Bundle
 from ...jsonio import dumps_js_compact
 from ...model import Relation
+from .. import relation_owner
 from .._convert import (
     EPOCH,
     Canonical,
@@ -150,8 +151,6 @@ def _link(rel: Relation) -> Link:
             extra={},
             origin=None,
         )
-        from .. import relation_owner
-
         owner = relation_owner("edge")
         return Link(edge, owner.meaning(edge), owner.family)
     return Link(rel, meaning(rel), NAME)

@@ -17,7 +17,8 @@ from typing import Any
 
 from xxhash import xxh3_64_intdigest
 
-from ... import parallel
+from ...parallel import context as process_context
+from ...parallel import worth_two
 from ...problems import Problem
 from ...schemas import SchemaSet, schema_set
 from .. import Detection
@@ -98,11 +99,11 @@ def _validate_memory_range(file: Path, start: int, end: int | None) -> _RangeRes
 
 
 def _validate_memories(file: Path, problems: list[Problem]) -> int:
-    ranges = line_ranges(file, 2) if parallel.worth_two(file) else [(0, None)]
+    ranges = line_ranges(file, 2) if worth_two(file) else [(0, None)]
     if len(ranges) == 1:
         results = [_validate_memory_range(file, 0, None)]
     else:
-        with parallel.context().Pool(1) as pool:
+        with process_context().Pool(1) as pool:
             later = pool.apply_async(_validate_memory_range, (file, *ranges[1]))
             results = [_validate_memory_range(file, *ranges[0]), later.get()]
     facts = FileFacts()
