@@ -310,3 +310,15 @@ def _message(raw: RawError, note: dict[str, Any]) -> str:
         base = f"{kw} rule not met by {quote(inst)}"
     expect = note.get("message")
     return f"{expect}; {base}" if expect else base
+
+
+def refusal(fmt: str, version: str, name: str, instance: Any, at: str, file: str) -> Exception:
+    """The error for a part of a bundle memport cannot read at all (a record container of the wrong
+    type: Doclea's ``data`` not an object, Tribal's ``entries`` not an array, ...), worded as
+    validation reports it: ``instance`` checked against schema ``name``, the first error at JSON
+    path ``at``. Readers raise it, so an import refuses the bundle before anything is written."""
+    from .errors import Location, MalformedInputError
+
+    found = [p for p in schema_set(fmt, version).problems(name, instance, file=file) if p.path == at and p.severity == "error"]
+    message = f"{found[0].message} [{found[0].code}]" if found else "memport cannot read this part of the bundle"
+    return MalformedInputError(message, Location(file, path=at))

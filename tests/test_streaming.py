@@ -170,7 +170,7 @@ def test_only_integer_digit_runs_send_input_to_the_standard_library():
         assert not may_hold_huge_integer(text)
 
 
-def test_a_record_that_is_not_an_object_is_refused_with_its_path(tmp_path):
+def test_a_record_that_is_not_an_object_is_named_with_its_path_and_not_imported(tmp_path):
     from native import doclea_bundle, write_doclea
 
     tribal = write_tribal(tmp_path / "t.json", tribal_bundle([dict(TRIBAL_ENTRY), 7]))
@@ -178,10 +178,14 @@ def test_a_record_that_is_not_an_object_is_refused_with_its_path(tmp_path):
     envelope.write_text(json.dumps({"success": True, "memory_count": 1, "bundle": tribal_bundle(["x"]), "error": None}))
     doclea = write_doclea(tmp_path / "d.json", doclea_bundle(chunks=[None]))
     with memport.Store(tmp_path / "s.db") as store:
-        for src, path in ((tribal, "$.entries[1]"), (envelope, "$.bundle.entries[0]"), (doclea, "$.data.chunks[0]")):
-            with pytest.raises(memport.MalformedInputError, match="expected an") as err:
-                memport.plan(src, store)
-            assert err.value.location.path == path and err.value.location.record == int(path[-2])
+        for src, record, code in (
+            (tribal, 1, "tribal.entry.type"),
+            (envelope, 0, "tribal.entry.type"),
+            (doclea, 0, "doclea.chunk.required"),
+        ):
+            summary = memport.import_bundle(src, store)
+            assert summary["invalid"] == 1 and summary["inserted"] == summary["total"] - 1
+            assert [(n["record"], n["code"]) for n in summary["not_imported"]] == [(record, code)]
 
 
 def test_doclea_detection_stops_at_the_first_record_array_when_the_version_came_first(tmp_path):

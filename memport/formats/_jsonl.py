@@ -97,14 +97,15 @@ def scan(
             problems.extend(file_problems(name, facts))
 
 
-def records(file: Path, kind_of: Any, start: int = 0, end: int | None = None, facts: FileFacts | None = None) -> Iterator[Any]:
-    """The objects of a JSON Lines file (or of a byte range of it) as native records, each of the
-    kind ``kind_of(value)`` names; anything else than an object is a located error."""
+def records(
+    file: Path, kind_of: Any, start: int = 0, end: int | None = None, facts: FileFacts | None = None, *, default: str = "memories"
+) -> Iterator[Any]:
+    """The values of a JSON Lines file (or of a byte range of it) as native records, each of the
+    kind ``kind_of(value)`` names (``default`` for a value that is not an object: the store names it
+    as a record it cannot hold, and goes on)."""
     label = str(file)
     for line, value, exact, raw in scan(file, None, ascii_expected=True, start=start, end=end, facts=facts):
-        if type(value) is not dict:
-            raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(label, line=line))
-        yield NativeRecord(kind_of(value), value, exact, label, line, raw=raw)
+        yield NativeRecord(kind_of(value) if type(value) is dict else default, value, exact, label, line, raw=raw)
 
 
 def line_batches(

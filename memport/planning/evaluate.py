@@ -58,6 +58,8 @@ class Row:
     file: str | None = None
     line: int | None = None
     record: int | None = None
+    # the rules of its own system the record breaks (codes): it is written all the same
+    problems: list[str] = field(default_factory=list)
 
 
 _LOOK_UP = object()  # decide(): the caller has not looked the stored state up
@@ -103,6 +105,7 @@ class Evaluator:
         self.filtering = filters.active
         self.needs_index = self.filtering or strategy == "newer" or write_run is not None
         self.stale: list[str] = []
+
         self.decided: set[str] = set()
         self.unused_decisions: list[str] = []
         self.last_key = 0
@@ -170,14 +173,19 @@ class Evaluator:
         ``ckey`` and ``stored``: its content key and the one the state holds under its uid key
         (None: none), if the caller has them already."""
         kind, value = record.kind, record.value
+        if type(value) is not dict:
+            return "invalid", self._unreadable(position, record)
         uid = f"{self.source.origin}:{kind}:{self.plugin.identity(kind, value)}"
         ukey = self.last_key = uid_key(uid)  # for rows() callers that record each record's key
         if ckey is None:
             ckey = content_key(value, record.exact, self.volatile)
         item = self.plugin.index(kind, value, self.tz) if self.needs_index else None
 
+        problems: list[str] = []
+
         def row(action: str, reason: str, fields: list[str] | None = None, existing: int | None = None) -> Row:
-            # only built for notable records: a plain insert or unchanged record gets none
+            # only built for notable records: a plain insert or unchanged record gets none (one
+            # that breaks its system's rules is notable)
             return Row(
                 position,
                 kind,
@@ -190,6 +198,7 @@ class Evaluator:
                 record.file,
                 record.line,
                 record.record,
+                problems,
             )
 
         if self.filtering and (kind != "memories" or not self.filters.matches(item)):
@@ -199,12 +208,10 @@ class Evaluator:
         if stored == ckey:
             # the store holds only records that passed validation: the same content passes again
             return "unchanged", None
-        error = self._invalid(kind, value, record.exact)
-        if error is not None:
-            return "invalid", row("invalid", error)
+        problems.extend(self.problems(kind, value, record.exact))
         if stored is None:
-            self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
-            return "insert", None
+            self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw, problems)
+            return "insert", row("insert", "new") if problems else None
         in_run = ukey in self.from_run
         # against the stored record, the fields that differ are found when asked (see Plan.notable)
         fields = ["(an earlier record of this bundle)"] if in_run else None
@@ -215,19 +222,21 @@ class Evaluator:
                 self.stale.append(uid)
                 return "conflict", row("conflict", "stale-decision", fields, stored)
             if decision.choice == "take":
-                self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
+                self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw, problems)
                 return "update", row("update", "decision-take", fields, stored)
             if decision.choice == "fields":
                 merged = merge_fields(None if in_run else self.store.native(kind, uid), value, decision.fields or {})
                 exact = needs_reference(merged)
                 merged_item = self.plugin.index(kind, merged, self.tz) if self.needs_index else None
-                self._accept(kind, uid, ukey, content_key(merged, exact, self.volatile), merged, exact, merged_item, None)
+                merged_key = content_key(merged, exact, self.volatile)
+                problems[:] = self.problems(kind, merged, exact)  # the record written is the merged one
+                self._accept(kind, uid, ukey, merged_key, merged, exact, merged_item, None, problems)
                 return "update", row("update", "decision-fields", fields, stored)
             return "skip", row("skip", f"decision-{decision.choice}", fields, stored)
         if self.strategy == "skip":
             return "skip", row("skip", "exists", fields, stored)
         if self.strategy == "overwrite":
-            self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
+            self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw, problems)
             return "update", row("update", "overwrite", fields, stored)
         if self.strategy == "newer":
             stored_updated = self.updated.get(ukey) if in_run else self.store.updated_at(kind, uid)
@@ -235,7 +244,7 @@ class Evaluator:
             if incoming_updated is None or stored_updated is None:
                 return "conflict", row("conflict", "missing-updated_at", fields, stored)
             if incoming_updated > stored_updated:
-                self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw)
+                self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw, problems)
                 return "update", row("update", "newer", fields, stored)
             return "skip", row("skip", "not-newer", fields, stored)
         return "conflict", row("conflict", "differs" if self.strategy == "error" else "no-decision", fields, stored)
@@ -249,18 +258,26 @@ class Evaluator:
             for key in wanted:
                 state[key] = found.get(key)
 
-    def _invalid(self, kind: str, value: Any, exact: bool) -> str | None:
-        """The code of the first schema error of a record, or None."""
+    def problems(self, kind: str, value: Any, exact: bool) -> list[str]:
+        """The codes of the errors of a record under its format's schema (sorted, each once): the
+        rules of its own system it breaks. memport keeps such a record all the same."""
         schema = self.plugin.schema_for(kind, value)
         if schema is None:
-            return None
+            return []
         is_valid = self._is_valid.get(schema)
         if is_valid is None:
             is_valid = self._is_valid[schema] = self.schemas.errors_only(schema).is_valid
         if not exact and is_valid(value):
-            return None
-        errors = [c for c in self.schemas.check(schema, value, exact=exact) if c.severity == "error"]
-        return errors[0].code if errors else None
+            return []
+        return sorted({c.code for c in self.schemas.check(schema, value, exact=exact) if c.severity == "error"})
+
+    def _unreadable(self, position: int, record: NativeRecord) -> Row:
+        """A record memport cannot hold at all (not a JSON object: no identity, no fields), named by
+        where it is and the code validation gives it; it is not imported."""
+        schema = self.plugin.schema_for(record.kind, record.value)
+        found = self.schemas.check(schema, record.value, exact=record.exact) if schema is not None else []
+        code = next((c.code for c in found if c.severity == "error"), f"{self.source.origin}.record.not-an-object")
+        return Row(position, record.kind, "", "invalid", code, "", None, [], record.file, record.line, record.record)
 
     def common_case(
         self, state: dict[int, int], kind: str, value: Any, exact: bool, ukey: int, stored: int | None, ckey: int | None = None
@@ -272,7 +289,7 @@ class Evaluator:
             ckey = content_key(value, exact, self.volatile)
         if stored is not None:
             return "unchanged" if stored == ckey else None
-        if ukey in self.from_run or self._invalid(kind, value, exact) is not None:
+        if ukey in self.from_run or self.problems(kind, value, exact):
             return None
         return self._insert(state, kind, ukey, ckey, value)
 
@@ -293,6 +310,9 @@ class Evaluator:
         origin, identity = self.source.origin, self.plugin.identity
         for position, record in enumerate(records, start):
             kind, value = record.kind, record.value
+            if type(value) is not dict:
+                yield self.decide(position, record)
+                continue
             ukey = uid_key(f"{origin}:{kind}:{identity(kind, value)}")
             state = self.state.get(kind) or self.state_of(kind)
             action = self.common_case(state, kind, value, record.exact, ukey, state.get(ukey))
@@ -301,8 +321,19 @@ class Evaluator:
             else:
                 yield self.decide(position, record)
 
-    def _accept(self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed | None, raw: bytes | None) -> None:
-        """Record the new state; in a real run, also write the record."""
+    def _accept(
+        self,
+        kind: str,
+        uid: str,
+        ukey: int,
+        ckey: int,
+        value: Any,
+        exact: bool,
+        item: Indexed | None,
+        raw: bytes | None,
+        problems: list[str],
+    ) -> None:
+        """Record the new state; in a real run, also write the record (with the rules it breaks)."""
         self.state_of(kind)[ukey] = ckey
         self.from_run.add(ukey)
         if kind == "memories":
@@ -310,7 +341,7 @@ class Evaluator:
         if self.strategy == "newer":
             self.updated[ukey] = item.updated_at if item is not None else None
         if self.writer is not None:
-            self.writer.record(kind, uid, ukey, ckey, value, exact, item, raw, self.plugin.source_id(kind, value))
+            self.writer.record(kind, uid, ukey, ckey, value, exact, item, raw, self.plugin.source_id(kind, value), problems)
 
 
 @contextlib.contextmanager

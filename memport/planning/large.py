@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import Location, MalformedInputError
+from ..errors import MalformedInputError
 from ..formats import NativeRecord
 from ..formats._jsonl import FileFacts, line_batches, line_ranges, sample_lines, slow_line
 from ..formats._jsonl import records as jsonl_records
@@ -88,8 +88,6 @@ def lean_memories(
         found = slow_line(raw, number, label, None, facts, first_line=first and number == 1)
         if found is None:
             return None
-        if type(found[1]) is not dict:
-            raise MalformedInputError(f"expected a JSON object, got {type(found[1]).__name__}", Location(label, line=found[0]))
         return found[0], found[1], found[2]
 
     # a valid new record's content key is left until a later record with its uid needs it (see
@@ -104,7 +102,8 @@ def lean_memories(
             # the 64-bit guard looks at the whole batch once, then only at its lines if it must (a
             # line end is no digit: no run spans two lines); 0.44 -> 0.32 us a line
             long_runs = sum(map(len, batch)) > 4 * LOOKUP_BYTES or may_hold_huge_integer(b"".join(batch))
-            # per line: None (held as it is), False (no record), or (uid key, parsed)
+            # per line: None (held as it is), False (no record), (None, parsed) for a value that is not
+            # an object (the evaluator names it), or (uid key, parsed)
             records: list[Any] = []
             for i, raw in enumerate(batch):
                 if held is not None and held[i] is not None:
@@ -120,9 +119,12 @@ def lean_memories(
                 if found is None:
                     records.append(False)
                     continue
+                if type(found[1]) is not dict:
+                    records.append((None, found))
+                    continue
                 # the same key as uid_key(uid): the uid's UTF-8 bytes, hashed without building the text
                 records.append((key64(prefix + identity("memories", found[1])), found))
-            parsed = [r[0] for r in records if r]
+            parsed = [r[0] for r in records if r and r[0] is not None]
             if stored is not None:
                 before = stored.many(parsed)
             else:  # looked up in the store, the whole batch with one query
@@ -140,6 +142,11 @@ def lean_memories(
                         line, value, exact = parse(first_number + i, batch[i])
                         current, ckey = state.get(ukey), content_key(value, exact, volatile)
                         same = current == ckey
+                elif record[0] is None:  # not an object: not imported, named
+                    line, value, exact = record[1]
+                    action, row = ev.decide(len(codes), NativeRecord("memories", value, exact, label, line, raw=batch[i]))
+                    _note(ev, action, row, 0, codes, notable, keys, needs, len(codes) - start, ev.needs_reembedding)
+                    continue
                 else:
                     ukey, (line, value, exact) = record
                     current = next(looked_up)

@@ -143,19 +143,9 @@ class Plan:
         return not (self.strategy == "error" and self.counts["conflict"])
 
     def summary(self) -> dict[str, Any]:
-        """The accounting: total = inserted + updated + unchanged + skipped + conflicts + invalid."""
-        return {
-            "inserted": self.counts["insert"],
-            "updated": self.counts["update"],
-            "unchanged": self.counts["unchanged"],
-            "skipped": self.counts["skip"],
-            "conflicts": self.counts["conflict"],
-            "invalid": self.counts["invalid"],
-            "total": self.total,
-            "dry_run": True,
-            "backup": None,
-            "needs_reembedding": self.needs_reembedding,
-        }
+        """The accounting: total = inserted + updated + unchanged + skipped + conflicts + invalid
+        (see :func:`accounting`)."""
+        return {**accounting(self.counts, self._notable), "dry_run": True, "backup": None, "needs_reembedding": self.needs_reembedding}
 
     def conflicts(self) -> list[Row]:
         return [r for r in self.notable if r.action == "conflict"]
@@ -324,6 +314,26 @@ class Plan:
         return result
 
 
+def accounting(counts: Counter, rows: list[Row]) -> dict[str, Any]:
+    """What an import does, closed: total = inserted + updated + unchanged + skipped + conflicts +
+    invalid. ``problems`` counts the records written that their own system's importer would
+    reject (memport keeps them, with the codes of the rules they break); ``not_imported`` names the
+    records memport cannot hold at all (not a JSON object), which are the ``invalid`` ones."""
+    return {
+        "inserted": counts["insert"],
+        "updated": counts["update"],
+        "unchanged": counts["unchanged"],
+        "skipped": counts["skip"],
+        "conflicts": counts["conflict"],
+        "invalid": counts["invalid"],
+        "total": sum(counts.values()),
+        "problems": sum(1 for r in rows if r.problems and r.action in ("insert", "update")),
+        "not_imported": [
+            {"kind": r.kind, "code": r.reason, "file": r.file, "line": r.line, "record": r.record} for r in rows if r.action == "invalid"
+        ],
+    }
+
+
 def _tally(actions: array) -> list[int]:
     import numpy as np
 
@@ -409,6 +419,7 @@ def import_bundle(
         decisions = load_decisions(decisions)
     backup = store.backup() if clear or strategy == "overwrite" else None
     counts: Counter = Counter()
+    rows: list[Row] = []
     with store.transaction():
         if clear:
             store.clear()
@@ -426,19 +437,15 @@ def import_bundle(
         )
         bulk = _large(source, store)
         with store.bulk_text_index() if bulk else contextlib.nullcontext():
-            for action, _ in evaluator.rows():
+            for action, row in evaluator.rows():
                 counts[action] += 1
+                if row is not None and (action == "invalid" or row.problems):
+                    rows.append(row)
             evaluator.finish()
         if strategy == "error" and counts["conflict"]:
             raise ConflictError(f"{counts['conflict']} record(s) differ from the store and the strategy is error: nothing was written")
         result = {
-            "inserted": counts["insert"],
-            "updated": counts["update"],
-            "unchanged": counts["unchanged"],
-            "skipped": counts["skip"],
-            "conflicts": counts["conflict"],
-            "invalid": counts["invalid"],
-            "total": sum(counts.values()),
+            **accounting(counts, rows),
             "dry_run": False,
             "backup": str(backup) if backup else None,
             "needs_reembedding": evaluator.needs_reembedding,

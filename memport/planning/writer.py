@@ -29,9 +29,20 @@ class StoreWriter:
         self._seeds: dict[str, int] = {}
 
     def record(
-        self, kind: str, uid: str, ukey: int, ckey: int, value: Any, exact: bool, item: Indexed, raw: bytes | None, source_id: str | None
+        self,
+        kind: str,
+        uid: str,
+        ukey: int,
+        ckey: int,
+        value: Any,
+        exact: bool,
+        item: Indexed,
+        raw: bytes | None,
+        source_id: str | None,
+        problems: list[str],
     ) -> None:
         text = native_text(value, exact)
+        noted = json.dumps(problems) if problems else None
         lkey = None
         if raw is not None:
             seed = self._seeds.get(kind)
@@ -58,9 +69,10 @@ class StoreWriter:
                 ckey,
                 self.run,
                 lkey,
+                noted,
             )
         else:
-            row = RecordRow(uid, ukey, self.origin, source_id, item.type, item.source, item.target, text, ckey, self.run, lkey)
+            row = RecordRow(uid, ukey, self.origin, source_id, item.type, item.source, item.target, text, ckey, self.run, lkey, noted)
         self.rows.setdefault(kind, []).append(row)
         self.pending += 1
         if self.pending >= BATCH:

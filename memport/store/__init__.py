@@ -61,6 +61,7 @@ class MemoryRow:
     content_key: int
     run_id: int
     line_key: int | None
+    problems: str | None = None  # a JSON array of codes
 
 
 @dataclass(slots=True)
@@ -78,6 +79,7 @@ class RecordRow:
     content_key: int
     run_id: int
     line_key: int | None
+    problems: str | None = None  # a JSON array of codes
 
 
 @dataclass(slots=True)

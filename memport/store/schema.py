@@ -14,7 +14,7 @@ from ..formats import plugins
 from ..jsonio import needs_reference
 from ..keys import content_key
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
 
 # What each column of each table holds (docs/store.md). Columns a migration added are listed
@@ -38,6 +38,7 @@ TABLES: dict[str, dict[str, str]] = {
         "content_key": "64-bit key of the native JSON, canonical (keys.content_key)",
         "run_id": "the import run that wrote it (import_runs)",
         "line_key": "64-bit key of the JSON Lines line it came from, if any (keys.line_key)",
+        "problems": "the codes of the rules of its own system it breaks (a JSON array; NULL: none): memport keeps it, that system's importer would not",
     },
     "relations": {
         "uid": "`<origin>:relations:<identity>`",
@@ -51,6 +52,7 @@ TABLES: dict[str, dict[str, str]] = {
         "content_key": "as in memories",
         "run_id": "as in memories",
         "line_key": "as in memories",
+        "problems": "as in memories",
     },
     "embeddings": {
         "memory_uid": "the memory",
@@ -93,8 +95,9 @@ for _kind in ("nodes", "documents", "chunks", "pending"):
     TABLES[_kind] = {name: TABLES["relations"][name].replace("relations", _kind) for name in TABLES["relations"]}
 
 # the columns of schema version 1; later migrations add to them
-_MEMORY_COLUMNS_1 = tuple(name for name in TABLES["memories"] if name != "line_key")
-_OTHER_COLUMNS_1 = tuple(name for name in TABLES["relations"] if name != "line_key")
+_LATER = ("line_key", "problems")
+_MEMORY_COLUMNS_1 = tuple(name for name in TABLES["memories"] if name not in _LATER)
+_OTHER_COLUMNS_1 = tuple(name for name in TABLES["relations"] if name not in _LATER)
 INTEGER_COLUMNS = {"uid_key", "content_key", "run_id", "line_key"}
 
 
@@ -186,7 +189,16 @@ def _rekey(db: Any, origins: dict[str, tuple[str, ...]], where: str = "") -> Non
                 db.conn.executemany(f"UPDATE {kind} SET content_key = ? WHERE rowid = ?", keys)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]
+def _migrate_5(db: Any) -> None:
+    """The store keeps every record it can read (since schema version 5), also those its own
+    system's importer would reject, with the codes of the rules they break. Records stored before
+    passed validation: they have none."""
+    for kind in KINDS:
+        if "problems" not in db[kind].columns_dict:  # a store put back to an older version by hand
+            db[kind].add_column("problems", str)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5]
 
 
 def schema_markdown() -> str:

@@ -16,6 +16,7 @@ from ...errors import Location, MalformedInputError
 from ...jsonio import read_document
 from ...model import BundleMeta, EmbeddingModel
 from ...problems import json_path, quote
+from ...schemas import refusal
 from .. import Detection, NativeRecord
 from .._document import head_of, header_of, walk
 from .codec import COLUMNS, NAME, READERS, SECTIONS, seconds
@@ -86,14 +87,13 @@ def records(path: Path, detection: Detection) -> Iterator[NativeRecord]:
     name = str(path)
     for event in walk(path, _spread):
         if event.kind == "item":
-            section, item = event.path[1], event.value
-            if not isinstance(item, dict):
-                raise MalformedInputError(
-                    f"expected an object, got {quote(item)}",
-                    Location(name, record=event.index, path=json_path((*event.path, event.index))),
-                )
-            yield NativeRecord(READERS[section][1], item, event.exact, name, None, event.index)
-        elif event.kind == "value" and len(event.path) == 1 and event.path[0] != "data" and isinstance(header, dict):
+            # anything but an object is handed on: the store names it as a record it cannot hold
+            yield NativeRecord(READERS[event.path[1]][1], event.value, event.exact, name, None, event.index)
+        elif event.kind == "value" and (event.path == ("data",) or (len(event.path) == 2 and event.path[1] in SECTIONS)):
+            # a record container memport cannot read: refused, as validation reports it
+            skeleton = {"data": event.value} if event.path == ("data",) else {"data": {event.path[1]: event.value}}
+            raise refusal(NAME, detection.version, "bundle", skeleton, json_path(event.path), name)
+        elif event.kind == "value" and len(event.path) == 1 and isinstance(header, dict):
             header[event.path[0]] = event.value
 
 

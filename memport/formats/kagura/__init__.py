@@ -51,7 +51,7 @@ class Kagura(FormatPlugin):
         return read.records(path)
 
     def header(self, path: Path, detection: Detection) -> Any:
-        return read.header(path)
+        return read.header(path, detection.version)
 
     def split(self, path: Path, detection: Detection) -> Split | None:
         return store.split(path)

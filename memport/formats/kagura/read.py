@@ -14,6 +14,7 @@ from ...bundle import Bundle, Records
 from ...errors import Location, MalformedInputError, NotABundleError
 from ...jsonio import read_document
 from ...model import BundleMeta
+from ...schemas import refusal
 from ...timestamps import zone
 from .. import Detection, NativeRecord
 from .._jsonl import records as jsonl_records
@@ -73,10 +74,16 @@ def read(path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
     return bundle
 
 
-def header(path: Path) -> Any:
-    """metadata.json (small: read for the import run's record), or None."""
+def header(path: Path, version: str) -> Any:
+    """metadata.json (small: read for the import run's record), or None; one that is not an
+    object is refused, as validation reports it (memport would lose it)."""
     meta = path / METADATA
-    return read_document(meta).value if meta.is_file() else None
+    if not meta.is_file():
+        return None
+    value = read_document(meta).value
+    if not isinstance(value, dict):
+        raise refusal(NAME, version, "metadata", value, "$", str(meta))
+    return value
 
 
 def count(path: Path) -> dict[str, int]:
@@ -102,7 +109,7 @@ def records(path: Path) -> Iterator[NativeRecord]:
 
 def graph_records(path: Path) -> Iterator[NativeRecord]:
     if (path / GRAPH).is_file():
-        yield from jsonl_records(path / GRAPH, graph_kind)
+        yield from jsonl_records(path / GRAPH, graph_kind, default="nodes")
 
 
 def from_native(

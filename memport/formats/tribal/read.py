@@ -17,7 +17,8 @@ from ...bundle import Bundle, Records
 from ...errors import Location, MalformedInputError
 from ...jsonio import BOM, loads, read_document
 from ...model import BundleMeta, EmbeddingModel
-from ...problems import json_path, quote
+from ...problems import quote
+from ...schemas import refusal
 from .. import Detection, NativeRecord
 from .._document import head_of, header_of, walk
 from .._jsonl import scan
@@ -114,14 +115,11 @@ def bundle_entries(path: Path, detection: Detection) -> Iterator[NativeRecord]:
     name = str(path)
     for event in walk(path, _spread(wrapped)):
         if event.kind == "item" and event.path == (*bundle, "entries"):
-            entry = event.value
-            if not isinstance(entry, dict):
-                raise MalformedInputError(
-                    f"expected an entry object, got {quote(entry)}",
-                    Location(name, record=event.index, path=json_path((*event.path, event.index))),
-                )
-            yield NativeRecord("memories", entry, event.exact, name, None, event.index)
-        elif event.kind == "value" and event.path[:-1] == bundle and event.path[-1] != "entries" and isinstance(header, dict):
+            # anything but an object is handed on: the store names it as a record it cannot hold
+            yield NativeRecord("memories", event.value, event.exact, name, None, event.index)
+        elif event.kind == "value" and event.path == (*bundle, "entries"):
+            raise refusal(NAME, detection.version, "bundle", {"entries": event.value}, "$.entries", name)
+        elif event.kind == "value" and event.path[:-1] == bundle and isinstance(header, dict):
             header[event.path[-1]] = event.value
 
 
@@ -199,8 +197,6 @@ def read_stream(path: Path, detection: Detection, local_tz: str = "UTC") -> Bund
 
 def stream_entries(path: Path, detection: Detection) -> Iterator[NativeRecord]:
     for line, value, exact, raw in scan(path, None, ascii_expected=True):
-        if not isinstance(value, dict):
-            raise MalformedInputError(f"expected an entry object, got {quote(value)}", Location(str(path), line=line))
         yield NativeRecord("memories", value, exact, str(path), line, raw=raw)
 
 
