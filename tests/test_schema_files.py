@@ -4,8 +4,11 @@ with no memport and no base URI, say about each bundle and record what ``memport
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -281,6 +284,33 @@ def test_a_project_pins_a_schema_by_its_id_or_a_vendored_copy_offline(tmp_path, 
     for file, value in zip(instances, (good, bad)):
         file.write_text(json.dumps({"tribal": value}))
     assert check_jsonschema(theirs_file, instances) == {str(tmp_path / "bad.json")}
+
+
+def readme_section() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("#### Using the schemas elsewhere")
+    return text[start : text.index("\n## ", start)]  # up to the next section (the bash comments start with # too)
+
+
+def test_the_readme_commands_run_as_they_say(tmp_path):
+    section = readme_section()
+    shell = re.search(r"```bash\n(.*?)```", section, re.S)
+    python = re.search(r"```python\n(.*?)```", section, re.S)
+    assert shell and python
+    for name in ("schemas", "examples"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    env = {**os.environ, **OFFLINE, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    commands = [line for line in shell.group(1).splitlines() if line and not line.startswith(("#", "pip install"))]
+    assert len(commands) >= 4
+    running = [
+        (line, subprocess.Popen(["bash", "-c", line], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        for line in commands
+    ]
+    for line, process in running:
+        output, _ = process.communicate()
+        assert process.returncode == (1 if "# exit 1" in line else 0), (line, output)
+    done = subprocess.run([sys.executable, "-c", python.group(1)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == "accepted\n", done.stderr
 
 
 def test_every_reference_resolves_inside_its_file():
