@@ -25,6 +25,7 @@ from .formats import plugins
 from .jsonio import atomic_write_bytes
 from .planning import STRATEGIES
 from .store import Store
+from .timestamps import export_time
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
@@ -131,6 +132,12 @@ def validate(path: str, as_json: bool, strict: bool) -> None:
     show_default=True,
     help="Agent of the memories when converting to Kagura from a format without agents.",
 )
+@click.option(
+    "--exported-at",
+    default="keep",
+    show_default=True,
+    help="The export time written into the output: an ISO 8601 date-time, or keep (the source's own).",
+)
 @_guard
 def convert(
     src: str,
@@ -143,18 +150,21 @@ def convert(
     local_tz: str,
     user_id: str,
     agent_name: str,
+    exported_at: str,
 ) -> None:
     """Read SRC and write it as FORMAT to OUTPUT, atomically, saying what could not be carried.
 
     The same format is rewritten byte for byte. Between formats, the accounting
     input = written + merged + dropped is always printed, with every loss.
     """
+    when = export_time(exported_at)
+    when = None if when == "keep" else when
     bundle = api.read(src, local_tz=local_tz)
-    result = api.convert(bundle, target, user_id=user_id, agent_name=agent_name)
+    result = api.convert(bundle, target, user_id=user_id, agent_name=agent_name, exported_at=when)
     report = result.conversion
     failed = strict and not report.lossless
     if not failed:
-        backup = api.write(result, output, overwrite=overwrite)
+        backup = api.write(result, output, overwrite=overwrite, exported_at=when)
         if loss_report:
             atomic_write_bytes(Path(loss_report), (json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     if as_json:
@@ -307,14 +317,22 @@ def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, loc
 @click.option("-o", "--output", required=True, type=click.Path(), help="Where to write the bundle.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (the old one is kept as <name>.bak-<time>).")
 @click.option("--json", "as_json", is_flag=True, help="Print counts and conversion reports as JSON.")
+@click.option(
+    "--exported-at",
+    help="The export time written into the bundle: an ISO 8601 date-time, or keep (each bundle's own, as imported); default: now.",
+)
 @_filter_options
 @_guard
-def export_(db_path: str, target: str, output: str, overwrite: bool, as_json: bool, **kwargs: Any) -> None:
-    """Write the store's records (filtered) as one bundle; with --user, everything of that user (GDPR)."""
+def export_(db_path: str, target: str, output: str, overwrite: bool, as_json: bool, exported_at: str | None, **kwargs: Any) -> None:
+    """Write the store's records (filtered) as one bundle; with --user, everything of that user (GDPR).
+
+    With --exported-at keep, an export of exactly what one import brought gives that bundle's bytes back.
+    """
     from .exporter import export
 
+    when = export_time(exported_at) if exported_at is not None else None
     with Store(db_path) as store:
-        result = export(store, target, output, filters=_filters(kwargs), overwrite=overwrite)
+        result = export(store, target, output, filters=_filters(kwargs), overwrite=overwrite, exported_at=when)
     if as_json:
         _emit_json(result)
         return

@@ -15,6 +15,7 @@ from typing import Any
 
 from .api import write
 from .bundle import Bundle
+from .errors import MemportError
 from .filters import Filters
 from .formats import family, plugin, plugins
 from .formats._convert import ConversionReport, convert
@@ -42,26 +43,50 @@ def store_natives(store: Store, origin: str, filters: Filters | None = None) -> 
     return natives
 
 
-def store_bundle(store: Store, origin: str, filters: Filters | None = None, to: str | None = None) -> Bundle | None:
+def store_bundle(store: Store, origin: str, filters: Filters | None = None, to: str | None = None, *, empty: bool = False) -> Bundle | None:
     """The records of one origin format (those the filters select) as a bundle of that format (or
-    of ``to``, a variant of it); None when there are none."""
+    of ``to``, a variant of it), with the header and layout of the latest import of that format:
+    as read when the bundle holds exactly that import's records (a round trip gives its bytes back),
+    else with the counts the header declares made true. None when there are none (unless ``empty``:
+    then a bundle without records, the last import's header and layout kept)."""
+    fmt = family(origin)
     natives = store_natives(store, origin, filters)
-    if not any(natives.values()):
+    if not any(natives.values()) and not empty:
         return None
-    target = plugin(to) if to is not None else family(origin)
-    formats = [p.name for p in plugins() if p.family == origin]
-    return target.from_store(natives, store.latest_header(formats))
+    target = plugin(to) if to is not None else fmt
+    latest = store.latest_import([p.name for p in plugins() if p.family == origin])
+    if latest is None:
+        return target.from_store(natives, None)
+    as_read = (
+        not (filters and filters.active)
+        and latest["contents"] is not None
+        and store.contents(origin, fmt.kinds) == latest["contents"]
+        and latest["format"] == target.name
+    )
+    return target.from_store(natives, latest["header"], latest["layout"], as_read=as_read)
 
 
 def export(
-    store: Store, to: str, path: str | Path, *, filters: Filters | None = None, overwrite: bool = False, exported_at: datetime | None = None
+    store: Store,
+    to: str,
+    path: str | Path,
+    *,
+    filters: Filters | None = None,
+    overwrite: bool = False,
+    exported_at: datetime | str | None = None,
 ) -> dict[str, Any]:
     """Write the store's records (those the filters select) as one ``to`` bundle at ``path``.
 
+    ``exported_at`` is the export time written into the bundle: an aware datetime, ``"keep"`` (the
+    export time each part's bundle had when it was imported: an export of what one import brought is
+    then that bundle's bytes), or None for now: the one thing an export takes from the clock.
     Returns ``{"path", "counts", "backup", "conversions": [report, ...], "notes"}``.
     """
     target = plugin(to)
-    now = exported_at or datetime.now(UTC)
+    keep = exported_at == "keep"
+    if isinstance(exported_at, str) and not keep:
+        raise MemportError(f"exported_at must be a datetime or 'keep', got {exported_at!r}")
+    now = None if keep else (exported_at or datetime.now(UTC))
     parts: list[Bundle] = []
     reports: list[ConversionReport] = []
     for origin in store.origins():
@@ -75,7 +100,11 @@ def export(
             bundle.meta.header = None
         parts.append(bundle)
     notes: list[str] = []
-    result = target.combine(parts, notes)
+    latest = store.latest_import([p.name for p in plugins() if p.family == target.family]) or {}
+    if parts:
+        result = target.combine(parts, notes, latest.get("header"), latest.get("layout"))
+    else:  # nothing to export: the target's empty bundle, as its last import had it (if any)
+        result = store_bundle(store, target.family, filters, to, empty=True)
     backup = write(result, Path(path), overwrite=overwrite, exported_at=now)
     return {
         "path": str(path),

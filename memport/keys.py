@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import orjson
@@ -108,3 +109,20 @@ def text_sha256(text: str) -> str:
 def fingerprint_id(fingerprint: dict[str, Any]) -> str:
     """The key of an embedding model's fingerprint (see :mod:`memport.embed`): 16 hex digits."""
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str | None) -> str | None:
+    """Text SQLite can store: a lone UTF-16 surrogate (valid in JSON, not in UTF-8) written as JSON
+    writes it, ``\\udxxx``. Only a record that holds one (an exact one) needs it: its native JSON keeps
+    the value exactly; its uid and search columns are spelled this way. (A text that spells such an
+    escape literally would read alike: its uid key, made from the value itself, still differs.)"""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text

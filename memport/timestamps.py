@@ -120,3 +120,17 @@ def parse_epoch(value: Any, *, milliseconds: bool) -> tuple[datetime | None, str
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds), dialect
     except (OverflowError, ValueError):
         return None, UNPARSED
+
+
+def export_time(text: str) -> datetime | str:
+    """An ``--exported-at`` value: ``keep`` as it is, else an ISO 8601 date-time (a naive one means
+    UTC), as an aware datetime."""
+    if text == "keep":
+        return text
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        from .errors import MemportError
+
+        raise MemportError(f"--exported-at: expected an ISO 8601 date-time (2026-01-15T10:30:00+02:00) or keep, got {text!r}") from None
+    return found if found.tzinfo is not None else found.replace(tzinfo=UTC)

@@ -27,9 +27,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..bundle import Bundle, Records
+from ..bundle import Bundle
 from ..errors import BundleNotFoundError, Location, NotABundleError, UnsupportedVersionError
-from ..model import KINDS
 
 if TYPE_CHECKING:
     from ..problems import Problem
@@ -116,6 +115,7 @@ class FormatPlugin:
     * ``count(path, detection)``: record counts, streaming;
     * ``records(path, detection)``: the native records, streamed, for the store and plans;
     * ``header(path, detection)``: the bundle's header without its records (recorded with imports);
+      ``layout(path, detection)``: what else its shape was (recorded too);
     * ``split(path, detection)``: for a bundle whose memories are a large JSON Lines file, a
       :class:`Split` (plans read such a file on two cores); None otherwise.
 
@@ -126,8 +126,10 @@ class FormatPlugin:
     ``vector`` and ``vector_model`` the vectors a bundle carries and their model.
 
     Bundles in memory and the store: ``bundle_records(bundle)`` encodes a Bundle's records as
-    native ones; ``from_store(natives, header)`` builds a bundle from stored native records (each
-    kind's list in the store's order) and the latest header; ``empty()`` a bundle with no records.
+    native ones; ``from_store(natives, header, layout, as_read=...)`` builds a bundle from stored
+    native records (each kind's list in the store's order) and the latest import's header and
+    layout: as read when the records are exactly that import's (``as_read``), else with the counts
+    the header declares made true; ``empty()`` a bundle with no records.
 
     Conversions (see :mod:`memport.formats._convert`): ``to_canonical(bundle, report)`` gives the
     canonical view of a bundle of this format (provenance that earlier conversions stored restored);
@@ -171,6 +173,11 @@ class FormatPlugin:
 
     def header(self, path: Path, detection: Detection) -> Any:
         return detection.details.get("header")
+
+    def layout(self, path: Path, detection: Detection) -> Any:
+        """What else an export needs to give the bundle back byte for byte (Kagura: its files), as
+        JSON; may be completed while ``records`` reads (the same object), like the header."""
+        return None
 
     def split(self, path: Path, detection: Detection) -> Split | None:
         return None
@@ -226,24 +233,24 @@ class FormatPlugin:
     def bundle_records(self, bundle: Bundle) -> Iterator[NativeRecord]:
         raise NotImplementedError
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any) -> Bundle:
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
         raise NotImplementedError
 
     def empty(self) -> Bundle:
         return self.from_store({}, None)
 
-    def combine(self, parts: list[Bundle], notes: list[str]) -> Bundle:
-        """Bundles of this format (an export's parts, one per origin in the store) as one; a
-        format with rules across records (one vector model, say) applies them, with ``notes``."""
-        if not parts:
-            return self.empty()
-        records = Records()
+    def combine(self, parts: list[Bundle], notes: list[str], header: Any = None, layout: Any = None) -> Bundle:
+        """Bundles of this format (an export's parts, one per origin in the store) as one: a single
+        part as it is; several with the latest import's ``header`` and ``layout`` of this format,
+        their counts made true (``from_store``). A format with rules across records (one vector
+        model, say) applies them, saying so in ``notes``."""
+        if len(parts) == 1:
+            return parts[0]
+        natives: dict[str, list[Any]] = {}
         for part in parts:
-            for kind in KINDS:
-                getattr(records, kind).extend(getattr(part.records, kind))
-        result = Bundle(parts[0].meta, records, columns=parts[0].columns)
-        result.meta.header = None
-        return result
+            for record in self.bundle_records(part):
+                natives.setdefault(record.kind, []).append(record.value)
+        return self.from_store(natives, header, layout)
 
     # conversions ---------------------------------------------------------------------------
 

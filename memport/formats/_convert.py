@@ -212,6 +212,10 @@ class View:
     defaults: frozenset[str] = frozenset()
     label: str = ""  # for examples in the loss report
     origin: str = ""  # the format the record first came from (provenance), else its source format
+    # the time a target that requires one writes when the record has none: a time of the source
+    # (never the clock), and where it came from, for the loss report
+    fallback: datetime = EPOCH
+    fallback_from: str = "1970-01-01, the source having no time"
 
     def __post_init__(self) -> None:
         self.origin = self.origin or self.source_format
@@ -311,6 +315,7 @@ def report_extras(bundle: Bundle, report: ConversionReport, consumed: tuple[str,
 def id_views(bundle: Bundle, family: str) -> list[View]:
     """The views of a format whose memories have ids (Tribal, Doclea); ``family`` is the source
     format as provenance and derived ids name it (Tribal's stream is ``tribal``)."""
+    exported = utc(bundle.meta.exported_at)
     views = []
     for m in bundle.records.memories:
         ident = m.id if isinstance(m.id, str) else json.dumps(m.extra.get("id"))
@@ -338,7 +343,27 @@ def id_views(bundle: Bundle, family: str) -> list[View]:
                 label=str(m.id),
             )
         )
+        if exported is not None:
+            views[-1].fallback, views[-1].fallback_from = exported, "the bundle's export time"
     return views
+
+
+def required_times(v: View, report: ConversionReport, target: str) -> tuple[datetime, datetime]:
+    """(created, updated) for a target that requires both: the source's; the other one where one
+    is missing; where both are, the view's fallback (a time of the source, never the clock). What
+    was filled, and from what, goes into the loss report."""
+    if v.created is not None and v.updated is not None:
+        return v.created, v.updated
+    if v.created is None and v.updated is None:
+        note = f"missing in the source; {target} requires it: filled with {v.fallback_from} ({v.fallback.isoformat()})"
+        report.lose("memories", "created_at", v.label, note)
+        report.lose("memories", "updated_at", v.label, note)
+        return v.fallback, v.fallback
+    if v.created is None:
+        report.lose("memories", "created_at", v.label, f"missing in the source; {target} requires it: filled with the update time")
+        return v.updated, v.updated  # type: ignore[return-value]
+    report.lose("memories", "updated_at", v.label, f"missing in the source; {target} requires it: filled with the creation time")
+    return v.created, v.created
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,9 +23,10 @@ def head_of(path: Path, size: int = 65536) -> bytes:
 
 
 def header_of(doc: dict[str, Any]) -> dict[str, Any]:
-    """A single-document bundle without its record arrays: the small part an import records
-    (detection keeps it, so that a plan need not parse a large document once more for it)."""
-    return {key: value for key, value in doc.items() if key not in ("entries", "data")}
+    """A single-document bundle without its record arrays (None holds their place, so that the
+    key order comes back): the small part an import records (detection keeps it, so that a plan
+    need not parse a large document once more for it)."""
+    return {key: (None if key in ("entries", "data") else value) for key, value in doc.items()}
 
 
 def parse_checked(path: Path, problems: list[Problem], reader: str) -> tuple[bytes, Parsed] | None:

@@ -28,7 +28,7 @@ from ..errors import MemportError
 from ..filters import Filters
 from ..formats import Indexed, NativeRecord
 from ..jsonio import needs_reference
-from ..keys import content_key, fingerprint_id, hex_key, uid_key, volatile_member
+from ..keys import content_key, fingerprint_id, hex_key, storable, uid_key, volatile_member
 from ..schemas import schema_set
 from ..timestamps import zone
 from .decisions import Decision, StaleDecisionError, merge_fields
@@ -177,8 +177,12 @@ class Evaluator:
             return "invalid", self._unreadable(position, record)
         uid = f"{self.source.origin}:{kind}:{self.plugin.identity(kind, value)}"
         ukey = self.last_key = uid_key(uid)  # for rows() callers that record each record's key
+        if record.exact:  # may hold a lone surrogate, which the uid's text cannot (its key keeps it)
+            uid = storable(uid)
         if ckey is None:
             ckey = content_key(value, record.exact, self.volatile)
+        if self.writer is not None:
+            self.writer.seen(ckey)
         item = self.plugin.index(kind, value, self.tz) if self.needs_index else None
 
         problems: list[str] = []
@@ -277,6 +281,8 @@ class Evaluator:
         schema = self.plugin.schema_for(record.kind, record.value)
         found = self.schemas.check(schema, record.value, exact=record.exact) if schema is not None else []
         code = next((c.code for c in found if c.severity == "error"), f"{self.source.origin}.record.not-an-object")
+        if self.writer is not None:
+            self.writer.seen(None)
         return Row(position, record.kind, "", "invalid", code, "", None, [], record.file, record.line, record.record)
 
     def common_case(

@@ -450,7 +450,8 @@ def import_bundle(
             "backup": str(backup) if backup else None,
             "needs_reembedding": evaluator.needs_reembedding,
         }
-        store.finish_run(run, {k: v for k, v in result.items() if k not in ("dry_run", "backup")}, source.header)
+        recorded = {k: v for k, v in result.items() if k not in ("dry_run", "backup")}
+        store.finish_run(run, recorded, source.header, source.layout, evaluator.writer.contents)
     return result
 
 

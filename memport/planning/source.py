@@ -27,6 +27,7 @@ class Source:
     header: Any = None  # the bundle's own header, recorded with the import
     path: Path | None = None  # a bundle on disk (a Bundle in memory has none)
     split: Split | None = None  # its memories as one JSON Lines file, for a plan on two cores
+    layout: Any = None  # what else the bundle's shape was (FormatPlugin.layout), recorded with an import
 
     @property
     def plugin(self) -> FormatPlugin:
@@ -56,4 +57,5 @@ def source_of(bundle: str | Path | Bundle) -> Source:
         found.header(path, detection),
         path,
         found.split(path, detection),
+        found.layout(path, detection),
     )

@@ -8,13 +8,15 @@ compare by), and vectors a bundle carries become :class:`VectorRow`; the store w
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from ..formats import Indexed
-from ..keys import line_key, line_seed, native_text, text_sha256
-from ..store import MemoryRow, RecordRow, Store, VectorRow
+from ..keys import line_key, line_seed, native_text, storable, text_sha256
+from ..store import MemoryRow, RecordRow, Store, VectorRow, contents_term
 
 BATCH = 2000  # rows written at once
+_TEXTS = ("user_id", "agent_name", "scope", "type", "title", "content", "created_at", "updated_at", "source", "target")
 
 
 class StoreWriter:
@@ -27,6 +29,17 @@ class StoreWriter:
         # details), registered with the first of them
         self.fingerprint: tuple[str, Any, Any, dict[str, Any]] | None = None
         self._seeds: dict[str, int] = {}
+        # [records, a sum of their content keys] of the bundle (Store.contents), None when a record
+        # could not be held: whether an export holds exactly this bundle's records
+        self.contents: list[int] | None = [0, 0]
+
+    def seen(self, ckey: int | None) -> None:
+        """A record of the bundle (its content key; None: one memport cannot hold)."""
+        if ckey is None:
+            self.contents = None
+        elif self.contents is not None:
+            self.contents[0] += 1
+            self.contents[1] += contents_term(ckey)
 
     def record(
         self,
@@ -43,6 +56,10 @@ class StoreWriter:
     ) -> None:
         text = native_text(value, exact)
         noted = json.dumps(problems) if problems else None
+        if exact:  # may hold lone surrogates, which SQLite's text cannot: the native JSON keeps them
+            item = replace(item, **{name: storable(getattr(item, name)) for name in _TEXTS})
+            item.tags = [storable(tag) for tag in item.tags] if item.tags is not None else None
+            source_id = storable(source_id)
         lkey = None
         if raw is not None:
             seed = self._seeds.get(kind)

@@ -35,6 +35,19 @@ from ..errors import Location, MemportError
 from ..jsonio import backup_name
 from .schema import KINDS, MIGRATIONS, SCHEMA_VERSION
 
+# content keys are summed modulo this prime (so that a sum of millions fits SQLite's integers)
+CONTENTS_MODULUS = 4294967291
+
+
+def contents_term(key: int) -> int:
+    """A content key's term in :meth:`Store.contents`: its remainder as SQLite computes it (the
+    sign of the dividend, unlike Python's %)."""
+    return key % CONTENTS_MODULUS if key >= 0 else -(-key % CONTENTS_MODULUS)
+
+
+def _json(text: str | None) -> Any:
+    return json.loads(text) if text is not None else None
+
 
 class StoreError(MemportError):
     """The store file cannot be used (newer schema, not a memport store, locked, ...)."""
@@ -318,16 +331,33 @@ class Store:
         )
         return [dict(zip(("uid", "title", "content"), row)) for row in self.conn.execute(sql, [query, limit])]
 
-    def latest_header(self, formats: list[str]) -> dict[str, Any] | None:
-        """The header (manifest, metadata) of the latest import of a bundle of one of ``formats``
-        (a family's): what an export needs that records do not carry, such as the embedding model
-        of Tribal vectors."""
+    def latest_import(self, formats: list[str]) -> dict[str, Any] | None:
+        """The header, layout and contents key (see :meth:`contents`) of the latest import of a
+        bundle of one of ``formats`` (a family's): what an export needs that records do not carry,
+        such as the embedding model of Tribal vectors or the files of a Kagura bundle."""
         row = self.conn.execute(
-            "SELECT header FROM import_runs WHERE format IN (SELECT value FROM json_each(?)) AND header IS NOT NULL "
-            "ORDER BY run_id DESC LIMIT 1",
+            "SELECT format, header, layout, contents FROM import_runs WHERE operation = 'import' "
+            "AND format IN (SELECT value FROM json_each(?)) AND finished_at IS NOT NULL ORDER BY run_id DESC LIMIT 1",
             [json.dumps(formats)],
         ).fetchone()
-        return json.loads(row[0]) if row else None
+        if row is None:
+            return None
+        fmt, header, layout, contents = row
+        return {"format": fmt, "header": _json(header), "layout": _json(layout), "contents": _json(contents)}
+
+    def contents(self, origin: str, kinds: Iterable[str], filters: Any = None) -> list[int]:
+        """[records, a sum of their content keys] of the records of ``origin`` (memories: those
+        ``filters`` select): equal to an import run's ``contents`` when the store holds exactly the
+        records of its bundle, as they were. (SQLite's % keeps the sign, as :func:`contents_term` does.)"""
+        total = [0, 0]
+        for kind in kinds:
+            where, params = filter_sql(filters) if filters is not None and kind == "memories" else ("1", [])
+            count, summed = self.conn.execute(
+                f"SELECT count(*), coalesce(sum(content_key % {CONTENTS_MODULUS}), 0) FROM {kind} WHERE origin = ? AND ({where})",
+                [origin, *params],
+            ).fetchone()
+            total = [total[0] + count, total[1] + summed]
+        return total
 
     def setting(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchone()
@@ -425,17 +455,17 @@ class Store:
         )
         return int(cursor.lastrowid)
 
-    def finish_run(self, run_id: int, counts: dict[str, Any], header: Any = None) -> None:
-        """Close a run with its counts and the bundle's header, as reading completed it (a streamed
-        document's members after its records are met last)."""
+    def finish_run(self, run_id: int, counts: dict[str, Any], header: Any = None, layout: Any = None, contents: Any = None) -> None:
+        """Close a run with its counts and the bundle's header (its key order kept), layout and
+        contents key, as reading completed them (a streamed document's members after its records
+        are met last)."""
+
+        def text(value: Any) -> str | None:
+            return json.dumps(value) if value is not None else None
+
         self.conn.execute(
-            "UPDATE import_runs SET finished_at = ?, counts = ?, header = ? WHERE run_id = ?",
-            [
-                datetime.now(UTC).isoformat(),
-                json.dumps(counts, sort_keys=True),
-                json.dumps(header, sort_keys=True) if header is not None else None,
-                run_id,
-            ],
+            "UPDATE import_runs SET finished_at = ?, counts = ?, header = ?, layout = ?, contents = ? WHERE run_id = ?",
+            [datetime.now(UTC).isoformat(), json.dumps(counts, sort_keys=True), text(header), text(layout), text(contents), run_id],
         )
 
     @contextmanager

@@ -87,7 +87,9 @@ TABLES: dict[str, dict[str, str]] = {
         "decisions": "JSON list of the uids decided",
         "backup": "path of the backup taken first, if any",
         "operation": "import or erase",
-        "header": "the bundle's header (Kagura metadata.json, Tribal manifest, Doclea top level) as JSON",
+        "header": "the bundle's header (Kagura metadata.json, Tribal manifest, Doclea top level) as JSON, its key order kept",
+        "layout": "what else the bundle's shape was, as its format says (Kagura: the files it had; Doclea: the data object's members)",
+        "contents": "[records, a sum of their content keys]: an export holding exactly these gives the header back as read",
     },
 }
 # nodes, documents, chunks and pending have the columns of relations
@@ -191,11 +193,15 @@ def _rekey(db: Any, origins: dict[str, tuple[str, ...]], where: str = "") -> Non
 
 def _migrate_5(db: Any) -> None:
     """The store keeps every record it can read (since schema version 5), also those its own
-    system's importer would reject, with the codes of the rules they break. Records stored before
-    passed validation: they have none."""
+    system's importer would reject, with the codes of the rules they break (records stored before
+    passed validation: they have none); and an import run keeps what an export needs to give its
+    bundle back byte for byte: the bundle's layout and a key of its contents."""
     for kind in KINDS:
         if "problems" not in db[kind].columns_dict:  # a store put back to an older version by hand
             db[kind].add_column("problems", str)
+    for column in ("layout", "contents"):
+        if column not in db["import_runs"].columns_dict:
+            db["import_runs"].add_column(column, str)
 
 
 MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5]

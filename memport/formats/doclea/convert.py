@@ -31,6 +31,7 @@ from .._convert import (
     lose_vectors,
     nanoid_like,
     report_extras,
+    required_times,
 )
 from .codec import NAME
 from .read import from_native
@@ -181,11 +182,10 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
         kind = v.type if v.type in TYPES or (v.origin == NAME and isinstance(v.type, str)) else DEFAULT_TYPE
         if v.type is not None and v.type != kind:
             report.lose("memories", "type", v.label, f"{v.type!r} is not a Doclea memory type: written as {DEFAULT_TYPE}")
-        created = v.created or v.updated or now
-        accessed = v.updated or created
-        for name, value in (("created_at", created), ("updated_at", accessed)):
-            if value.microsecond:
-                report.lose("memories", name, v.label, "Doclea keeps whole Unix seconds")
+        created, accessed = required_times(v, report, NAME)
+        for name, value, given in (("created_at", created, v.created), ("updated_at", accessed, v.updated)):
+            if given is not None and value.microsecond:
+                report.lose("memories", name, v.label, "Doclea keeps whole Unix seconds: the fraction is dropped")
         record: dict[str, Any] = {"id": ids[id(v)], "type": kind, "title": clean(title, v, "title", report, NAME), "content": text}
         if v.summary is not None:
             record["summary"] = clean(v.summary, v, "summary", report, NAME)

@@ -70,7 +70,8 @@ def sniff(path: Path) -> Detection | None:
     data = doc["data"]
     if isinstance(data, dict) and data:
         evidence.append("data arrays: " + ", ".join(k for k in SECTIONS if k in data) + (", ..." if partial else ""))
-    return Detection(NAME, version if isinstance(version, str) else repr(version), evidence, {"header": header_of(doc)})
+    details = {"header": header_of(doc), "layout": {"keys": [], "raw": {}}}
+    return Detection(NAME, version if isinstance(version, str) else repr(version), evidence, details)
 
 
 def read(path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
@@ -84,15 +85,23 @@ def records(path: Path, detection: Detection) -> Iterator[NativeRecord]:
     (memory: one record). Detection stopped reading at the first array, so the members met
     after the data object (Doclea writes ``metadata`` there) complete its header."""
     header = detection.details.get("header")
+    # the data object's members in order, and those that are no record array, as they were
+    layout = detection.details.setdefault("layout", {"keys": [], "raw": {}})
+    layout["keys"], layout["raw"] = [], {}
     name = str(path)
     for event in walk(path, _spread):
-        if event.kind == "item":
+        if event.kind == "array" and len(event.path) == 2:
+            layout["keys"].append(event.path[1])
+        elif event.kind == "item":
             # anything but an object is handed on: the store names it as a record it cannot hold
             yield NativeRecord(READERS[event.path[1]][1], event.value, event.exact, name, None, event.index)
         elif event.kind == "value" and (event.path == ("data",) or (len(event.path) == 2 and event.path[1] in SECTIONS)):
             # a record container memport cannot read: refused, as validation reports it
             skeleton = {"data": event.value} if event.path == ("data",) else {"data": {event.path[1]: event.value}}
             raise refusal(NAME, detection.version, "bundle", skeleton, json_path(event.path), name)
+        elif event.kind == "value" and len(event.path) == 2:
+            layout["keys"].append(event.path[1])
+            layout["raw"][event.path[1]] = event.value
         elif event.kind == "value" and len(event.path) == 1 and isinstance(header, dict):
             header[event.path[0]] = event.value
 

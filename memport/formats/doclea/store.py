@@ -8,10 +8,9 @@ from typing import Any
 
 from ...bundle import Bundle
 from ...jsonio import needs_reference
-from ...model import EmbeddingModel
 from ...timestamps import parse_epoch, store_text
 from .. import Indexed, NativeRecord, Reference, render
-from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, PENDING
+from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, PENDING, SECTIONS
 from .read import from_native
 
 
@@ -106,27 +105,29 @@ def bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
             yield NativeRecord(kind, value, needs_reference(value), label, None, position)
 
 
-def from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
-    """Stored Doclea records as an export, with the backend, storage mode, schema version and
-    embedding model of the latest import's header (the writer makes the rest of the header)."""
+def from_store(natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+    """Stored Doclea records as an export with the latest import's top level and data object (its
+    members in order, those that hold no records as they were); metadata.totalMemories is made true
+    unless the records are exactly that import's. Without a header, the writer makes one."""
     relations = natives.get("relations", [])
-    doc = {
-        "version": "1.0.0",
-        "data": {
-            "memories": natives.get("memories", []),
-            "documents": natives.get("documents", []),
-            "chunks": natives.get("chunks", []),
-            "memoryRelations": [r for r in relations if not _cross(r)],
-            "crossLayerRelations": [r for r in relations if _cross(r)],
-            "pendingMemories": natives.get("pending", []),
-        },
+    sections = {
+        "memories": natives.get("memories", []),
+        "documents": natives.get("documents", []),
+        "chunks": natives.get("chunks", []),
+        "memoryRelations": [r for r in relations if not _cross(r)],
+        "crossLayerRelations": [r for r in relations if _cross(r)],
+        "pendingMemories": natives.get("pending", []),
     }
-    bundle = from_native(doc)
-    if isinstance(header, dict):
-        for attr, key in (("backend_type", "backendType"), ("storage_mode", "storageMode"), ("schema_version", "schemaVersion")):
-            setattr(bundle.meta, attr, header.get(key) if isinstance(header.get(key), str) else None)
-        metadata = header.get("metadata") if isinstance(header.get("metadata"), dict) else {}
-        if isinstance(metadata.get("embeddingModel"), str) or isinstance(metadata.get("embeddingProvider"), str):
-            bundle.meta.embedding_model = EmbeddingModel(name=metadata.get("embeddingModel"), provider=metadata.get("embeddingProvider"))
-    bundle.meta.header = None
-    return bundle
+    keys = list(layout.get("keys", [])) if isinstance(layout, dict) else []
+    raw = layout.get("raw", {}) if isinstance(layout, dict) else {}
+    keys += [key for key in SECTIONS if key not in keys and (sections[key] or not isinstance(layout, dict))]
+    data = {key: raw[key] if key in raw else sections.get(key, []) for key in keys}
+    if not isinstance(header, dict):
+        return from_native({"version": "1.0.0", "data": data})
+    top = dict(header)
+    metadata = top.get("metadata")
+    if not as_read and isinstance(metadata, dict) and isinstance(metadata.get("totalMemories"), int):
+        top["metadata"] = {**metadata, "totalMemories": len(sections["memories"])}
+    doc = {key: (data if key == "data" else value) for key, value in top.items()}
+    doc.setdefault("data", data)
+    return from_native(doc, version=top["version"] if isinstance(top.get("version"), str) else "1.0.0")

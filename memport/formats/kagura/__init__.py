@@ -87,11 +87,11 @@ class Kagura(FormatPlugin):
     def bundle_records(self, bundle: Bundle) -> Iterator[NativeRecord]:
         return store.bundle_records(bundle)
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any) -> Bundle:
-        return store.from_store(natives, header)
+    def layout(self, path: Path, detection: Detection) -> Any:
+        return store.layout(path)
 
-    def combine(self, parts: list[Bundle], notes: list[str]) -> Bundle:
-        return store.combine(super().combine(parts, notes)) if parts else self.empty()
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+        return store.from_store(natives, header, layout, as_read=as_read)
 
     def to_canonical(self, bundle: Bundle, report: Any) -> Any:
         return convert.to_canonical(bundle, report)

@@ -27,6 +27,7 @@ from .._convert import (
     drop_all,
     lose_vectors,
     report_extras,
+    required_times,
     utc,
 )
 from .codec import GRAPH, MEMORIES, METADATA
@@ -122,6 +123,10 @@ def to_canonical(bundle: Bundle, report: ConversionReport) -> Canonical:
             updated=utc(m.updated_at) or utc(m.created_at),
             label=json.dumps(m.key),
         )
+        if utc(m.exported_at) is not None:
+            v.fallback, v.fallback_from = utc(m.exported_at), "the record's export time"
+        elif utc(bundle.meta.exported_at) is not None:
+            v.fallback, v.fallback_from = utc(bundle.meta.exported_at), "the bundle's export time"
         if m.scope == "working" and m.key in companions:
             v.metadata = companions[m.key]
         _lift_metadata(v)
@@ -223,8 +228,7 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
             "agent_name": v.agent_name if v.scope is not None else target.agent_name,
         }
         if scope == "persistent":
-            created = v.created or v.updated or now
-            updated = v.updated or created
+            created, updated = required_times(v, report, NAME)
             if created.microsecond:
                 report.lose("memories", "created_at", v.label, "Kagura's created_at has whole seconds (SQLite CURRENT_TIMESTAMP)")
             record["created_at"] = created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

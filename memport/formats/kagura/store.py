@@ -17,7 +17,7 @@ from ...bundle import Bundle
 from ...jsonio import needs_reference
 from ...timestamps import SQLITE_UTC, parse_text, store_text
 from .. import Indexed, NativeRecord, Reference, Split, render
-from .codec import EDGE, GRAPH, MEMORIES, MEMORY, METADATA, NODE
+from .codec import EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NODE
 from .identity import identity_bytes, same_number
 from .read import from_native, graph_records
 
@@ -124,20 +124,24 @@ def bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
             yield NativeRecord(kind, value, needs_reference(value), label, None, position)
 
 
-def from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
-    """Stored Kagura records as a bundle: the graph file only when there is a graph; the identity
-    (user, agent) of the latest import's metadata.json."""
-    graph = natives.get("nodes", []) + natives.get("relations", [])
-    files = [MEMORIES] + ([GRAPH] if graph else []) + [METADATA]
-    bundle = from_native(natives.get("memories", []), graph, None, files=files)
-    if isinstance(header, dict):
-        bundle.meta.user_id = header.get("user_id") if isinstance(header.get("user_id"), str) else None
-        bundle.meta.agent_name = header.get("agent_name") if isinstance(header.get("agent_name"), str) else None
-    return bundle
+def layout(path: Path) -> dict[str, Any]:
+    """The files the bundle had (each may be missing, or empty: Kagura writes metadata.json last)."""
+    return {"files": [name for name in FILES if (path / name).is_file()]}
 
 
-def combine(bundle: Bundle) -> Bundle:
-    """An export's parts as one bundle: the graph file only when there is a graph."""
-    has_graph = bool(bundle.records.nodes or bundle.records.relations)
-    bundle.meta.files = [MEMORIES] + ([GRAPH] if has_graph else []) + [METADATA]
-    return bundle
+def from_store(natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+    """Stored Kagura records as a bundle: the files the latest import had (plus any the records
+    need), and its metadata.json, whose stats are made true unless the records are exactly that
+    import's."""
+    memories, nodes, edges = natives.get("memories", []), natives.get("nodes", []), natives.get("relations", [])
+    had = layout.get("files") if isinstance(layout, dict) and isinstance(layout.get("files"), list) else [MEMORIES, METADATA]
+    needed = {MEMORIES} if memories else set()
+    needed |= {GRAPH} if nodes or edges else set()
+    files = [name for name in FILES if name in had or name in needed]
+    if isinstance(header, dict) and not as_read and isinstance(header.get("stats"), dict):
+        stats = dict(header["stats"])
+        for key, actual in (("memories", len(memories)), ("graph_nodes", len(nodes)), ("graph_edges", len(edges))):
+            if isinstance(stats.get(key), int) and not isinstance(stats.get(key), bool):
+                stats[key] = actual
+        header = {**header, "stats": stats}
+    return from_native(memories, nodes + edges, header if isinstance(header, dict) else None, files=files)

@@ -73,11 +73,15 @@ class Tribal(FormatPlugin):
     def bundle_records(self, bundle: Bundle) -> Iterator[NativeRecord]:
         return store.bundle_records(bundle)
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any) -> Bundle:
-        return store.bundle_from_store(natives, header)
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+        return store.bundle_from_store(natives, header, as_read=as_read)
 
-    def combine(self, parts: list[Bundle], notes: list[str]) -> Bundle:
-        return store.one_model(super().combine(parts, notes), parts, notes) if parts else self.empty()
+    def combine(self, parts: list[Bundle], notes: list[str], header: Any = None, layout: Any = None) -> Bundle:
+        return (
+            store.one_model(super().combine(parts, notes, header, layout), parts, notes)
+            if len(parts) > 1
+            else super().combine(parts, notes)
+        )
 
     def to_canonical(self, bundle: Bundle, report: Any) -> Any:
         return convert.to_canonical(bundle, report)
@@ -118,7 +122,7 @@ class TribalStream(Tribal):
         """The file is all memories: two byte ranges, and nothing else."""
         return Split(path, lambda: iter(()))
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any) -> Bundle:
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
         return store.stream_from_store(natives, header)
 
 

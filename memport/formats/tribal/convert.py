@@ -30,6 +30,7 @@ from .._convert import (
     drop_all,
     id_views,
     report_extras,
+    required_times,
 )
 from .codec import JSONL_NAME, NAME
 from .read import from_native, jsonl_from_native
@@ -132,15 +133,7 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
     entries = []
     for v in views:
         vector = v.embedding.vector if v.embedding is not None and v.embedding.vector else None
-        created = v.created or v.updated or now
-        updated = v.updated or created
-        if v.created is None or v.updated is None:
-            report.lose(
-                "memories",
-                "created_at" if v.created is None else "updated_at",
-                v.label,
-                "missing in the source; Tribal requires both, so the other time (or the export time) stands in",
-            )
+        created, updated = required_times(v, report, NAME)
         source_type = v.source_type if v.source_type in SOURCE_TYPES else "unknown"
         if v.source_type is not None and v.source_type != source_type:
             report.lose("memories", "source_type", v.label, f"{v.source_type!r} is not a Tribal source_type: written as unknown")

@@ -74,13 +74,22 @@ def bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
         yield NativeRecord("memories", value, needs_reference(value), label, None, position)
 
 
-def bundle_from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
-    """Stored entries as a bundle, with the manifest's model of the latest import; the writer makes a
-    manifest that counts these entries."""
-    manifest = header.get("manifest") if isinstance(header, dict) else None
-    bundle = from_native({"manifest": manifest if isinstance(manifest, dict) else {}, "entries": natives.get("memories", [])})
-    bundle.meta.header = None
-    return bundle
+def bundle_from_store(natives: dict[str, list[Any]], header: Any, *, as_read: bool = False) -> Bundle:
+    """Stored entries as a bundle with the latest import's top level (its manifest, and the keys an
+    inline MCP export adds), whose memory_count is made true unless the entries are exactly that
+    import's; without one, the writer makes a manifest that counts these entries."""
+    entries = natives.get("memories", [])
+    if not isinstance(header, dict) or not isinstance(header.get("manifest"), dict):
+        bundle = from_native({"manifest": {}, "entries": entries})
+        bundle.meta.header = None
+        return bundle
+    top = dict(header)
+    count = top["manifest"].get("memory_count")
+    if not as_read and isinstance(count, int) and not isinstance(count, bool):
+        top["manifest"] = {**top["manifest"], "memory_count": len(entries)}
+    if "entries" not in top:
+        top["entries"] = None
+    return from_native({key: (entries if key == "entries" else value) for key, value in top.items()})
 
 
 def stream_from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
