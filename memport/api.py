@@ -54,6 +54,10 @@ def convert(
     """
     from .conversion import convert as _convert
 
+    source = plugin(bundle.format)
+    if hasattr(source, "convert"):
+        # a format that converts its bundles itself (Letta: its legacy shape into the current one)
+        return source.convert(bundle, to, exported_at=exported_at)  # type: ignore[attr-defined]
     return _convert(bundle, to, exported_at=exported_at, user_id=user_id, agent_name=agent_name)
 
 

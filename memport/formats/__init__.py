@@ -101,9 +101,9 @@ class FormatPlugin(Protocol):
 
 
 def plugins() -> list[FormatPlugin]:
-    from . import doclea, kagura, tribal
+    from . import doclea, kagura, letta, tribal
 
-    return [kagura.PLUGIN, tribal.PLUGIN, tribal.JSONL_PLUGIN, doclea.PLUGIN]
+    return [kagura.PLUGIN, tribal.PLUGIN, tribal.JSONL_PLUGIN, doclea.PLUGIN, letta.PLUGIN]
 
 
 def plugin(name: str) -> FormatPlugin:
