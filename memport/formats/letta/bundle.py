@@ -89,14 +89,6 @@ class LettaBundle(Bundle):
         for agent in self.native_agents():
             legacy = self.version == "legacy"
             llm, embedding = agent.get("llm_config"), agent.get("embedding_config")
-            env = agent.get("tool_exec_environment_variables")
-            env_names = (
-                [e.get("key") for e in env if isinstance(e, dict)]
-                if isinstance(env, list)
-                else list(env or {})
-                if isinstance(env, dict)
-                else []
-            )
             tally = counts.get(None if legacy else agent.get("id"), [0, 0])
             rows.append(
                 {
@@ -105,7 +97,7 @@ class LettaBundle(Bundle):
                     "agent_type": agent.get("agent_type"),
                     "helper": agent.get("agent_type") in HELPER_TYPES,
                     "description": agent.get("description"),
-                    "model": llm.get("handle") or llm.get("model") if isinstance(llm, dict) else None,
+                    "model": (llm.get("handle") or llm.get("model")) if isinstance(llm, dict) else None,
                     "embedding_model": embedding.get("embedding_model") if isinstance(embedding, dict) else None,
                     "blocks": len(self.records.memories) if legacy else _length(agent.get("block_ids")),
                     "tools": _length(agent.get("tools" if legacy else "tool_ids")),
@@ -113,7 +105,7 @@ class LettaBundle(Bundle):
                     "messages": tally[0],
                     "in_context": tally[1],
                     "tags": agent.get("tags"),
-                    "secret_names": sorted(str(n) for n in env_names),
+                    "secret_names": secret_names(agent),
                 }
             )
         frame = pd.DataFrame(rows, columns=_AGENT_COLUMNS)
@@ -234,6 +226,19 @@ _AGENT_COLUMNS = [
     "tags",
     "secret_names",
 ]
+
+
+def secret_names(agent: dict[str, Any]) -> list[str]:
+    """The names of an agent's environment variables and secrets (never their values): an object
+    in the current shape, a list of ``{key, value}`` in the legacy one."""
+    names: set[str] = set()
+    for key in ("tool_exec_environment_variables", "secrets"):
+        value = agent.get(key)
+        if isinstance(value, dict):
+            names.update(str(name) for name in value)
+        elif isinstance(value, list):
+            names.update(str(v["key"]) for v in value if isinstance(v, dict) and "key" in v)
+    return sorted(names)
 
 
 def _agent_label(agent: dict[str, Any]) -> str:

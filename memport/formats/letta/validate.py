@@ -54,71 +54,18 @@ HALF_WAY = "Letta's validation passes it, then its import fails half-way, with w
 
 
 def validate(path: Path, detection: Detection) -> list[Problem]:
+    """Every problem of the file: its bytes', each record's, then those across records."""
     name = str(path)
     legacy = detection.version == LEGACY
     schemas = schema_set(NAME, detection.version)
     checks: _Checks = _LegacyChecks(schemas, name) if legacy else _CurrentChecks(schemas, name)
-    problems: list[Problem] = []
-    container = Container.from_dict(detection.details.get("container"))
     spread = _spreader(LEGACY_ARRAYS if legacy else CURRENT_ARRAYS)
-    if container.streamable:
-        with open(path, "rb") as f:
-            bom = f.read(len(BOM)) == BOM
-        if bom:
-            problems.append(_bom_problem(name))
-        layout = None if legacy else _ExporterLayout(path, len(BOM) if bom else 0)
-        try:
-            for event in walk(path, spread, allow_bom=True):
-                if layout is not None:
-                    layout.add(event)
-                checks.feed(event)
-            verdict = layout.finish() if layout is not None else True
-        except MalformedInputError as err:
-            # what the records before the break showed (their references are not judged: the rest is unread)
-            problems.append(
-                Problem("json.malformed", "error", _corrupted(err.message), name, err.location.line, err.location.record, err.location.path)
-            )
-            return problems + checks.record_problems()
-        finally:
-            if layout is not None:
-                layout.close()
+    if Container.from_dict(detection.details.get("container")).streamable:
+        problems, verdict = _stream(path, spread, checks, layout=not legacy)
     else:
-        try:
-            loaded = load(path)
-        except EncodedThrice as err:
-            return [Problem("letta.bundle.encoded-thrice", "error", err.message, name, None, None, "$")]
-        except MalformedInputError as err:
-            return [
-                Problem("json.malformed", "error", _corrupted(err.message), name, err.location.line, err.location.record, err.location.path)
-            ]
-        container = loaded.container
-        if container.bom and container.codec == "utf-8":
-            problems.append(_bom_problem(name))
-        if container.codec != "utf-8":
-            problems.append(
-                Problem(
-                    "letta.bundle.encoding",
-                    "warning",
-                    f"encoded as {container.codec.upper()}{' with a byte order mark' if container.bom else ''}; Letta reads it (json.loads detects the encoding), its exporter writes UTF-8",
-                    name,
-                )
-            )
-        if container.double_encoded:
-            problems.append(
-                Problem(
-                    "letta.bundle.double-encoded",
-                    "warning",
-                    "double-encoded: the file is a JSON string holding the agent file (what json.dump of the SDK's export result writes); Letta decodes it once more, its exporter writes the object itself",
-                    name,
-                    None,
-                    None,
-                    "$",
-                )
-            )
-        for event in events_of(loaded.doc, spread, loaded.exact):
-            checks.feed(event)
-        inner = container.layers[-1]
-        verdict = (True if not inner.tail else "white space") if inner.layout == EXPORTER and not inner.lead else False
+        problems, verdict = _whole(path, spread, checks)
+    if verdict is None:
+        return problems  # the JSON broke: what was read is reported, nothing across records
     if not legacy and verdict is not True:
         problems.append(
             Problem(
@@ -133,14 +80,89 @@ def validate(path: Path, detection: Detection) -> list[Problem]:
     return problems + checks.finish()
 
 
+def _stream(path: Path, spread: Any, checks: _Checks, *, layout: bool) -> tuple[list[Problem], bool | str | None]:
+    """A plain UTF-8 file read as a stream: its problems so far, and whether it is laid out as the
+    exporter writes it (True, "white space" after it, False; None when the JSON broke)."""
+    name = str(path)
+    problems: list[Problem] = []
+    with open(path, "rb") as f:
+        bom = f.read(len(BOM)) == BOM
+    if bom:
+        problems.append(_bom_problem(name))
+    exporter = _ExporterLayout(path, len(BOM) if bom else 0) if layout else None
+    try:
+        for event in walk(path, spread, allow_bom=True):
+            if exporter is not None:
+                exporter.add(event)
+            checks.feed(event)
+        return problems, exporter.finish() if exporter is not None else True
+    except MalformedInputError as err:
+        # what the records before the break showed (their references are not judged: the rest is unread)
+        problems.append(_malformed(name, err))
+        return problems + checks.record_problems(), None
+    finally:
+        if exporter is not None:
+            exporter.close()
+
+
+def _whole(path: Path, spread: Any, checks: _Checks) -> tuple[list[Problem], bool | str | None]:
+    """A double-encoded or UTF-16/32 file, parsed whole first (one JSON text): like _stream."""
+    name = str(path)
+    try:
+        loaded = load(path)
+    except EncodedThrice as err:
+        return [Problem("letta.bundle.encoded-thrice", "error", err.message, name, None, None, "$")], None
+    except MalformedInputError as err:
+        return [_malformed(name, err)], None
+    container = loaded.container
+    problems: list[Problem] = []
+    if container.bom and container.codec == "utf-8":
+        problems.append(_bom_problem(name))
+    if container.codec != "utf-8":
+        problems.append(
+            Problem(
+                "letta.bundle.encoding",
+                "warning",
+                f"encoded as {container.codec.upper()}{' with a byte order mark' if container.bom else ''}; Letta reads it (json.loads detects the encoding), its exporter writes UTF-8",
+                name,
+            )
+        )
+    if container.double_encoded:
+        problems.append(
+            Problem(
+                "letta.bundle.double-encoded",
+                "warning",
+                "double-encoded: the file is a JSON string holding the agent file (what json.dump of the SDK's export result writes); Letta decodes it once more, its exporter writes the object itself",
+                name,
+                None,
+                None,
+                "$",
+            )
+        )
+    for event in events_of(loaded.doc, spread, loaded.exact):
+        checks.feed(event)
+    inner = container.layers[-1]
+    if inner.layout != EXPORTER or inner.lead:
+        return problems, False
+    return problems, True if not inner.tail else "white space"
+
+
+def _malformed(name: str, err: MalformedInputError) -> Problem:
+    return Problem(
+        "json.malformed",
+        "error",
+        f"{err.message}; Letta answers 'Corrupted agent file format.'",
+        name,
+        err.location.line,
+        err.location.record,
+        err.location.path,
+    )
+
+
 def _bom_problem(name: str) -> Problem:
     return Problem(
         "letta.bundle.bom", "warning", "starts with a UTF-8 byte order mark (BOM); Letta reads it, its exporter writes none", name, 1
     )
-
-
-def _corrupted(message: str) -> str:
-    return f"{message}; Letta answers 'Corrupted agent file format.'"
 
 
 def _spreader(arrays: tuple[str, ...]) -> Any:
@@ -205,7 +227,7 @@ class _Checks:
         self.found.extend(self.schemas.problems(name, value, exact=exact, file=self.file, record=record, prefix=prefix))
 
     def add(self, code: str, severity: str, message: str, record: int | None, path: tuple[Any, ...]) -> None:
-        self.found.append(Problem(code, severity, message, self.file, None, record, json_path(path)))  # type: ignore[arg-type]
+        self.found.append(Problem(code, severity, message, self.file, None, record, json_path(path)))  # type: ignore[arg-type] (severity: "error" or "warning")
 
     def record_problems(self) -> list[Problem]:
         return list(self.found)
@@ -645,20 +667,21 @@ class _ExporterLayout:
             self._put(("\n" + "  " * len(self.written) if count else "") + "]")
             return
         if event.kind == "item":
-            rendered = self._render(event.value, event.exact)
-            self.same = rendered is not None and self.same
-            if self.same:
-                self._put(self._next() + rendered)  # type: ignore[operator]
+            self._value(self._next(), event)
             return
         prefix = self._next() + orjson.dumps(event.path[-1]).decode("utf-8") + ": "
         if event.kind == "array":
             self._put(prefix + "[")
             self.written.append(0)
-            return
+        else:
+            self._value(prefix, event)
+
+    def _value(self, prefix: str, event: Event) -> None:
         rendered = self._render(event.value, event.exact)
-        self.same = rendered is not None and self.same
-        if self.same:
-            self._put(prefix + rendered)  # type: ignore[operator]
+        if rendered is None:
+            self.same = False
+        else:
+            self._put(prefix + rendered)
 
     def finish(self) -> bool | str:
         """True when the exporter would have written these very bytes; "white space" when only
