@@ -1,6 +1,6 @@
 """A bundle in memory: its metadata, its records, and pandas views of them for inspection.
 
-``bundle.records.memories`` (and relations, nodes, documents, chunks, pending) are the canonical
+``bundle.records.memories`` (and relations, nodes, documents, chunks, pending, messages) are the canonical
 records; ``bundle.memories`` and friends are DataFrames built from them on each access, with real
 dtypes: UTC datetimes, categories for closed vocabularies, nullable integers and floats. Native
 values that did not fit a canonical column appear in ``extra.<native key>`` columns.
@@ -12,15 +12,16 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .model import KINDS, BundleMeta, Chunk, Document, Memory, Node, PendingMemory, Record, Relation, Timestamp
+from .model import KINDS, BundleMeta, Chunk, Document, Memory, Message, Node, PendingMemory, Record, Relation, Timestamp
 
 if TYPE_CHECKING:
     import pandas as pd
 
 # canonical attributes whose values form a closed vocabulary in at least one format
-CATEGORICAL = {"scope", "type", "source_type", "kind", "direction", "source"}
+CATEGORICAL = {"scope", "type", "source_type", "kind", "direction", "source", "role"}
 INTEGER = {"start_offset", "end_offset"}
 FLOAT = {"importance", "confidence", "weight"}
+BOOLEAN = {"in_context"}
 HIDDEN = {"extra", "layout", "origin"}
 TIMESTAMPS = {"created_at", "updated_at", "accessed_at", "exported_at", "suggested_at"}
 
@@ -33,6 +34,7 @@ class Records:
     documents: list[Document] = field(default_factory=list)
     chunks: list[Chunk] = field(default_factory=list)
     pending: list[PendingMemory] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # conversations (Letta); the other formats have none
 
 
 class Bundle:
@@ -113,6 +115,10 @@ class Bundle:
     def pending(self) -> pd.DataFrame:
         return self.frame("pending")
 
+    @property
+    def messages(self) -> pd.DataFrame:
+        return self.frame("messages")
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v}" for k, v in self.counts().items() if v)
         return f"<Bundle {self.meta.format} {self.meta.version} {counts or 'empty'}>"
@@ -143,6 +149,7 @@ _MODELS: dict[str, type[Record]] = {
     "documents": Document,
     "chunks": Chunk,
     "pending": PendingMemory,
+    "messages": Message,
 }
 
 
@@ -181,6 +188,8 @@ def _column(name: str, values: list[Any], pd: Any) -> Any:
         return pd.Series(values, dtype="Int64")
     if name in FLOAT:
         return pd.Series([float(v) if v is not None else None for v in values], dtype="Float64")
+    if name in BOOLEAN:
+        return pd.Series(values, dtype="boolean")
     if name in (
         "user_id",
         "agent_name",
@@ -191,6 +200,7 @@ def _column(name: str, values: list[Any], pd: Any) -> Any:
         "context",
         "supersedes",
         "id",
+        "agent_id",
         "document_id",
         "content_hash",
         "reason",

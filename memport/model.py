@@ -1,4 +1,4 @@
-"""The canonical data model: one vocabulary for what Kagura, Tribal and Doclea bundles carry.
+"""The canonical data model: one vocabulary for what Kagura, Tribal, Doclea and Letta bundles carry.
 
 Records are pydantic models, so data built by hand or crossing into memport is validated; the
 readers build them with ``model_construct`` because they have already checked every value.
@@ -150,6 +150,25 @@ class PendingMemory(Record):
     reason: str | None = None
 
 
+class Message(Record):
+    """One message of an agent's conversation (Letta: ``agents[].messages[]``).
+
+    ``content`` is the message's readable text (a Letta message's text parts joined by newlines);
+    when the native content is structured (parts, reasoning, images), the parts themselves stay in
+    ``extra`` and are what a same-format write puts back. ``agent_id`` and ``agent_name`` name the
+    agent whose conversation holds the message, ``in_context`` whether it is in that agent's
+    context window (None when the file does not say).
+    """
+
+    id: str | None = None
+    agent_id: str | None = None
+    agent_name: str | None = None
+    role: str | None = None
+    content: str | None = None
+    in_context: bool | None = None
+    created_at: Timestamp | None = None
+
+
 class BundleMeta(BaseModel):
     """What a bundle says about itself.
 
@@ -179,7 +198,7 @@ class BundleMeta(BaseModel):
     container: dict[str, JsonValue] | None = None
 
 
-KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
+KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending", "messages")
 
 
 # ---------------------------------------------------------------------------------------------

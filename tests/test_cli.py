@@ -16,7 +16,7 @@ import memport
 from memport.cli import cli
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
-COUNT_KEYS = ["memories", "relations", "nodes", "documents", "chunks", "pending"]
+COUNT_KEYS = ["memories", "relations", "nodes", "documents", "chunks", "pending", "messages"]
 
 
 def run(*args):

@@ -40,7 +40,7 @@ def test_reference_bundle_round_trip(tmp_path):
     src = write_doclea(tmp_path / "d.json", doclea_bundle(memoryRelations=[DOCLEA_RELATION]))
     assert not src.read_bytes().endswith(b"\n")
     bundle = memport.read(src)
-    assert bundle.counts() == {"memories": 1, "relations": 1, "nodes": 0, "documents": 0, "chunks": 0, "pending": 0}
+    assert bundle.counts() == {"memories": 1, "relations": 1, "nodes": 0, "documents": 0, "chunks": 0, "pending": 0, "messages": 0}
     relation = bundle.records.relations[0]
     assert relation.metadata == {"reason": "newer decision"}  # decoded for inspection
     assert relation.created_at.dialect == "epoch-ms"

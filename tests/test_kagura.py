@@ -38,7 +38,7 @@ def persistent(**changes):
 def test_reference_bundle_reads_validates_and_rewrites_byte_for_byte(tmp_path):
     src = reference_kagura(tmp_path / "src")
     bundle = memport.read(src)
-    assert bundle.counts() == {"memories": 2, "relations": 1, "nodes": 2, "documents": 0, "chunks": 0, "pending": 0}
+    assert bundle.counts() == {"memories": 2, "relations": 1, "nodes": 2, "documents": 0, "chunks": 0, "pending": 0, "messages": 0}
     report = memport.validate(src)
     assert report.valid and report.problems == []
     same_bytes(src, rewrite(src, tmp_path))

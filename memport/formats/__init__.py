@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..bundle import Bundle
-from ..errors import BundleNotFoundError, Location, NotABundleError, UnsupportedVersionError
+from ..errors import BundleNotFoundError, ConversionError, Location, NotABundleError, UnsupportedVersionError
 
 if TYPE_CHECKING:
     from ..problems import Problem
@@ -255,10 +255,15 @@ class FormatPlugin:
     # conversions ---------------------------------------------------------------------------
 
     def to_canonical(self, bundle: Bundle, report: ConversionReport) -> Canonical:
-        raise NotImplementedError
+        raise ConversionError(f"converting {self.name} to another format is not supported yet: nothing maps its records there")
 
     def from_canonical(self, canonical: Canonical, target: Target, report: ConversionReport) -> Bundle:
-        raise NotImplementedError
+        raise ConversionError(f"converting to {self.name} from another format is not supported yet: nothing maps records to it")
+
+    def rewrite(self, bundle: Bundle, exported_at: Any = None) -> Bundle:
+        """A bundle converted to its own format: itself, which its writer writes back as it was read.
+        A format whose system no longer opens an older shape of it upgrades that one (Letta)."""
+        return bundle
 
     def meaning(self, relation: Any) -> str:
         """What a canonical relation of this format means, in ``_convert.MEANINGS``."""

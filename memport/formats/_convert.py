@@ -448,12 +448,14 @@ def convert(
     targets = [p.name for p in plugins()]
     if to not in targets:
         raise ConversionError(f"unknown target format {to!r}; one of {', '.join(targets)}")
+    if to == bundle.format:
+        result = plugin(to).rewrite(bundle, exported_at)
+        if result is bundle:  # written back as read: everything carried
+            total = sum(bundle.counts().values())
+            result.conversion = ConversionReport(bundle.format, to, input=total, written=total)
+        return result
     report = ConversionReport(bundle.format, to)
     report.input = sum(bundle.counts().values())
-    if to == bundle.format:
-        report.written = report.input
-        bundle.conversion = report
-        return bundle
     canonical = plugin(bundle.format).to_canonical(bundle, report)
     target = Target(to, export_time(bundle, exported_at), user_id, agent_name, local_tz or bundle.meta.local_tz)
     result = plugin(to).from_canonical(canonical, target, report)
@@ -463,7 +465,7 @@ def convert(
 
 def mapping_markdown() -> str:
     """docs/mapping.md, generated from each format's ``mapping``."""
-    found = {p.name: p.mapping for p in plugins()}
+    found = {p.name: p.mapping for p in plugins() if p.mapping}  # the formats a conversion can write
     targets = list(found)
     lines = [
         "# Where each canonical field goes",
