@@ -292,3 +292,14 @@ def test_a_relation_kept_through_kagura_reaches_tribal_as_it_would_directly(src,
     memport.write(memport.convert(memport.read(src["doclea"]), "kagura"), tmp_path / "k")
     through = memport.convert(memport.read(tmp_path / "k"), "tribal")
     assert {m.supersedes for m in through.records.memories} == {m.supersedes for m in direct.records.memories} == {None, "mem-1"}
+
+
+def test_a_number_doclea_cannot_hold_is_written_as_its_default_and_reported(tmp_path):
+    # Kagura keeps NaN (Python's json); JSON.stringify would write null, which Doclea's types reject
+    record = dict(KAGURA_PERSISTENT, metadata={"importance": float("nan")})
+    result = memport.convert(memport.read(write_kagura(tmp_path / "k", [record])), "doclea")
+    assert result.records.memories[0].importance == 0.5
+    (loss,) = [loss for loss in result.conversion.losses.values() if loss.field == "importance"]
+    assert (loss.count, loss.note) == (1, "nan has no JSON form Doclea reads back (JSON.stringify writes null): written as 0.5")
+    memport.write(result, tmp_path / "d.json")
+    assert memport.validate(tmp_path / "d.json").errors == []

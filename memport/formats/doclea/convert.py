@@ -9,6 +9,7 @@ as the origin's fields. Relations from other formats become memory relations who
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -189,8 +190,7 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
         record: dict[str, Any] = {"id": ids[id(v)], "type": kind, "title": clean(title, v, "title", report, NAME), "content": text}
         if v.summary is not None:
             record["summary"] = clean(v.summary, v, "summary", report, NAME)
-        importance = v.importance if isinstance(v.importance, (int, float)) and not isinstance(v.importance, bool) else DEFAULT_IMPORTANCE
-        record["importance"] = _js_number(importance)
+        record["importance"] = _number(v.importance, DEFAULT_IMPORTANCE, "memories", "importance", v.label, report)
         record["tags"] = list(v.tags or [])
         record["relatedFiles"] = own.get("relatedFiles", [])
         for k in ("gitCommit", "sourcePr"):
@@ -315,12 +315,14 @@ def _relations(canonical: Canonical, ids: dict[int, str], report: ConversionRepo
         src = key_to_id.get(json.dumps(rel.source), rel.source if isinstance(rel.source, str) else json.dumps(rel.source))
         dst = key_to_id.get(json.dumps(rel.target), rel.target if isinstance(rel.target, str) else json.dumps(rel.target))
         created = rel.data.get("created_at") if isinstance(rel.data, dict) else None
-        metadata = json.dumps(
-            {"memport": {"rel_type": rel.type, "src": rel.source, "dst": rel.target, "data": rel.data}},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        weight = rel.weight if isinstance(rel.weight, (int, float)) and not isinstance(rel.weight, bool) else 1
+        kept = {"memport": {"rel_type": rel.type, "src": rel.source, "dst": rel.target, "data": rel.data}}
+        if _has_non_finite(kept):  # JSON.parse reads no NaN: JSON.stringify's null stands in, reported
+            report.lose(
+                "relations", "data", rel.id, "NaN or Infinity in the edge's data has no JSON form Doclea reads back: written as null"
+            )
+            metadata = dumps_js_compact(kept)
+        else:
+            metadata = json.dumps(kept, ensure_ascii=False, separators=(",", ":"))
         add(
             "memory",
             {
@@ -328,7 +330,7 @@ def _relations(canonical: Canonical, ids: dict[int, str], report: ConversionRepo
                 "source_id": src,
                 "target_id": dst,
                 "type": TYPE_FOR.get(link.meaning, "references"),
-                "weight": _js_number(weight),
+                "weight": _number(rel.weight, 1, "relations", "weight", rel.id, report),
                 "metadata": metadata,
                 "created_at": _millis(created),
             },
@@ -375,6 +377,33 @@ def _millis(text: Any) -> int:
             dt = dt.replace(tzinfo=UTC)
         return int(dt.timestamp() * 1000)
     return 0
+
+
+def _number(value: Any, default: float | int, kind: str, field_name: str, label: Any, report: ConversionReport) -> float | int:
+    """A number as Doclea keeps it (JavaScript): integral floats as integers, the default where
+    there is none. What it cannot hold is reported, with what was written instead: NaN and Infinity
+    (JSON.stringify writes null, which Doclea's types reject) become the default; an integer beyond
+    2**53 is read back by JavaScript as the nearest double."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return default
+    if isinstance(value, float) and not math.isfinite(value):
+        report.lose(
+            kind, field_name, label, f"{value} has no JSON form Doclea reads back (JSON.stringify writes null): written as {default}"
+        )
+        return default
+    if isinstance(value, int) and abs(value) > 2**53:
+        report.lose(kind, field_name, label, f"an integer beyond 2**53: JavaScript reads {value} back as {float(value)!r}")
+    return _js_number(value)
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return False
 
 
 def _js_number(value: float | int) -> float | int:
