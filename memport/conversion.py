@@ -273,8 +273,11 @@ class ConversionReport:
     def _repr_html_(self) -> str:
         import html
 
+        from .masking import frame_html
+
+        # examples are record ids: escaped and masked like every display (memport.masking)
         return f"<p>{html.escape(self.summary_line())}</p>" + (
-            self.to_frame().to_html(index=False) if self.losses else "<p>nothing lost</p>"
+            frame_html(self.to_frame(), index=False) if self.losses else "<p>nothing lost</p>"
         )
 
 

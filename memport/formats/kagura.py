@@ -26,7 +26,7 @@ from ..bundle import Bundle, Records
 from ..errors import Location, MalformedInputError, NotABundleError
 from ..jsonio import atomic_output, dumps_python, read_document, write_synced
 from ..model import BundleMeta, Codec, Field, Memory, Node, Relation, Timestamp, Unfit, raw_timestamp, text
-from ..problems import Problem
+from ..problems import Problem, quote
 from ..schemas import SchemaSet, schema_set
 from ..timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, parse_text, store_text, zone
 from . import Detection, Indexed, NativeRecord
@@ -574,7 +574,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                     Problem(
                         "kagura.node.duplicate",
                         "warning",
-                        f"node id {obj.get('id')!r} already defined on line {nodes[tag]}: Kagura merges the attributes and the later node_type wins",
+                        f"node id {quote(obj.get('id'))} already defined on line {nodes[tag]}: Kagura merges the attributes and the later node_type wins",
                         name,
                         line,
                         None,
@@ -595,7 +595,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                         Problem(
                             "kagura.edge.duplicate",
                             "error",
-                            f"a second edge {obj.get('src')!r} -> {obj.get('dst')!r} (first on line {pairs[(src, dst)]}): the graph keeps one edge per ordered pair, so the earlier one is lost",
+                            f"a second edge {quote(obj.get('src'))} -> {quote(obj.get('dst'))} (first on line {pairs[(src, dst)]}): the graph keeps one edge per ordered pair, so the earlier one is lost",
                             name,
                             line,
                             None,
@@ -610,7 +610,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                 Problem(
                     "kagura.edge.before-node",
                     "error",
-                    f"{end} {raw!r} is defined only later (line {nodes[tag]}); Kagura's importer aborts on an edge before its nodes",
+                    f"{end} {quote(raw)} is defined only later (line {nodes[tag]}); Kagura's importer aborts on an edge before its nodes",
                     name,
                     line,
                     None,
@@ -623,7 +623,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                 Problem(
                     "kagura.edge.dangling",
                     "error",
-                    f"{end} {raw!r} names no node in graph.jsonl{kind_hint}; Kagura's importer aborts on it",
+                    f"{end} {quote(raw)} names no node in graph.jsonl{kind_hint}; Kagura's importer aborts on it",
                     name,
                     line,
                     None,
