@@ -137,8 +137,8 @@ SENSITIVE: list[Rule] = [
     ),
     Rule("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
     # numbers joined by hyphens to more of them are ids (uuids), not phone numbers
-    Rule("phone", re.compile(r"(?<![\w.+-])\+\d{8,15}(?![\w.-])")),
-    Rule("phone", re.compile(r"(?<![\w.-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}[ .-]\d{3,4}[ .-]\d{3,4}(?![\w.-])")),
+    Rule("phone", re.compile(r"(?<![\w.+])(?<!\d-)\+\d{8,15}(?![\w.]|-\d)")),
+    Rule("phone", re.compile(r"(?<![\w.])(?<!\d-)(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}[ .-]\d{3,4}[ .-]\d{3,4}(?![\w.]|-\d)")),
 ]
 
 
