@@ -63,6 +63,9 @@ class Audit:
             "too_long": len(self.too_long),
         }
 
+    def __repr__(self) -> str:
+        return "<Audit " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.summary().items()) + ">"
+
     def charts(self) -> dict[str, str]:
         """The audit's charts as inline SVG, by name: ``timeline``, ``user``, ``agent``, ``source``,
         ``type``, ``duplicates``, ``dangling``, ``sensitive`` (only those with something to show)."""
@@ -70,7 +73,7 @@ class Audit:
 
         out: dict[str, str] = {}
         if self.timeline is not None and len(self.timeline):
-            note = f"{self.undated} of {self.total} memories have no creation time and are not in this chart" if self.undated else None
+            note = f"{_memories(self.undated)} of {self.total} without a creation time: not in this chart" if self.undated else None
             out["timeline"] = charts.timeline(
                 list(self.timeline["month"]), list(self.timeline["count"]), "Memories created per month", note=note
             )
@@ -96,7 +99,7 @@ class Audit:
         summary = ", ".join(f"{html.escape(k.replace('_', ' '))}: {v}" for k, v in self.summary().items())
         parts = [f"<h4>Audit of {self.total} memories</h4><p>{summary}</p>"]
         if self.undated:
-            parts.append(f"<p>{self.undated} memories have no creation time: they are counted, but not in the timeline.</p>")
+            parts.append(f"<p>{_memories(self.undated)} without a creation time: counted, but not in the timeline.</p>")
         charts = self.charts()
         if charts:
             cells = "".join(f"<div style='flex:0 0 auto'>{svg}</div>" for svg in charts.values())
@@ -120,6 +123,10 @@ class Audit:
 
 
 NONE = "(none)"
+
+
+def _memories(n: int) -> str:
+    return f"{n} memory" if n == 1 else f"{n} memories"
 
 
 def _top(labels: Any, counts: Any) -> tuple[list[str], list[int]]:

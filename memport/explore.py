@@ -182,7 +182,7 @@ def display_page(page: Any, *, reveal: bool = False) -> Any:
 
 def _cell(value: Any, column: str, reveal: bool) -> Any:
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return None
+        return ""
     if reveal:
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     else:
@@ -197,8 +197,11 @@ def table_html(page: Any) -> str:
     return (
         "<style>.memport-scroll{overflow-x:auto;max-width:100%}"
         ".memport-table{border-collapse:collapse;font-size:12px}"
-        ".memport-table th,.memport-table td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top}"
-        ".memport-table td{max-width:36em;white-space:pre-wrap;word-break:break-word}"
+        # the table as wide as its cells want (short ones never wrap, long text wraps at 36em): what
+        # does not fit scrolls sideways
+        ".memport-table{width:max-content}"
+        ".memport-table th,.memport-table td{border-bottom:1px solid #ddd;padding:2px 8px;text-align:left !important;vertical-align:top}"
+        ".memport-table td{max-width:36em;white-space:pre-wrap;overflow-wrap:anywhere}"
         ".memport-table th{white-space:nowrap}</style>"
         f"<div class='memport-scroll'>{table}</div>"
     )

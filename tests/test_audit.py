@@ -75,7 +75,7 @@ def test_bundle_audit(tmp_path):
     ]
     assert audit.too_long["how"].tolist() == ["estimated (characters / 4)"]
     html = audit._repr_html_()
-    assert SECRETS["email"] not in html and "1 memories have no creation time" in html
+    assert SECRETS["email"] not in html and "1 memory without a creation time: counted, but not in the timeline" in html
     charts = audit.charts()
     assert sorted(charts) == ["agent", "duplicates", "sensitive", "source", "timeline", "user"]
     for name, svg in charts.items():

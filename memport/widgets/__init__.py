@@ -64,7 +64,7 @@ class BundleExplorer(w.VBox):
             fields[choice.column] = w.SelectMultiple(
                 options=[(label, value) for label, value, _ in choice.options],
                 description=choice.label + more,
-                rows=min(4, len(choice.options)),
+                rows=max(2, min(4, len(choice.options))),
                 layout=wide,
             )
         if when:
