@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .masking import find_sensitive, frame_html, is_secret_key, mask, mask_text, masked, shorten
+from .masking import find_sensitive, frame_html, is_secret_key, mask, mask_text, masked, may_hold_secret, shorten
 
 # how many bars a chart of counts shows; the rest are summed into one "other" bar
 TOP = 12
@@ -204,6 +204,8 @@ def _timeline(created: Any, pd: Any) -> tuple[Any, int]:
 def sensitive_fields(value: Any, path: str = "") -> list[tuple[str, str, str]]:
     """(field, kind, masked value) for every secret in a native record: in its text, keys, ids,
     tags and metadata, recursively; a field named like a secret counts whole."""
+    if not path and not may_hold_secret(json.dumps(value, ensure_ascii=False, default=str)):
+        return []  # most records: one look at the whole instead of one per string
     found: list[tuple[str, str, str]] = []
     if isinstance(value, dict):
         for key, item in value.items():

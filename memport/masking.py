@@ -23,6 +23,7 @@ only shows them masked (:class:`MaskedFrame`).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -63,6 +64,10 @@ class Rule:
     pattern: re.Pattern[str]
     group: int | str = 0
     accept: Callable[[str], bool] | None = None  # a further check of the secret's text
+    # what a text must hold for the pattern to be tried at all: any of ``hints`` (lower case), or
+    # ``needs`` "digits" (what a phone number starts with) or "run" (40 characters of base64)
+    hints: tuple[str, ...] = ()
+    needs: str | None = None
 
 
 def _mixed(text: str) -> bool:
@@ -84,6 +89,8 @@ def _a_password(text: str) -> bool:
 
 
 # the value of an assignment: quoted, or up to whitespace, a quote or a separator
+# the secret words' parts, for the rules' hints
+_SECRET_HINTS = ("pass", "pwd", "secret", "token", "api", "access", "private", "credential", "session")
 _VALUE = r"(?:\"(?P<dq>(?:[^\"\\]|\\.)+)\"|'(?P<sq>[^']+)'|(?P<bare>[^\s\"',;&<>()\[\]{}]+))"
 
 SENSITIVE: list[Rule] = [
@@ -94,22 +101,37 @@ SENSITIVE: list[Rule] = [
             r"-----BEGIN (?P<label>[A-Z0-9 ]*)PRIVATE KEY(?: BLOCK)?-----"
             r"(?:[\s\S]*?-----END (?P=label)PRIVATE KEY(?: BLOCK)?-----|(?:[A-Za-z0-9+/=:\s-]|\\[nr])*)"
         ),
+        hints=("private key",),
     ),
-    Rule("aws access key id", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b")),
+    Rule(
+        "aws access key id",
+        re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b"),
+        hints=("akia", "asia", "abia", "acca", "agpa", "aida", "aroa", "anpa", "anva", "aipa"),
+    ),
     # a secret access key is 40 characters of base64 with no prefix: named as such, or standing alone
     Rule(
         "aws secret key",
         re.compile(r"(?i)aws.{0,30}?(?:secret|key).{0,20}?(?<![A-Za-z0-9/+])(?P<key>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"),
         "key",
+        hints=("aws",),
     ),
-    Rule("aws secret key", re.compile(r"(?<![A-Za-z0-9/+=_-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-])"), accept=_mixed),
-    Rule("api key", re.compile(r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{8,}"), accept=_api_key_body),
-    Rule("api key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    Rule("github token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b")),
-    Rule("slack token", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}")),
-    Rule("slack token", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+")),
-    Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")),
-    Rule("bearer token", re.compile(r"(?i)\bbearer\s+(?P<token>[A-Za-z0-9._~+/-]{8,}=*)"), "token"),
+    Rule("aws secret key", re.compile(r"(?<![A-Za-z0-9/+=_-])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=_-])"), accept=_mixed, needs="run"),
+    Rule(
+        "api key",
+        re.compile(r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{8,}"),
+        accept=_api_key_body,
+        hints=("sk-", "sk_", "pk-", "pk_", "rk-", "rk_"),
+    ),
+    Rule("api key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), hints=("aiza",)),
+    Rule(
+        "github token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"),
+        hints=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
+    Rule("slack token", re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{10,}"), hints=("xox",)),
+    Rule("slack token", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"), hints=("hooks.slack.com",)),
+    Rule("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), hints=("eyj",)),
+    Rule("bearer token", re.compile(r"(?i)\bbearer\s+(?P<token>[A-Za-z0-9._~+/-]{8,}=*)"), "token", hints=("bearer",)),
     # JSON: "password": "x", "api_key": 1234 (also a JSON document inside a string, its quotes escaped)
     Rule(
         "password",
@@ -118,14 +140,18 @@ SENSITIVE: list[Rule] = [
             r"(?:\"(?P<str>(?:[^\"\\]|\\.)+)\"|(?P<other>-?[0-9][0-9.eE+-]*|true|false))"
         ),
         "value",
+        hints=_SECRET_HINTS,
     ),
     Rule(
         "password",
         re.compile(rf"(?i)\\\"(?:[^\"\\]*[_.\-\s])?(?:{_SECRET_WORDS})\\\"[ \t]*:[ \t]*\\\"(?P<str>(?:[^\"\\]|\\[^\"])+)\\\""),
         "value",
+        hints=_SECRET_HINTS,
     ),
     # YAML and key=value: password: x, API_KEY=x, db.password = "x"
-    Rule("password", re.compile(rf"(?i)(?<![\w-])(?:[\w.-]*[_.-])?(?:{_SECRET_WORDS})[ \t]*[:=][ \t]*{_VALUE}"), "value"),
+    # (the name is found by its secret word, not scanned for from every character before it: that
+    # backtracked over every word of a long text)
+    Rule("password", re.compile(rf"(?i)(?<![A-Za-z0-9])(?:{_SECRET_WORDS})[ \t]*[:=][ \t]*{_VALUE}"), "value", hints=_SECRET_HINTS),
     # prose: "my password is x", "the wifi passcode was: x"
     Rule(
         "password",
@@ -134,12 +160,25 @@ SENSITIVE: list[Rule] = [
         ),
         "said",
         accept=_a_password,
+        hints=("pass", "pin", "pwd"),
     ),
-    Rule("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
+    Rule("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"), hints=("@",)),
     # numbers joined by hyphens to more of them are ids (uuids), not phone numbers
-    Rule("phone", re.compile(r"(?<![\w.+])(?<!\d-)\+\d{8,15}(?![\w.]|-\d)")),
-    Rule("phone", re.compile(r"(?<![\w.])(?<!\d-)(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}[ .-]\d{3,4}[ .-]\d{3,4}(?![\w.]|-\d)")),
+    Rule("phone", re.compile(r"(?<![\w.+])(?<!\d-)\+\d{8,15}(?![\w.]|-\d)"), needs="digits"),
+    Rule(
+        "phone",
+        re.compile(r"(?<![\w.])(?<!\d-)(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?)?\d{2,4}[ .-]\d{3,4}[ .-]\d{3,4}(?![\w.]|-\d)"),
+        needs="digits",
+    ),
 ]
+
+
+# What makes a text worth trying the rules on: most texts (ids, dates, words) hold no hint, no
+# phone-like digits and no 40-character run, and are done with three scans. An audit of 100k
+# memories (2.4M strings) took 31 s trying every rule on every string; 8 s with these first.
+_HINTS = re.compile("|".join(sorted({re.escape(h) for rule in SENSITIVE for h in rule.hints})))
+_DIGITS = re.compile(r"\d{2,4}[ .)-]{1,2}\d{3,4}[ .-]\d{3,4}|\+\d{8}")
+_RUN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}")  # tried at the start of a run only: linear
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +202,18 @@ def _span(rule: Rule, m: re.Match[str]) -> tuple[int, int] | None:
 def _findings(text: str) -> list[Finding]:
     """One pass over ``text``: every secret or personal datum, in order; a span is reported once
     (the most specific rule wins), and what is already masked is not found again."""
+    lower = text.lower()
+    gates = _gates(text, lower)
+    if not any(gates.values()):
+        return []
     taken = [m.span() for m in TOKEN.finditer(text)]
     found: list[Finding] = []
     for rule in SENSITIVE:
+        if rule.hints:
+            if not gates["hints"] or not any(h in lower for h in rule.hints):
+                continue
+        elif rule.needs is not None and not gates[rule.needs]:
+            continue
         for m in rule.pattern.finditer(text):
             span = _span(rule, m)
             if span is None:
@@ -181,6 +229,16 @@ def _findings(text: str) -> list[Finding]:
             found.append(Finding(rule.kind, start, end))
     found.sort(key=lambda f: f.start)
     return found
+
+
+def _gates(text: str, lower: str) -> dict[str, bool]:
+    return {"hints": bool(_HINTS.search(lower)), "digits": bool(_DIGITS.search(text)), "run": len(text) >= 40 and bool(_RUN.search(text))}
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when no rule can find anything in ``text`` (cheap: three scans). Checking a whole
+    record's JSON first spares looking at each of its strings (audits)."""
+    return bool(_HINTS.search(text.lower()) or _DIGITS.search(text) or (len(text) >= 40 and _RUN.search(text)))
 
 
 def _masked_once(text: str, found: list[Finding]) -> str:
@@ -229,7 +287,12 @@ def mask_text(text: str, *, reveal: bool = False) -> str:
 
 def is_secret_key(name: Any) -> bool:
     """Whether a field of this name holds a secret whatever its value (``api_key``, ``db.password``)."""
-    return isinstance(name, str) and bool(_SECRET_KEY.match(name.strip()))
+    return isinstance(name, str) and _secret_name(name)
+
+
+@functools.lru_cache(maxsize=4096)  # field names repeat in every record
+def _secret_name(name: str) -> bool:
+    return bool(_SECRET_KEY.match(name.strip()))
 
 
 def is_secret_path(parts: Iterable[Any]) -> bool:
