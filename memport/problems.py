@@ -55,11 +55,18 @@ def json_path(parts: Any) -> str:
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and part.isidentifier():
+        elif isinstance(part, str) and part.isidentifier() and not _holds_secret(part):
             out += f".{part}"
         else:
             out += f"[{quote(str(part))}]"
     return out
+
+
+def _holds_secret(name: str) -> bool:
+    """A key that is itself a secret (an access key id used as a key) is quoted, hence masked."""
+    from .masking import mask_text
+
+    return mask_text(name) != name
 
 
 @dataclass(frozen=True, slots=True)

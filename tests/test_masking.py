@@ -20,7 +20,7 @@ from memport.masking import (
     masked,
     shorten,
 )
-from memport.problems import quote
+from memport.problems import json_path, quote
 
 PRIVATE_KEY_BODY = ["MIIEpAIBAAKCAQEA7bq9kfQ2", "Zm9vYmFyYmF6cXV4MTIzNDU2"]
 PRIVATE_KEY = "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(PRIVATE_KEY_BODY) + "\n-----END RSA PRIVATE KEY-----"
@@ -180,3 +180,5 @@ def test_validation_messages_name_the_field_and_never_echo_a_secret(tmp_path):
     assert quote("password: hunter2hunter2") == "'password: [masked: password, 14 chars]'"
     assert quote(12345678, secret=True) == "'[masked: secret, 8 chars]'"
     assert quote("x" * 100).endswith("... (100 characters)'")
+    # a key that is itself a secret is quoted in a path, hence masked
+    assert json_path(["metadata", "AKIAIOSFODNN7EXAMPLE", "note"]) == "$.metadata['[masked: aws access key id, 20 chars]'].note"
