@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from .masking import TOKEN, frame_html, is_secret_key, mask, mask_cell, mask_text, mask_value, shorten
+from .masking import TOKEN, frame_html, is_secret_key, mask, mask_cell, mask_text, mask_value, may_hold_secret, shorten
 from .problems import Problem
 
 # where "text contains" looks (what a person reads as the record's text)
@@ -148,11 +148,14 @@ def _text_hits(frame: Any, text: str, candidates: Any, reveal: bool) -> Any:
     needle = text.lower()
     hit = pd.Series(False, index=frame.index)
     for column in text_columns(frame):
-        values = frame[column]
-        raw = values.map(lambda v: needle in _as_text(v).lower()).astype(bool) & candidates
+        texts = frame[column].map(_as_text)
+        raw = texts.map(lambda v: needle in v.lower()).astype(bool) & candidates
         if not reveal and raw.any():
-            shown = values[raw].map(lambda v, column=column: needle in str(mask_cell(_as_text(v), column)).lower()).astype(bool)
-            raw = raw & shown.reindex(frame.index, fill_value=False)
+            # only a text that may hold a secret can read otherwise once masked (a cheap look
+            # first: searching 100k memories took 1.4 s masking every hit, 0.3 s with it)
+            risky = texts[raw][texts[raw].map(may_hold_secret).astype(bool)]
+            hidden = risky[risky.map(lambda v, column=column: needle not in str(mask_cell(v, column)).lower()).astype(bool)]
+            raw[hidden.index] = False
         hit |= raw
     return hit
 

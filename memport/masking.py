@@ -176,7 +176,10 @@ SENSITIVE: list[Rule] = [
 # What makes a text worth trying the rules on: most texts (ids, dates, words) hold no hint, no
 # phone-like digits and no 40-character run, and are done with three scans. An audit of 100k
 # memories (2.4M strings) took 31 s trying every rule on every string; 8 s with these first.
-_HINTS = re.compile("|".join(sorted({re.escape(h) for rule in SENSITIVE for h in rule.hints})))
+# (two patterns covering every rule's hints: prefixes whose case is fixed, looked for as written,
+# and words in the lower-cased text; one alternation of all the hints scanned 40% slower)
+_FIXED = re.compile(r"A[A-Z]{3}[0-9A-Z]{16}|AIza|gh[pousr]_|github_pat_|xox|eyJ|[spr]k[-_]|hooks\.slack|PRIVATE KEY|@")
+_WORDS = re.compile(r"pass|pwd|secret|token|api|access|private|credential|session|bearer|aws|pin")
 _DIGITS = re.compile(r"\d{2,4}[ .)-]{1,2}\d{3,4}[ .-]\d{3,4}|\+\d{8}")
 _RUN = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}")  # tried at the start of a run only: linear
 
@@ -232,13 +235,17 @@ def _findings(text: str) -> list[Finding]:
 
 
 def _gates(text: str, lower: str) -> dict[str, bool]:
-    return {"hints": bool(_HINTS.search(lower)), "digits": bool(_DIGITS.search(text)), "run": len(text) >= 40 and bool(_RUN.search(text))}
+    return {
+        "hints": bool(_FIXED.search(text) or _WORDS.search(lower)),
+        "digits": bool(_DIGITS.search(text)),
+        "run": len(text) >= 40 and bool(_RUN.search(text)),
+    }
 
 
 def may_hold_secret(text: str) -> bool:
     """False when no rule can find anything in ``text`` (cheap: three scans). Checking a whole
     record's JSON first spares looking at each of its strings (audits)."""
-    return bool(_HINTS.search(text.lower()) or _DIGITS.search(text) or (len(text) >= 40 and _RUN.search(text)))
+    return bool(_FIXED.search(text) or _WORDS.search(text.lower()) or _DIGITS.search(text) or (len(text) >= 40 and _RUN.search(text)))
 
 
 def _masked_once(text: str, found: list[Finding]) -> str:

@@ -18,6 +18,7 @@ from memport.masking import (
     mask_uid,
     mask_value,
     masked,
+    may_hold_secret,
     shorten,
 )
 from memport.problems import json_path, quote
@@ -79,6 +80,12 @@ def test_every_kind_of_secret_is_found_and_masked_to_kind_and_length():
             assert part not in shown and part not in found[0][1], (text, shown)
         assert shown.startswith("note: ") and shown.endswith(" (end)")
     assert mask("hunter2hunter2", "password") == "[masked: password, 14 chars]"
+
+
+def test_the_cheap_first_look_lets_every_secret_through():
+    for _, text, _ in CASES:
+        assert may_hold_secret(text), text
+    assert not may_hold_secret("Alice prefers Python; 2025-06-01 12:00:00")
 
 
 def test_ordinary_text_is_left_alone():

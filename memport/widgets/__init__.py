@@ -58,7 +58,8 @@ class BundleExplorer(w.VBox):
         wide = w.Layout(width="auto")
         fields: dict[str, Any] = {}
         if text_columns(frame):
-            fields["text"] = w.Text(placeholder="text contains...", description="search", layout=wide)
+            # searched when Enter is pressed or the box is left, not at every keystroke (a large bundle)
+            fields["text"] = w.Text(placeholder="text contains...", description="search", layout=wide, continuous_update=False)
         for choice in choices(frame):
             more = f" (+{choice.more} more)" if choice.more else ""
             fields[choice.column] = w.SelectMultiple(
@@ -68,8 +69,10 @@ class BundleExplorer(w.VBox):
                 layout=wide,
             )
         if when:
-            fields["since"] = w.Text(placeholder="2026-01", description=f"{when.removesuffix('_at')} since", layout=wide)
-            fields["until"] = w.Text(placeholder="2026-03", description="until", layout=wide)
+            fields["since"] = w.Text(
+                placeholder="2026-01", description=f"{when.removesuffix('_at')} since", layout=wide, continuous_update=False
+            )
+            fields["until"] = w.Text(placeholder="2026-03", description="until", layout=wide, continuous_update=False)
         for box in fields.values():
             box.style.description_width = "initial"
         output = self.outputs[kind] = w.HTML()
