@@ -4,6 +4,10 @@
 records; ``bundle.memories`` and friends are DataFrames built from them on each access, with real
 dtypes: UTC datetimes, categories for closed vocabularies, nullable integers and floats. Native
 values that did not fit a canonical column appear in ``extra.<native key>`` columns.
+
+The frames hold the raw values but show them masked (:class:`memport.masking.MaskedFrame`), as
+does the bundle's own HTML: ``bundle.frame(kind, reveal=True)`` or ``frame.reveal()`` shows them
+in clear.
 """
 
 from __future__ import annotations
@@ -85,11 +89,15 @@ class Bundle:
 
     # DataFrame views -------------------------------------------------------------------------
 
-    def frame(self, kind: str) -> pd.DataFrame:
-        """The records of ``kind`` as a DataFrame (see the module docstring for the dtypes)."""
+    def frame(self, kind: str, *, reveal: bool = False) -> pd.DataFrame:
+        """The records of ``kind`` as a DataFrame (see the module docstring for the dtypes), shown
+        masked unless ``reveal``."""
+        from .masking import masked
+
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
-        return records_frame(getattr(self.records, kind), self.columns.get(kind) or _default_columns(kind))
+        frame = records_frame(getattr(self.records, kind), self.columns.get(kind) or _default_columns(kind))
+        return frame if reveal else masked(frame)
 
     @property
     def memories(self) -> pd.DataFrame:
@@ -124,17 +132,21 @@ class Bundle:
         return f"<Bundle {self.meta.format} {self.meta.version} {counts or 'empty'}>"
 
     def _repr_html_(self) -> str:
+        from .explore import display_page, table_html
+        from .masking import mask_text
+
         summary = self.summary()
         rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(str(v))}</td></tr>"
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(mask_text(str(v)))}</td></tr>"
             for k, v in summary.items()
             if k != "counts" and v is not None
         )
         counts = "".join(f"<td>{n}</td>" for n in summary["counts"].values())
-        heads = "".join(f"<th>{k}</th>" for k in summary["counts"])
+        heads = "".join(f"<th>{html.escape(k)}</th>" for k in summary["counts"])
         preview = ""
         if self.records.memories:
-            preview = "<p>first memories:</p>" + self.memories.head(5).to_html(index=False, na_rep="", max_cols=12)
+            first = display_page(self.frame("memories", reveal=True).head(5))
+            preview = "<p>first memories:</p>" + table_html(first)
         return f"<table>{rows}</table><table><tr>{heads}</tr><tr>{counts}</tr></table>{preview}"
 
 

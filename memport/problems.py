@@ -22,11 +22,24 @@ Severity = Literal["error", "warning"]
 MAX_QUOTE = 80
 
 
-def quote(value: Any) -> str:
-    """A short, readable rendering of a JSON value for messages."""
+def quote(value: Any, *, secret: bool = False) -> str:
+    """A short, readable rendering of a JSON value for messages, masked by the masking policy
+    (:mod:`memport.masking`): a message never echoes a secret, the path names the field. With
+    ``secret`` (the value sits under a field named like a secret), nothing of it is shown."""
+    from .masking import TOKEN, mask, mask_text
+
+    if secret and value not in (None, "", True, False):
+        text = value if isinstance(value, str) else repr(value)
+        return repr(text if TOKEN.fullmatch(text) else mask(text, "secret"))
     if isinstance(value, str):
-        text = value if len(value) <= MAX_QUOTE else value[:MAX_QUOTE] + f"... ({len(value)} characters)"
-        return repr(text)
+        shown = mask_text(value)
+        if len(shown) > MAX_QUOTE:
+            cut = MAX_QUOTE
+            for m in TOKEN.finditer(shown):  # a masked token is not cut in two
+                if m.start() < cut < m.end():
+                    cut = m.start()
+            shown = shown[:cut] + f"... ({len(value)} characters)"
+        return repr(shown)
     if isinstance(value, (dict, list)):
         kind = "object" if isinstance(value, dict) else "array"
         return f"an {kind} of {len(value)} item{'s' if len(value) != 1 else ''}"
@@ -42,11 +55,18 @@ def json_path(parts: Any) -> str:
     for part in parts:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and part.isidentifier():
+        elif isinstance(part, str) and part.isidentifier() and not _holds_secret(part):
             out += f".{part}"
         else:
             out += f"[{quote(str(part))}]"
     return out
+
+
+def _holds_secret(name: str) -> bool:
+    """A key that is itself a secret (an access key id used as a key) is quoted, hence masked."""
+    from .masking import mask_text
+
+    return mask_text(name) != name
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +129,10 @@ class Report:
         return not self.errors
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per problem with typed columns (categories for severity and code)."""
+        """One row per problem with typed columns (categories for severity and code), shown masked."""
         import pandas as pd
+
+        from .masking import masked
 
         frame = pd.DataFrame(
             [p.to_dict() for p in self.problems], columns=["code", "severity", "message", "file", "line", "record", "path"]
@@ -120,7 +142,7 @@ class Report:
         frame["code"] = frame["code"].astype("category")
         frame["line"] = frame["line"].astype("Int64")
         frame["record"] = frame["record"].astype("Int64")
-        return frame
+        return masked(frame)
 
     def to_dict(self) -> dict[str, Any]:
         """The CLI's JSON contract for ``memport validate --json``."""
@@ -137,15 +159,20 @@ class Report:
         return dict(sorted(Counter(p.code for p in self.problems).items()))
 
     def _repr_html_(self) -> str:
+        from .masking import frame_html, mask_text
+
         status = "valid" if self.valid else "invalid"
         head = (
-            f"<p><b>{html.escape(self.path)}</b>: {html.escape(str(self.format))} {html.escape(str(self.version))}, "
+            f"<p><b>{html.escape(mask_text(self.path))}</b>: {html.escape(str(self.format))} {html.escape(str(self.version))}, "
             f"<b>{status}</b>: {len(self.errors)} error(s), {len(self.warnings)} warning(s)</p>"
         )
         if not self.problems:
-            return head
-        frame = self.to_frame().head(200)
-        return head + frame.to_html(index=False, na_rep="", escape=True)
+            return head + "<p>No problems.</p>"
+        frame = self.to_frame()
+        # errors first, as a person reads them; the first 200 (the report holds them all)
+        frame = frame.sort_values("severity", kind="stable").head(200)
+        more = f"<p>the first 200 of {len(self.problems)} problems</p>" if len(self.problems) > 200 else ""
+        return head + more + frame_html(frame, index=False, na_rep="")
 
 
 def _contract(problem: Problem) -> dict[str, Any]:

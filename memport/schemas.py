@@ -438,30 +438,37 @@ _TYPE_NAMES = {
 
 def _message(raw: RawError, note: dict[str, Any]) -> str:
     """One readable sentence: what was expected, and what was found."""
+    from .masking import is_secret_path
+
     node, kw, inst = raw.node, raw.keyword, raw.instance
+    secret = is_secret_path(raw.instance_path)  # a value under "password", "api_key", ...: never echoed
+
+    def quoted(value: Any) -> str:
+        return quote(value, secret=secret)
+
     if kw == "required":
         base = f"missing required field {raw.missing!r}"
     elif kw == "additionalProperties" and isinstance(inst, dict):
         known = set(node.get("properties", {}))
         unknown = sorted(k for k in inst if k not in known)
-        base = f"unknown field{'s' if len(unknown) != 1 else ''} {', '.join(repr(k) for k in unknown)}"
+        base = f"unknown field{'s' if len(unknown) != 1 else ''} {', '.join(quote(k) for k in unknown)}"
     elif kw == "type":
         types = node["type"] if isinstance(node["type"], list) else [node["type"]]
-        base = f"expected {' or '.join(_TYPE_NAMES.get(t, t) for t in types)}, got {quote(inst)}"
+        base = f"expected {' or '.join(_TYPE_NAMES.get(t, t) for t in types)}, got {quoted(inst)}"
     elif kw == "enum":
-        base = f"expected one of {', '.join(quote(v) for v in node['enum'])}; got {quote(inst)}"
+        base = f"expected one of {', '.join(quote(v) for v in node['enum'])}; got {quoted(inst)}"
     elif kw == "const":
-        base = f"expected {quote(node['const'])}, got {quote(inst)}"
+        base = f"expected {quote(node['const'])}, got {quoted(inst)}"
     elif kw == "pattern":
-        base = f"got {quote(inst)}, which does not match {node['pattern']}"
+        base = f"got {quoted(inst)}, which does not match {node['pattern']}"
     elif kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        base = f"{quote(inst)} is outside the allowed range ({kw} {node[kw]})"
+        base = f"{quoted(inst)} is outside the allowed range ({kw} {node[kw]})"
     elif kw == "not":
-        base = f"got {quote(inst)}, which is not allowed here"
+        base = f"got {quoted(inst)}, which is not allowed here"
     elif kw == "minLength":
-        base = f"got {quote(inst)}, shorter than {node[kw]} character(s)"
+        base = f"got {quoted(inst)}, shorter than {node[kw]} character(s)"
     else:
-        base = f"{kw} rule not met by {quote(inst)}"
+        base = f"{kw} rule not met by {quoted(inst)}"
     expect = note.get("message")
     return f"{expect}; {base}" if expect else base
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from html.parser import HTMLParser
+
 from native import (
     DOCLEA_MEMORY,
     DOCLEA_RELATION,
@@ -17,46 +19,81 @@ from native import (
 )
 
 import memport
-from memport.auditing import find_sensitive, mask, mask_text
+from memport.masking import find_sensitive
 
 SECRETS = {
     "api key": "sk-proj-Ab12Cd34Ef56Gh78Ij90",
-    "token": "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
-    "password": "password = hunter2hunter2",
+    "github token": "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
     "email": "alice.smith@example.org",
     "phone": "+1 415 555 0132",
 }
 
 
-def test_every_kind_of_secret_is_found_and_masked():
+class Tags(HTMLParser):
+    """The start tags of an HTML text, with their attributes."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_the_audit_finds_secrets_through_the_masking_policy():
     for kind, secret in SECRETS.items():
-        found = find_sensitive(f"note: {secret} (end)")
-        assert [k for k, _ in found] == [kind], (kind, found)
-        masked = found[0][1]
-        assert secret not in masked and masked.endswith(f"({len(secret)} chars)")
-    assert find_sensitive("nothing to see, version 1.2.3, 2025-06-01") == []
-    assert mask("abcdefghijklmnop") == "abcd******(16 chars)"
-    text = mask_text(f"mail {SECRETS['email']} now")
-    assert SECRETS["email"] not in text and "alic******" in text
+        assert find_sensitive(f"note: {secret} (end)") == [(kind, f"[masked: {kind}, {len(secret)} chars]")]
 
 
 def test_bundle_audit(tmp_path):
     records = [
-        dict(KAGURA_PERSISTENT, key="a", value=f"reach me at {SECRETS['email']}", created_at="2025-05-30 08:15:02"),
+        dict(KAGURA_PERSISTENT, key="a", value=f"reach me at {SECRETS['email']}", created_at="2025-03-30 08:15:02"),
         dict(KAGURA_PERSISTENT, key="b", value="same text", agent_name="thread_1", created_at="2025-06-02 09:00:00"),
-        dict(KAGURA_PERSISTENT, key="c", value="same text", metadata={"tags": ["x", "y"]}, created_at="2025-06-03 09:00:00"),
+        dict(
+            KAGURA_PERSISTENT,
+            key="c",
+            value="same text",
+            metadata={"tags": ["x", "y"], "api_key": "plain"},
+            created_at="2025-06-03 09:00:00",
+        ),
         dict(KAGURA_WORKING, key="long", value="word " * 2000),
     ]
     audit = memport.audit(memport.read(write_kagura(tmp_path / "k", records, metadata=None)))
-    assert audit.summary() == {"memories": 4, "duplicate_groups": 1, "dangling": 0, "sensitive": 1, "too_long": 1}
+    assert audit.summary() == {"memories": 4, "undated": 1, "duplicate_groups": 1, "dangling": 0, "sensitive": 2, "too_long": 1}
     assert dict(zip(audit.by["agent"]["agent"], audit.by["agent"]["count"])) == {"global": 3, "thread_1": 1}
     assert dict(zip(audit.by["tag"]["tag"], audit.by["tag"]["count"])) == {"x": 1, "y": 1}
-    assert audit.timeline.values.tolist() == [["2025-05", 1], ["2025-06", 2]]
+    assert dict(zip(audit.by["source"]["source"], audit.by["source"]["count"])) == {"(none)": 2, "chat": 2}
+    # a real time axis: every month from the first to the last, the empty ones as 0; undated apart
+    months = [(m.strftime("%Y-%m"), n) for m, n in zip(audit.timeline["month"], audit.timeline["count"])]
+    assert months == [("2025-03", 1), ("2025-04", 0), ("2025-05", 0), ("2025-06", 2)] and audit.undated == 1
+    assert str(audit.timeline["month"].dtype) == "datetime64[us, UTC]"
     assert audit.duplicates["count"].tolist() == [2]
-    assert audit.sensitive["kind"].tolist() == ["email"] and SECRETS["email"] not in audit.sensitive.to_string()
+    assert audit.sensitive[["field", "kind", "masked"]].values.tolist() == [
+        ["value", "email", "[masked: email, 23 chars]"],
+        ["metadata.api_key", "secret", "[masked: secret, 5 chars]"],
+    ]
     assert audit.too_long["how"].tolist() == ["estimated (characters / 4)"]
     html = audit._repr_html_()
-    assert "<b>by agent</b>" in html and SECRETS["email"] not in html
+    assert SECRETS["email"] not in html and "1 memory without a creation time: counted, but not in the timeline" in html
+    charts = audit.charts()
+    assert sorted(charts) == ["agent", "duplicates", "sensitive", "source", "timeline", "user"]
+    for name, svg in charts.items():
+        tags = Tags(svg).tags
+        assert tags[0][0] == "svg" and tags[0][1]["class"] == "memport-chart", name
+        assert sum(1 for tag, _ in tags if tag == "path") >= 2, name  # bars drawn, not an empty frame
+        assert svg in html
+    assert memport.audit(memport.read(write_kagura(tmp_path / "k2", records, metadata=None))).charts() == charts  # same bytes every time
+
+
+def test_audit_html_escapes_what_pandas_styler_did_not(tmp_path):
+    hostile = "<img src=x onerror=alert(1)>"
+    records = [dict(KAGURA_PERSISTENT, key=f"k{i}", user_id=hostile, agent_name='"><svg onload=alert(1)>') for i in range(2)]
+    html = memport.audit(memport.read(write_kagura(tmp_path / "k", records, metadata=None)))._repr_html_()
+    tags = Tags(html).tags
+    assert not [t for t, _ in tags if t in ("img", "script")]
+    assert not [(t, a) for t, attrs in tags for a in attrs if a.startswith("on")]
+    assert all(attrs.get("class") == "memport-chart" for t, attrs in tags if t == "svg")
 
 
 def test_dangling_references_in_each_format(tmp_path):
@@ -76,5 +113,5 @@ def test_store_audit_and_exact_token_counts(tmp_path):
             store,
         )
         audit = memport.audit(store, max_tokens=3, count_tokens=lambda texts: [len(t.split()) for t in texts])
-    assert audit.total == 1 and audit.sensitive["kind"].tolist() == ["api key"]
+    assert audit.total == 1 and audit.sensitive[["field", "kind"]].values.tolist() == [["content", "api key"]]
     assert audit.too_long["how"].tolist() == ["counted"] and audit.dangling["missing"].tolist() == ["mem_QqQqQqQq00000000"]

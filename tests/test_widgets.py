@@ -4,6 +4,7 @@ write and what they make the library do."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -74,27 +75,67 @@ def test_bundle_explorer_filters_pages_and_masks(tmp_path):
     bundle = memport.read(write_kagura(tmp_path / "k", records, metadata=None))
     explorer = BundleExplorer(bundle, page_size=10)
     tab = explorer.tabs.children[0]
-    status, table = tab.children[1].children[2], tab.children[2]
-    assert status.value == "rows 1-10 of 32"
+    table = explorer.outputs["memories"]
+    assert tab.status.value == "rows 1-10 of 32"
     tab.children[1].children[1].click()  # next
-    assert status.value == "rows 11-20 of 32"
-    tab.fields["agents"].value = "thread_2"
-    assert status.value == "rows 1-1 of 1"
-    assert "******" in table.value and "abcdefghijklmnop" not in table.value  # shown masked, never in clear
-    tab.fields["agents"].value = ""
-    tab.fields["scopes"].value = "working"
-    assert status.value == "rows 1-1 of 1"
+    assert tab.status.value == "rows 11-20 of 32"
+    # Kagura has users, agents and scopes: offered with the values the data holds, most frequent first
+    assert [label for label, _ in tab.fields["agent_name"].options] == ["global (31)", "thread_2 (1)"]
+    tab.fields["agent_name"].value = ("thread_2",)
+    assert tab.status.value == "rows 1-1 of 1"
+    assert "[masked: api key, 29 chars]" in table.value and "abcdefghijklmnop" not in table.value  # never in clear
+    tab.fields["agent_name"].value = ()
+    tab.fields["scope"].value = ("working",)
+    assert tab.status.value == "rows 1-1 of 1"
+    tab.fields["scope"].value = ()
+    tab.fields["text"].value = "abcdefghij"  # part of the secret: what cannot be seen cannot be found
+    assert tab.status.value == "rows 0-0 of 0"
+    tab.fields["text"].value = "sk-live"
+    assert tab.status.value == "rows 0-0 of 0"
+    tab.fields["text"].value = "token"
+    assert tab.status.value == "rows 1-1 of 1"
+    tab.fields["text"].value = ""
     tab.fields["since"].value = "not a date"
-    assert status.value.startswith("filter not understood")
+    assert tab.status.value.startswith("filter not understood")
+    revealed = BundleExplorer(bundle, page_size=50, reveal=True)
+    assert "sk-live-abcdefghijklmnopqrstu" in revealed.outputs["memories"].value  # asked for explicitly
 
 
-def test_validation_view_shows_the_offending_record(tmp_path):
-    src = write_kagura(tmp_path / "k", [KAGURA_WORKING, dict(KAGURA_WORKING, key="x", scope="episodic")], metadata=None)
+def test_bundle_explorer_offers_what_a_doclea_bundle_has():
+    explorer = BundleExplorer(memport.read(EXAMPLES / "doclea.json"))
+    memories = explorer.tabs.children[0]
+    # Doclea has no users, agents or scopes: no such filters; its types and tags, and its times
+    assert sorted(memories.fields) == ["since", "tags", "text", "type", "until"]
+    assert memories.fields["since"].description == "created since"
+    html = explorer.outputs["memories"].value
+    header = re.findall(r"<th>([^<]*)</th>", html)
+    # every column, none dropped behind "...", what a record is and when first; sideways scrolling
+    assert header[:4] == ["id", "type", "title", "created_at"] and "..." not in header and "extra.qdrantId" in header
+    assert "overflow-x:auto" in html and "2025-05-31 14:00:00+00:00" in html
+    assert "[&quot;src/auth/jwt.ts&quot;]" in html or '["src/auth/jwt.ts"]' in html  # lists and objects as JSON
+    relations = explorer.tabs.children[1]
+    assert sorted(relations.fields) == ["direction", "kind", "since", "type", "until"]
+
+
+def test_validation_view_errors_first_the_record_whole_the_path_marked(tmp_path):
+    long_value = "quarterly report " * 20
+    records = [KAGURA_WORKING, dict(KAGURA_WORKING, key="x", scope="episodic", value=long_value)]
+    records += [dict(KAGURA_WORKING, key=f"y{i}", exported_at="2025-06-01T12:00:00Z") for i in range(3)]
+    src = write_kagura(tmp_path / "k", records, metadata=None)
     view = ValidationView(memport.validate(src))
-    codes = [value for _, value in view.codes.options]
-    assert sorted(codes) == ["kagura.bundle.no-metadata", "kagura.memory.scope"]
-    view.codes.value = "kagura.memory.scope"
-    assert "&quot;episodic&quot;" in view.record.value and "&quot;x&quot;" in view.record.value  # HTML-escaped JSON of line 2
+    labels = [label for label, _ in view.codes.options]
+    assert labels[0] == "error: kagura.memory.scope (1)"  # the error before the three warnings
+    assert [label.split(": ")[0] for label in labels] == ["error", "warning", "warning"]
+    assert "invalid" in view.header.value and "1 error(s), 4 warning(s)" in view.header.value
+    record = view.record.value
+    assert "<mark" in record and "&quot;scope&quot;: &quot;episodic&quot;" in record.split("<mark")[1].split("</mark>")[0]
+    assert long_value.strip() in record  # whole, not cut at 120 characters
+    assert "max-height" in record and "overflow:auto" in record  # scrollable
+
+
+def test_validation_view_says_when_there_is_nothing_wrong():
+    view = ValidationView(memport.validate(EXAMPLES / "kagura"))
+    assert "no problems" in view.header.value and view.children == (view.header,)
 
 
 def test_reembed_progress_runs_and_cancels(tmp_path, monkeypatch, stand_in):

@@ -215,6 +215,11 @@ class FormatPlugin:
     def references(self, kind: str, native: Any) -> list[Reference]:
         return []
 
+    def came_from(self, native: Any) -> str | None:
+        """Where a memory came from, as its format says (an audit counts memories by it): Tribal's
+        ``source_instance``, Kagura's ``metadata.source``; None where the format does not say."""
+        return None
+
     def embed_text(self, native: Any) -> str:
         """The text memport embeds for a memory of this format."""
         return render(native.get("content") if isinstance(native, dict) else native)

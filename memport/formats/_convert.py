@@ -167,9 +167,9 @@ class ConversionReport:
         )
 
     def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.summary_line())}</p>" + (
-            self.to_frame().to_html(index=False) if self.losses else "<p>nothing lost</p>"
-        )
+        from ..masking import frame_html
+
+        return f"<p>{html.escape(self.summary_line())}</p>" + (frame_html(self.to_frame()) if self.losses else "<p>nothing lost</p>")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,14 +1,17 @@
 """ipywidgets for notebooks: they render and collect choices; the logic lives in the library.
 
-* :class:`BundleExplorer`: summary plus a tab per record kind, with filters and paging
-  (:func:`memport.explore.browse`), secrets masked;
-* :class:`ValidationView`: problems grouped by code; choosing one shows its record;
+* :class:`BundleExplorer`: summary plus a tab per record kind, with the filters that kind really
+  has (:func:`memport.explore.choices`), paging and sideways scrolling (:func:`memport.explore.browse`);
+* :class:`ValidationView`: problems grouped by code, errors first; choosing one shows its record
+  whole, the failing path marked (:func:`memport.explore.record_view`);
 * :class:`MergeSelector`: one row per conflict with a side-by-side field diff, per-record and
   per-field choices, bulk rules, live counts (:meth:`memport.Plan.preview`), "Save decisions"
   (:func:`memport.save_decisions`) and "Apply" (a dry run first, then the import);
 * :class:`ReembedProgress`: re-embedding with a progress bar, time left and a cancel button.
 
-Each widget is an ``ipywidgets.VBox``; display it as the last expression of a cell.
+Everything shown passes :mod:`memport.masking` (secrets and personal data masked; ``reveal=True``
+shows them in clear) and HTML escaping. Each widget is an ``ipywidgets.VBox``; display it as the
+last expression of a cell.
 """
 
 from __future__ import annotations
@@ -22,28 +25,25 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..auditing import mask_text
-from ..explore import View, browse, offending_record
+from ..explore import View, browse, choices, date_column, problem_groups, problem_label, record_view, table_html, text_columns
+from ..masking import mask_text, mask_uid, mask_value
 from ..model import KINDS
 from ..planning import Decision, Plan, save_decisions
 
-
-def _table(frame: Any) -> str:
-    return frame.to_html(index=False, na_rep="", escape=True, max_cols=14)
+# a Select lists at most this many problems of one code (the report has them all)
+MAX_LISTED = 500
 
 
 class BundleExplorer(w.VBox):
     """Summary and tabbed, filtered, paged tables of a bundle."""
 
-    def __init__(self, bundle: Any, page_size: int = 25):
-        self.bundle = bundle
+    def __init__(self, bundle: Any, page_size: int = 25, *, reveal: bool = False):
+        self.bundle, self.reveal = bundle, reveal
         self.views: dict[str, View] = {}
         self.outputs: dict[str, w.HTML] = {}
         self.frames = {kind: bundle.frame(kind) for kind in KINDS if getattr(bundle.records, kind)}
-        summary = w.HTML(
-            f"<b>{html.escape(bundle.format)} {html.escape(str(bundle.version))}</b>: "
-            + ", ".join(f"{k} {v}" for k, v in bundle.counts().items() if v)
-        )
+        counts = ", ".join(f"{k} {v}" for k, v in bundle.counts().items() if v) or "no records"
+        summary = w.HTML(f"<b>{html.escape(bundle.format)} {html.escape(str(bundle.version))}</b>: {html.escape(counts)}")
         tabs = w.Tab(children=[self._tab(kind, page_size) for kind in self.frames])
         for index, kind in enumerate(self.frames):
             tabs.set_title(index, kind)
@@ -51,38 +51,47 @@ class BundleExplorer(w.VBox):
         super().__init__([summary, tabs])
 
     def _tab(self, kind: str, page_size: int) -> w.VBox:
-        view = self.views[kind] = View(size=page_size)
         frame = self.frames[kind]
-        self.search = w.Text(placeholder="text contains...", description="search")
-        fields = {
-            "text": self.search,
-            "users": w.Text(placeholder="user, user", description="user"),
-            "agents": w.Text(placeholder="agent", description="agent"),
-            "scopes": w.Text(placeholder="scope", description="scope"),
-            "types": w.Text(placeholder="type", description="type"),
-            "tags": w.Text(placeholder="tag, tag", description="tags"),
-            "since": w.Text(placeholder="2026-01", description="since"),
-            "until": w.Text(placeholder="2026-03", description="until"),
-        }
+        when = date_column(frame)
+        view = self.views[kind] = View(size=page_size, date_column=when or "created_at")
+        wide = w.Layout(width="auto")
+        fields: dict[str, Any] = {}
+        if text_columns(frame):
+            # searched when Enter is pressed or the box is left, not at every keystroke (a large bundle)
+            fields["text"] = w.Text(placeholder="text contains...", description="search", layout=wide, continuous_update=False)
+        for choice in choices(frame):
+            more = f" (+{choice.more} more)" if choice.more else ""
+            fields[choice.column] = w.SelectMultiple(
+                options=[(label, value) for label, value, _ in choice.options],
+                description=choice.label + more,
+                rows=max(2, min(4, len(choice.options))),
+                layout=wide,
+            )
+        if when:
+            fields["since"] = w.Text(
+                placeholder="2026-01", description=f"{when.removesuffix('_at')} since", layout=wide, continuous_update=False
+            )
+            fields["until"] = w.Text(placeholder="2026-03", description="until", layout=wide, continuous_update=False)
+        for box in fields.values():
+            box.style.description_width = "initial"
         output = self.outputs[kind] = w.HTML()
         status = w.Label()
         previous, following = w.Button(description="previous"), w.Button(description="next")
 
         def refresh(*_: Any) -> None:
-            for name, box in fields.items():
-                value = box.value.strip()
-                if name in ("text", "since", "until"):
-                    setattr(view, name, value or ("" if name == "text" else None))
-                else:
-                    setattr(view, name, [v.strip() for v in value.split(",") if v.strip()])
+            view.equals = {name: list(box.value) for name, box in fields.items() if isinstance(box, w.SelectMultiple) and name != "tags"}
+            view.tags = list(fields["tags"].value) if "tags" in fields else []
+            view.text = fields["text"].value.strip() if "text" in fields else ""
+            view.since = (fields["since"].value.strip() or None) if "since" in fields else None
+            view.until = (fields["until"].value.strip() or None) if "until" in fields else None
             try:
-                page, matched = browse(frame, view)
+                page, matched = browse(frame, view, reveal=self.reveal)
             except Exception as err:  # a bad date in a filter box: say so in place
-                status.value = f"filter not understood: {err}"
+                status.value = f"filter not understood: {mask_text(str(err))}"
                 return
             start = view.page * view.size
             status.value = f"rows {start + 1 if matched else 0}-{min(start + view.size, matched)} of {matched}"
-            output.value = _table(page)
+            output.value = table_html(page)
 
         def move(step: int) -> None:
             view.page = max(0, view.page + step)
@@ -93,36 +102,43 @@ class BundleExplorer(w.VBox):
         previous.on_click(lambda _: move(-1))
         following.on_click(lambda _: move(1))
         refresh()
-        filters = w.VBox([w.HBox(list(fields.values())[:4]), w.HBox(list(fields.values())[4:])])
+        filters = w.HBox(list(fields.values()), layout=w.Layout(flex_flow="row wrap"))
         box = w.VBox([filters, w.HBox([previous, following, status]), output])
-        box.refresh, box.move, box.fields = refresh, move, fields
+        box.refresh, box.move, box.fields, box.status = refresh, move, fields, status
         return box
 
 
 class ValidationView(w.VBox):
-    """Problems grouped by code; selecting a problem shows the record it is about."""
+    """Problems grouped by code, errors first; selecting a problem shows the record it is about."""
 
-    def __init__(self, report: Any):
-        self.report = report
-        frame = report.to_frame()
-        groups = frame.groupby("code", observed=True).size().sort_values(ascending=False) if len(frame) else []
-        options = [(f"{code} ({count})", code) for code, count in (groups.items() if len(frame) else [])]
-        self.codes = w.Dropdown(options=options, description="code")
-        self.problems = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
-        self.record = w.HTML()
-        header = w.HTML(
-            f"<b>{html.escape(str(report.format))} {html.escape(str(report.version))}</b>: "
-            f"{'valid' if report.valid else 'invalid'}, {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    def __init__(self, report: Any, *, reveal: bool = False):
+        self.report, self.reveal = report, reveal
+        self.groups = problem_groups(report)
+        verdict = "valid" if report.valid else "invalid"
+        counts = f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+        name = f"{html.escape(str(report.format))} {html.escape(str(report.version))}"
+        if not self.groups:
+            self.header = w.HTML(f"<b>{name}</b>: <b style='color:#2a7d2a'>no problems</b>: the bundle is valid (no errors, no warnings).")
+            super().__init__([self.header])
+            return
+        self.header = w.HTML(f"<b>{name}</b>: <b>{verdict}</b>, {counts} in {len(self.groups)} code(s)")
+        self.codes = w.Dropdown(
+            options=[(g.label, n) for n, g in enumerate(self.groups)], description="code", layout=w.Layout(width="auto")
         )
+        self.problems = w.Select(options=[], rows=8, layout=w.Layout(width="100%"))
+        self.listed = w.Label()
+        self.record = w.HTML()
         self.codes.observe(lambda _: self._show_code(), names="value")
         self.problems.observe(lambda _: self._show_record(), names="value")
-        super().__init__([header, self.codes, self.problems, self.record])
+        super().__init__([self.header, self.codes, self.listed, self.problems, self.record])
         self._show_code()
 
     def _show_code(self) -> None:
-        chosen = [p for p in self.report.problems if p.code == self.codes.value][:200]
-        self.problems.options = [(str(p)[:200], index) for index, p in enumerate(chosen)]
+        group = self.groups[self.codes.value]
+        chosen = group.problems[:MAX_LISTED]
+        self.listed.value = f"the first {MAX_LISTED} of {len(group.problems)} listed" if len(group.problems) > MAX_LISTED else ""
         self._chosen = chosen
+        self.problems.options = [(problem_label(p), index) for index, p in enumerate(chosen)]
         self.problems.value = 0 if chosen else None
         self._show_record()
 
@@ -130,9 +146,9 @@ class ValidationView(w.VBox):
         if self.problems.value is None or not self._chosen:
             self.record.value = ""
             return
-        record = offending_record(self._chosen[self.problems.value])
-        text = mask_text(json.dumps(record, ensure_ascii=False, indent=2)) if record is not None else "(no single record)"
-        self.record.value = f"<pre>{html.escape(text)}</pre>"
+        problem = self._chosen[self.problems.value]
+        message = html.escape(mask_text(problem.message))
+        self.record.value = f"<p><b>{html.escape(problem.severity)}</b> {message}</p>" + record_view(problem, reveal=self.reveal).to_html()
 
 
 class MergeSelector(w.VBox):
@@ -174,13 +190,12 @@ class MergeSelector(w.VBox):
     def _row(self, detail: dict[str, Any]) -> w.VBox:
         uid = detail["uid"]
         rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{html.escape(mask_text(json.dumps(old, ensure_ascii=False)))}</td>"
-            f"<td>{html.escape(mask_text(json.dumps(new, ensure_ascii=False)))}</td></tr>"
+            f"<tr><td>{html.escape(mask_text(k))}</td><td>{html.escape(_shown(k, old))}</td><td>{html.escape(_shown(k, new))}</td></tr>"
             for k, (old, new) in detail["diff"].items()
         )
-        diff = w.HTML(f"<b>{html.escape(uid)}</b><table><tr><th>field</th><th>stored</th><th>incoming</th></tr>{rows}</table>")
+        diff = w.HTML(f"<b>{html.escape(mask_uid(uid))}</b><table><tr><th>field</th><th>stored</th><th>incoming</th></tr>{rows}</table>")
         choice = self.choices[uid] = w.ToggleButtons(options=["undecided", "keep", "take", "skip", "fields"], value="undecided")
-        boxes = self.field_boxes[uid] = {k: w.Checkbox(value=False, description=f"take {k}") for k in detail["diff"]}
+        boxes = self.field_boxes[uid] = {k: w.Checkbox(value=False, description=f"take {mask_text(k)}") for k in detail["diff"]}
         choice.observe(lambda _: self._changed(uid), names="value")
         for box in boxes.values():
             box.observe(lambda _: self._changed(uid), names="value")
@@ -220,6 +235,11 @@ class MergeSelector(w.VBox):
         result = dry.apply()
         self.result = result
         self.message.value += "<br>applied: " + ", ".join(f"{k} {v}" for k, v in result.items() if k not in ("dry_run",))
+
+
+def _shown(key: str, value: Any) -> str:
+    """One side of a field diff as text: JSON, masked (the whole value under a secret's name)."""
+    return json.dumps(mask_value({key: value})[mask_text(key)], ensure_ascii=False)
 
 
 class ReembedProgress(w.VBox):

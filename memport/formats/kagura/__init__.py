@@ -81,6 +81,11 @@ class Kagura(FormatPlugin):
     def references(self, kind: str, native: Any) -> list[Reference]:
         return store.references(kind, native)
 
+    def came_from(self, native: Any) -> str | None:
+        metadata = native.get("metadata") if isinstance(native, dict) else None
+        value = metadata.get("source") if isinstance(metadata, dict) else None
+        return value if isinstance(value, str) else None
+
     def embed_text(self, native: Any) -> str:
         return store.embed_text(native)
 

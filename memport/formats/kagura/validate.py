@@ -19,7 +19,7 @@ from xxhash import xxh3_64_intdigest
 
 from ...parallel import context as process_context
 from ...parallel import worth_two
-from ...problems import Problem
+from ...problems import Problem, quote
 from ...schemas import SchemaSet, schema_set
 from .. import Detection
 from .._document import parse_checked
@@ -177,7 +177,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                     Problem(
                         "kagura.node.duplicate",
                         "warning",
-                        f"node id {obj.get('id')!r} already defined on line {nodes[found]}: Kagura merges the attributes and the later node_type wins",
+                        f"node id {quote(obj.get('id'))} already defined on line {nodes[found]}: Kagura merges the attributes and the later node_type wins",
                         name,
                         line,
                         None,
@@ -198,7 +198,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                         Problem(
                             "kagura.edge.duplicate",
                             "error",
-                            f"a second edge {obj.get('src')!r} -> {obj.get('dst')!r} (first on line {pairs[(src, dst)]}): the graph keeps one edge per ordered pair, so the earlier one is lost",
+                            f"a second edge {quote(obj.get('src'))} -> {quote(obj.get('dst'))} (first on line {pairs[(src, dst)]}): the graph keeps one edge per ordered pair, so the earlier one is lost",
                             name,
                             line,
                             None,
@@ -213,7 +213,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                 Problem(
                     "kagura.edge.before-node",
                     "error",
-                    f"{end} {raw!r} is defined only later (line {nodes[ref]}); Kagura's importer aborts on an edge before its nodes",
+                    f"{end} {quote(raw)} is defined only later (line {nodes[ref]}); Kagura's importer aborts on an edge before its nodes",
                     name,
                     line,
                     None,
@@ -226,7 +226,7 @@ def _validate_graph(file: Path, schemas: SchemaSet, problems: list[Problem]) -> 
                 Problem(
                     "kagura.edge.dangling",
                     "error",
-                    f"{end} {raw!r} names no node in graph.jsonl{kind_hint}; Kagura's importer aborts on it",
+                    f"{end} {quote(raw)} names no node in graph.jsonl{kind_hint}; Kagura's importer aborts on it",
                     name,
                     line,
                     None,

@@ -59,8 +59,8 @@ class LettaBundle(Bundle):
 
     # views ---------------------------------------------------------------------------------
 
-    def frame(self, kind: str) -> pd.DataFrame:
-        frame = super().frame(kind)
+    def frame(self, kind: str, *, reveal: bool = False) -> pd.DataFrame:
+        frame = super().frame(kind, reveal=reveal)
         if kind == "memories":
             if self.version == "legacy":
                 name = _agent_label(self.meta.header or {})

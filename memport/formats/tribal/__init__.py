@@ -70,6 +70,10 @@ class Tribal(FormatPlugin):
     def vector_model(self, header: Any) -> tuple[Any, Any]:
         return store.vector_model(header)
 
+    def came_from(self, native: Any) -> str | None:
+        value = native.get("source_instance") if isinstance(native, dict) else None
+        return value if isinstance(value, str) else None
+
     def bundle_records(self, bundle: Bundle) -> Iterator[NativeRecord]:
         return store.bundle_records(bundle)
 
