@@ -230,3 +230,18 @@ def test_merge_selector_masks_and_escapes(fmt, tmp_path):
     for shown in html + text:
         for fragment in FRAGMENTS:
             assert fragment not in shown, (fragment, shown[:2000])
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+def test_a_plan_masks_and_escapes_its_rows(fmt, tmp_path):
+    # the key, id or title holds the secrets and the markup: every uid shows them, masked and escaped
+    with memport.Store(tmp_path / "s.db") as store:
+        memport.import_bundle(WRITERS[fmt](tmp_path / "before", ALL + HOSTILE[1], list(SECRETS), value="before"), store)
+        after = WRITERS[fmt](tmp_path / "after", ALL + HOSTILE[1], list(SECRETS), value=ALL + HOSTILE[1])
+        plan = memport.plan(after, store, strategy="manual")
+        assert plan.summary()["conflicts"] == 1
+        page, frame = plan._repr_html_(), plan.to_frame()._repr_html_()
+    for shown in (page, frame):
+        assert_inert(shown)
+        for fragment in FRAGMENTS:
+            assert fragment not in shown, (fragment, shown[:2000])

@@ -24,6 +24,7 @@ from ..filters import Filters
 from ..formats._jsonl import lines_at
 from ..jsonio import loads
 from ..keys import content_key, hex_key
+from ..masking import frame_html, masked
 from ..parallel import worth_two
 from ..store import Store
 from ..timestamps import zone
@@ -225,8 +226,9 @@ class Plan:
         }
 
     def to_frame(self) -> Any:
-        """The notable rows (all but plain inserts and unchanged records) with their field diffs."""
-        return self._frame(self.notable)
+        """The notable rows (all but plain inserts and unchanged records) with their field diffs and
+        the rules of their own system they break; shown masked (``.reveal()`` for the raw uids)."""
+        return masked(self._frame(self.notable))
 
     def _frame(self, rows: list[Row]) -> Any:
         import pandas as pd
@@ -240,13 +242,14 @@ class Plan:
                     "action": r.action,
                     "reason": r.reason,
                     "fields": r.fields,
+                    "problems": r.problems,
                     "file": r.file,
                     "line": r.line,
                     "record": r.record,
                 }
                 for r in rows
             ],
-            columns=["position", "kind", "uid", "action", "reason", "fields", "file", "line", "record"],
+            columns=["position", "kind", "uid", "action", "reason", "fields", "problems", "file", "line", "record"],
         )
         frame["action"] = pd.Categorical(frame["action"], categories=list(ACTIONS))
         frame["line"] = frame["line"].astype("Int64")
@@ -264,15 +267,16 @@ class Plan:
         return field_diff(self.store.native(row.kind, uid), incoming[row.position][0])
 
     def _repr_html_(self) -> str:
-        counts = "".join(f"<td>{v}</td>" for v in self.summary().values() if not isinstance(v, bool) and v is not None)
-        heads = "".join(f"<th>{k}</th>" for k, v in self.summary().items() if not isinstance(v, bool) and v is not None)
-        head = f"<p>plan for <b>{html.escape(self.source.label)}</b> with strategy <b>{self.strategy}</b></p>"
+        heads = "".join(f"<th>{k}</th>" for k, v in self.summary().items() if isinstance(v, int) and not isinstance(v, bool))
+        counts = "".join(f"<td>{v}</td>" for v in self.summary().values() if isinstance(v, int) and not isinstance(v, bool))
+        head = f"<p>plan for <b>{html.escape(self.source.label)}</b> with strategy <b>{html.escape(self.strategy)}</b></p>"
         table = f"<table><tr>{heads}</tr><tr>{counts}</tr></table>"
         try:
             rows = self.notable
         except StalePlanError as err:  # shown after apply(), say: the rows stand, their field diffs cannot be found now
             rows, head = self._notable, head + f"<p>{html.escape(str(err))} (fields that differ not shown)</p>"
-        return head + table + (self._frame(rows[:200]).to_html(index=False) if rows else "")
+        # uids carry identities (a Kagura key, say), which may hold secrets: shown masked
+        return head + table + (frame_html(self._frame(rows[:200]), index=False) if rows else "")
 
     def replan(self, decisions: dict[str, Decision] | None = None, *, strategy: str | None = None) -> Plan:
         """The same dry run again with other decisions (and strategy, ``manual`` when decisions are
