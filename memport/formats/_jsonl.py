@@ -19,6 +19,9 @@ from ..jsonio import BOM, MAX_LINE_BYTES, loads, may_hold_huge_integer
 from ..problems import Problem
 from . import NativeRecord
 
+# bytes of a JSON Lines file read and looked at together (see scan)
+BATCH_BYTES = 1 << 16
+
 
 @dataclass
 class FileFacts:
@@ -64,33 +67,31 @@ def scan(
     own = facts is None
     facts = facts if facts is not None else FileFacts()
     name = str(path)
-    remaining = end - start if end is not None else -1
-    number = 0
-    with open(path, "rb") as f:
-        f.seek(start)
-        for number, raw in enumerate(f, 1):
-            if remaining >= 0:
-                if remaining == 0:
-                    number -= 1
-                    break
-                remaining -= len(raw)
-            if raw.endswith(b"\r\n"):
-                facts.crlf += 1
-            if ascii_expected and not raw.isascii():
-                facts.non_ascii += 1
-                if facts.first_non_ascii is None:
-                    facts.first_non_ascii = number
+    loads = orjson.loads
+    # a batch of lines (64 KB) is looked at as one for what is rare: line ends, non-ASCII bytes,
+    # 19-digit runs (a line end is no digit: no run spans two lines); a line only if its batch has it
+    for first, _, batch in line_batches(path, start, end, facts, size=BATCH_BYTES):
+        joined = b"".join(batch)
+        if b"\r\n" in joined:
+            facts.crlf += joined.count(b"\r\n")
+        if ascii_expected and not joined.isascii():
+            for i, raw in enumerate(batch):
+                if not raw.isascii():
+                    facts.non_ascii += 1
+                    if facts.first_non_ascii is None:
+                        facts.first_non_ascii = first + i
+        careful = len(joined) > MAX_LINE_BYTES or (exact_integers and may_hold_huge_integer(joined))
+        for number, raw in enumerate(batch, first):
             try:
-                if len(raw) > MAX_LINE_BYTES or (exact_integers and may_hold_huge_integer(raw)):
+                if careful and (len(raw) > MAX_LINE_BYTES or (exact_integers and may_hold_huge_integer(raw))):
                     raise orjson.JSONDecodeError("too long, or possibly an integer beyond 64 bits", "", 0)
-                value = orjson.loads(raw)
+                value = loads(raw)
             except orjson.JSONDecodeError:
                 found = slow_line(raw, number, name, problems, facts, first_line=start == 0 and number == 1)
                 if found is not None:
                     yield found
                 continue
             yield number, value, False, raw
-    facts.lines = number
     if own:
         facts.ends_with_newline = ends_with_newline(path)
         if problems is not None:

@@ -440,7 +440,7 @@ def import_bundle(
             source, store, strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, vectors=vectors, write_run=run
         )
         bulk = _large(source, store)
-        with store.bulk_text_index() if bulk else contextlib.nullcontext():
+        with store.bulk_load() if bulk else contextlib.nullcontext():
             for action, row in evaluator.rows():
                 counts[action] += 1
                 if row is not None and (action == "invalid" or row.problems):

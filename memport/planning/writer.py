@@ -11,6 +11,8 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from ..formats import Indexed
 from ..keys import line_key, line_seed, native_text, storable, text_sha256
 from ..store import MemoryRow, RecordRow, Store, VectorRow, contents_term
@@ -67,7 +69,7 @@ class StoreWriter:
                 seed = self._seeds[kind] = line_seed(self.origin, kind)
             lkey = line_key(raw, seed, self.volatile_member)
         if kind == "memories":
-            tags = json.dumps(item.tags, ensure_ascii=False) if item.tags is not None else None
+            tags = orjson.dumps(item.tags).decode() if item.tags is not None else None
             row: Any = MemoryRow(
                 uid,
                 ukey,

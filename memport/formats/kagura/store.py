@@ -13,9 +13,11 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ...bundle import Bundle
 from ...jsonio import needs_reference
-from ...timestamps import SQLITE_UTC, parse_text, store_text
+from ...timestamps import SQLITE_UTC, UTC, parse_text, store_text
 from .. import Indexed, NativeRecord, Reference, Split, render
 from .codec import EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NODE
 from .identity import identity_bytes, same_number
@@ -84,7 +86,7 @@ def metadata_tags(metadata: Any) -> list[str] | None:
     tags = metadata.get("tags") if isinstance(metadata, dict) else None
     if isinstance(tags, str):  # MCP stores lists as JSON strings
         try:
-            tags = json.loads(tags)
+            tags = orjson.loads(tags)
         except ValueError:
             return None
     return tags if isinstance(tags, list) and all(isinstance(t, str) for t in tags) else None
@@ -95,6 +97,9 @@ def _store_time(text: Any, local_tz: tzinfo) -> str | None:
         return None
     if len(text) == 19 and text[10] == " ":  # SQLite UTC, the common case: no parsing needed
         return f"{text[:10]}T{text[11:]}.000000Z"
+    if local_tz is UTC and len(text) == 26 and text[10] == " " and text[19] == "." and text[:4].isdigit():
+        # local time with microseconds (an updated row) read in UTC: only the separators change
+        return f"{text[:10]}T{text[11:]}Z"
     utc, _ = parse_text(text, naive=SQLITE_UTC, local_tz=local_tz)
     return store_text(utc)
 
