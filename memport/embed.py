@@ -35,7 +35,6 @@ from .store import Store, VectorRow
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
-CHUNK = 2048  # memories read, encoded and committed together
 
 
 class EmbeddingError(MemportError):
@@ -200,22 +199,30 @@ def reembed(
 ) -> ReembedReport:
     """Give every memory of a store (or a Bundle) a vector from ``model``, encoding only new texts.
 
-    ``text(origin, native) -> str`` overrides which text is embedded. ``should_stop()`` is asked
-    between batches; a stopped run keeps what it committed and a later run resumes from there.
-    ``on_progress(done, total)`` is called after each committed batch (the widget's progress bar).
+    ``text(origin, native) -> str`` overrides which text is embedded. Texts are encoded a batch of
+    ``batch_size`` at a time, and each batch is committed with its cache entries: ``should_stop()``
+    is asked before each batch, and a stopped run keeps what it committed (a later run resumes from
+    there); ``on_progress(done, total)`` (memories) is called after each. A store whose memories all
+    have their vector from this model returns without loading it (its files are known unchanged).
     """
-    embedder = load_embedder(model, device) if isinstance(model, str) else model
     if isinstance(target, Bundle):
+        embedder = load_embedder(model, device) if isinstance(model, str) else model
         return _reembed_bundle(target, embedder, batch_size, text or memory_text)
     if isinstance(target, (str, Path)):
         with Store(target) as store:
-            return _reembed_store(store, embedder, batch_size, progress, text or memory_text, should_stop, on_progress)
-    return _reembed_store(target, embedder, batch_size, progress, text or memory_text, should_stop, on_progress)
+            return _reembed_store(store, model, device, batch_size, progress, text or memory_text, should_stop, on_progress)
+    return _reembed_store(target, model, device, batch_size, progress, text or memory_text, should_stop, on_progress)
+
+
+# memories read at once: texts are encoded in batches sorted by length within such a window (less
+# padding), and each batch is committed on its own
+WINDOW = 2048
 
 
 def _reembed_store(
     store: Store,
-    embedder: Embedder,
+    model: str | Embedder,
+    device: str | None,
     batch_size: int,
     progress: bool,
     text: Callable[[str, Any], str],
@@ -223,76 +230,160 @@ def _reembed_store(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReembedReport:
     started = time.perf_counter()
+    embedder = _Known.of(store, model, device) if isinstance(model, str) else model
     with store.transaction():
         fid = register(store, embedder)
         store.set_setting("embedding_fingerprint", fid)
     report = ReembedReport(embedder.name, fid, total=store.counts()["memories"])
     bar = _progress(report.total, progress)
-    rows = store.to_embed(fid)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        bar.update(n)
+        if on_progress is not None:
+            on_progress(done, report.total)
+
     try:
-        for chunk in _chunks(rows, CHUNK):
-            if should_stop is not None and should_stop():
+        for window in _chunks(store.to_embed(fid), WINDOW):
+            if not _embed_window(store, embedder, fid, window, batch_size, text, report, advance, should_stop):
                 report.cancelled = True
                 break
-            _embed_chunk(store, embedder, fid, chunk, batch_size, text, report)
-            bar.update(len(chunk))
-            if on_progress is not None:
-                on_progress(report.encoded + report.unchanged, report.total)
     finally:
         bar.close()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _embed_chunk(
+def _embed_window(
     store: Store,
     embedder: Embedder,
     fid: str,
-    chunk: list[tuple[Any, ...]],
+    window: list[tuple[Any, ...]],
     batch_size: int,
     text: Callable[[str, Any], str],
     report: ReembedReport,
-) -> None:
-    """One committed unit: vectors, cache entries and embedding rows of a chunk of memories."""
+    advance: Callable[[int], None],
+    should_stop: Callable[[], bool] | None,
+) -> bool:
+    """The memories of a window: those with their vector already count as unchanged, those whose
+    text the cache holds get it (one commit), the others are encoded a batch at a time, each batch
+    committed with its cache entries. False when ``should_stop`` stopped it (what was committed stays)."""
     pending: dict[str, tuple[str, list[str]]] = {}  # sha -> (text, uids)
-    for uid, origin, native, current in chunk:
+    unchanged = 0
+    for uid, origin, native, current in window:
         body = text(origin, native)
         sha = text_sha256(body)
         if current == sha:
-            report.unchanged += 1  # this memory already has this text's vector
+            unchanged += 1  # this memory already has this text's vector
             continue
         pending.setdefault(sha, (body, []))[1].append(uid)
+    report.unchanged += unchanged
+    if unchanged:
+        advance(unchanged)
     if not pending:
-        return
-    shas = list(pending)
-    cached = store.cached_vectors(fid, shas)
-    fresh = [sha for sha in shas if sha not in cached]
+        return True
+    cached = store.cached_vectors(fid, list(pending))
+    if cached:
+        with store.transaction():
+            _write(store, embedder, fid, {sha: pending[sha] for sha in cached}, cached, report)
+        for sha in cached:
+            report.unchanged += len(pending[sha][1])  # not encoded: the cache had this text
+        advance(sum(len(pending[sha][1]) for sha in cached))
     # length-sorted, so that batches pad little (sentence-transformers sorts within a call too)
-    fresh.sort(key=lambda sha: len(pending[sha][0]))
-    vectors: dict[str, tuple[bytes, int | None]] = {sha: cached[sha] for sha in cached}
-    if fresh:
-        texts = [pending[sha][0] for sha in fresh]
-        encoded = embedder.encode(texts, batch_size)
-        tokens = embedder.count_tokens(texts)
-        for sha, vector, count in zip(fresh, encoded, tokens):
-            vectors[sha] = (np.asarray(vector, dtype=np.float32).tobytes(), count)
-        report.encoded += len(fresh)
-    with store.transaction():
-        if fresh:
-            store.cache_vectors(fid, [(sha, vectors[sha][0], vectors[sha][1]) for sha in fresh])
-        rows = []
-        for sha, (_, uids) in pending.items():
-            blob, count = vectors[sha]
-            for uid in uids:
-                rows.append(VectorRow(uid, fid, embedder.dimension, blob, sha))
-                if count is not None and count > embedder.max_seq_length:
-                    report.truncated += 1
-                    report.truncated_records.append({"uid": uid, "tokens": count, "max_seq_length": embedder.max_seq_length})
-            if sha in cached:
-                report.unchanged += len(uids)  # not encoded: the cache had this text
-            else:
-                report.unchanged += len(uids) - 1  # one encoding served every memory with this text
-        store.write_vectors(rows)
+    fresh = sorted((sha for sha in pending if sha not in cached), key=lambda sha: len(pending[sha][0]))
+    for start in range(0, len(fresh), batch_size):
+        if should_stop is not None and should_stop():
+            return False
+        batch = fresh[start : start + batch_size]
+        texts = [pending[sha][0] for sha in batch]
+        encoded, tokens = embedder.encode(texts, batch_size), embedder.count_tokens(texts)
+        vectors = {sha: (np.asarray(vector, dtype=np.float32).tobytes(), count) for sha, vector, count in zip(batch, encoded, tokens)}
+        with store.transaction():
+            store.cache_vectors(fid, [(sha, blob, count) for sha, (blob, count) in vectors.items()])
+            _write(store, embedder, fid, {sha: pending[sha] for sha in batch}, vectors, report)
+        report.encoded += len(batch)
+        report.unchanged += sum(len(pending[sha][1]) - 1 for sha in batch)  # one encoding served every memory with the text
+        advance(sum(len(pending[sha][1]) for sha in batch))
+    return True
+
+
+def _write(
+    store: Store,
+    embedder: Embedder,
+    fid: str,
+    pending: dict[str, tuple[str, list[str]]],
+    vectors: dict[str, tuple[bytes, int | None]],
+    report: ReembedReport,
+) -> None:
+    """The embedding rows of the memories whose texts ``vectors`` has (noting those too long)."""
+    rows = []
+    for sha, (_, uids) in pending.items():
+        blob, count = vectors[sha]
+        for uid in uids:
+            rows.append(VectorRow(uid, fid, embedder.dimension, blob, sha))
+            if count is not None and count > embedder.max_seq_length:
+                report.truncated += 1
+                report.truncated_records.append({"uid": uid, "tokens": count, "max_seq_length": embedder.max_seq_length})
+    store.write_vectors(rows)
+
+
+class _Known:
+    """A model a store has embedded with before, known by its files: its fingerprint, name,
+    dimension and max_seq_length come from the store, and the model is loaded only when a text must
+    be encoded (a run with nothing to do returns in well under a second, not after the 10 s a load
+    takes). A model whose files the store has not seen, or that is not on disk, is loaded at once."""
+
+    def __init__(self, store: Store, model: str, device: str | None, files: str, fid: str, details: dict[str, Any]):
+        self.store, self.model, self.device, self.files, self.fid = store, model, device, files, fid
+        self.name, self.dimension, self.max_seq_length = details["model"], details["dimension"], details["max_seq_length"]
+        self.fingerprint = details
+        self._loaded: Any = None
+
+    @classmethod
+    def of(cls, store: Store, model: str, device: str | None) -> Embedder:
+        files = model_files(model)
+        fid = store.setting(f"model-files:{files}") if files is not None else None
+        details = store.fingerprint(fid) if fid is not None else None
+        if details is not None and {"model", "dimension", "max_seq_length"} <= details.keys():
+            return cls(store, model, device, files, fid, details)  # type: ignore[arg-type]
+        loaded = load_embedder(model, device)
+        if files is not None:
+            with store.transaction():
+                store.set_setting(f"model-files:{files}", fingerprint_id(loaded.fingerprint))
+        return loaded
+
+    def _model(self) -> Any:
+        if self._loaded is None:
+            self._loaded = load_embedder(self.model, self.device)
+            if fingerprint_id(self._loaded.fingerprint) != self.fid:  # the same files, another library version
+                raise EmbeddingError(f"model {self.model!r} no longer gives the fingerprint {self.fid} its files had; run reembed again")
+        return self._loaded
+
+    def encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return self._model().encode(texts, batch_size)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return self._model().count_tokens(texts)
+
+
+def model_files(model: str) -> str | None:
+    """A key of a model's files on disk (names, sizes, modification times), None when the model is
+    not on disk here: the packaged default, a local path, or a name in the Hugging Face cache."""
+    path = Path(resolve_model(model))
+    if not path.is_dir():
+        try:
+            from huggingface_hub import snapshot_download
+
+            path = Path(snapshot_download(model, local_files_only=True))
+        except Exception:  # not in the cache (or not a repository name): nothing to key
+            return None
+    digest = hashlib.sha256(str(path.resolve()).encode())
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path)}\x1f{stat.st_size}\x1f{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
 
 
 def _reembed_bundle(bundle: Any, embedder: Embedder, batch_size: int, text: Callable[[str, Any], str]) -> ReembedReport:

@@ -4,6 +4,8 @@ is about batching, resuming or caching."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +78,7 @@ def test_only_changed_texts_are_encoded_again(tmp_path, stand_in):
 
 
 def test_batches_are_sorted_by_length_and_resumable(tmp_path, monkeypatch, stand_in):
-    monkeypatch.setattr(embed, "CHUNK", 3)
+    monkeypatch.setattr(embed, "WINDOW", 3)
     texts = ["a much longer text than the others", "short", "mid length text", "x", "another fairly long sentence here", "yy", "zzz"]
     store = filled_store(tmp_path, [persistent(f"k{i}", t) for i, t in enumerate(texts)])
     chunks = iter([False, True])  # stop before the second chunk
@@ -205,3 +207,30 @@ def test_inspect_counts_memories_needing_embeddings(tmp_path):
 def test_unknown_model_is_a_clear_error(tmp_path):
     with pytest.raises(embed.EmbeddingError, match="cannot load embedding model"):
         embed.SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
+
+
+def test_progress_commits_and_cancel_go_batch_by_batch(tmp_path, stand_in):
+    # fewer memories than a window: still one commit, one progress step and one chance to stop per batch
+    store = filled_store(tmp_path, [persistent(f"k{i}", f"text number {i}") for i in range(7)])
+    steps: list[tuple[int, int]] = []
+    asked = iter([False, False, True])  # stop before the third batch
+    stopped = memport.reembed(
+        store, stand_in, batch_size=2, progress=False, should_stop=lambda: next(asked), on_progress=lambda *step: steps.append(step)
+    )
+    assert stopped.cancelled and steps == [(2, 7), (4, 7)] and [len(call) for call in stand_in.calls] == [2, 2]
+    assert store.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 4  # the finished batches are kept
+    resumed = memport.reembed(store, stand_in, batch_size=2, progress=False, on_progress=lambda *step: steps.append(step))
+    assert (resumed.encoded, resumed.unchanged, steps[2:]) == (3, 4, [(4, 7), (6, 7), (7, 7)])
+
+
+def test_nothing_to_do_does_not_load_the_model(tmp_path, model):
+    store = filled_store(tmp_path, [persistent("a", "one"), persistent("b", "two")])
+    first = memport.reembed(store, progress=False)
+    store.close()
+    # a fresh process: the model's files are as they were when the store embedded with them
+    script = (
+        "import sys, memport; report = memport.reembed(sys.argv[1], progress=False); "
+        "print(report.encoded, report.unchanged, report.fingerprint, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "memport.db")], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "2", first.fingerprint, "False", "False"]

@@ -141,7 +141,7 @@ def test_validation_view_says_when_there_is_nothing_wrong():
 def test_reembed_progress_runs_and_cancels(tmp_path, monkeypatch, stand_in):
     from memport import embed
 
-    monkeypatch.setattr(embed, "CHUNK", 2)
+    monkeypatch.setattr(embed, "WINDOW", 2)
     store = memport.Store(tmp_path / "s.db")
     memport.import_bundle(
         write_kagura(tmp_path / "k", [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(5)], metadata=None), store
