@@ -93,6 +93,23 @@ class Reference:
     ref: str
 
 
+@dataclass
+class NativeBundle:
+    """A bundle as its native records and top level: what a format's writer writes, record by
+    record (so an export or a conversion of a million records never holds them all).
+
+    ``records(kind)`` gives the native records of a kind in order (each kind is asked once, in the
+    order the file has them); ``header`` is the native top level (Kagura's metadata.json or None,
+    Tribal's bundle with ``entries`` None, Doclea's export with ``data`` None), ``layout`` what else
+    the shape was (:meth:`FormatPlugin.layout`), ``local_tz`` the zone of naive local times."""
+
+    format: str
+    header: Any
+    records: Any  # (kind) -> Iterable[native record]
+    layout: Any = None
+    local_tz: str = "UTC"
+
+
 @dataclass(frozen=True, slots=True)
 class Split:
     """A bundle whose memories are one large JSON Lines file: a plan reads that file in two byte
@@ -160,6 +177,20 @@ class FormatPlugin:
         raise NotImplementedError
 
     def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
+        return self.write_native(self.native(bundle), path, overwrite=overwrite, exported_at=exported_at)
+
+    def write_native(self, bundle: NativeBundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
+        """Write native records as this format's writer does, streamed, atomically (``write``
+        writes a Bundle through it); ``exported_at`` replaces the header's export time."""
+        raise NotImplementedError
+
+    def native(self, bundle: Bundle) -> NativeBundle:
+        """A Bundle of this format as native records (through its codecs) and its top level (its own
+        header, or one made from what it says of itself)."""
+        raise NotImplementedError
+
+    def read_native(self, bundle: NativeBundle) -> Bundle:
+        """Native records (a conversion's output) as a Bundle in memory."""
         raise NotImplementedError
 
     def validate(self, path: Path, detection: Detection) -> list[Problem]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...bundle import Bundle
-from .. import Detection, FormatPlugin, Indexed, NativeRecord, Reference
+from .. import Detection, FormatPlugin, Indexed, NativeBundle, NativeRecord, Reference
 from . import convert, read, store, validate, write
 from .codec import NAME, VERSIONS
 
@@ -37,8 +37,14 @@ class Doclea(FormatPlugin):
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         return read.read(path, detection, local_tz)
 
-    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
-        return write.write(bundle, path, overwrite=overwrite, exported_at=exported_at)
+    def write_native(self, bundle: NativeBundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
+        return write.write_native(bundle, path, overwrite=overwrite, exported_at=exported_at)
+
+    def native(self, bundle: Bundle) -> NativeBundle:
+        return write.native(bundle)
+
+    def read_native(self, bundle: NativeBundle) -> Bundle:
+        return write.read_native(bundle)
 
     def validate(self, path: Path, detection: Detection) -> list[Any]:
         return validate.validate(path, detection)

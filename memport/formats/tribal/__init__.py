@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...bundle import Bundle
-from .. import Detection, FormatPlugin, Indexed, NativeRecord, Reference, Split
+from .. import Detection, FormatPlugin, Indexed, NativeBundle, NativeRecord, Reference, Split
 from . import convert, read, store, validate, write
 from .codec import JSONL_NAME, NAME, VERSIONS
 
@@ -38,8 +38,14 @@ class Tribal(FormatPlugin):
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         return read.read_bundle(path, detection, local_tz)
 
-    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
+    def write_native(self, bundle: NativeBundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
         return write.write_bundle(bundle, path, overwrite=overwrite, exported_at=exported_at)
+
+    def native(self, bundle: Bundle) -> NativeBundle:
+        return write.native(bundle)
+
+    def read_native(self, bundle: NativeBundle) -> Bundle:
+        return write.read_native(bundle)
 
     def validate(self, path: Path, detection: Detection) -> list[Any]:
         return validate.validate_bundle(path, detection)
@@ -107,7 +113,7 @@ class TribalStream(Tribal):
     def read(self, path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
         return read.read_stream(path, detection, local_tz)
 
-    def write(self, bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
+    def write_native(self, bundle: NativeBundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
         return write.write_stream(bundle, path, overwrite=overwrite, exported_at=exported_at)
 
     def validate(self, path: Path, detection: Detection) -> list[Any]:
