@@ -17,6 +17,7 @@ import orjson
 from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, MAX_LINE_BYTES, loads, may_hold_huge_integer
 from ..problems import Problem
+from ..progress import open_read
 from . import NativeRecord
 
 
@@ -66,7 +67,7 @@ def scan(
     name = str(path)
     remaining = end - start if end is not None else -1
     number = 0
-    with open(path, "rb") as f:
+    with open_read(path, start, end) as f:
         f.seek(start)
         for number, raw in enumerate(f, 1):
             if remaining >= 0:
@@ -117,7 +118,7 @@ def line_batches(
     Counts the lines into ``facts.lines`` when done."""
     remaining = end - start if end is not None else None
     number, offset = 1, start
-    with open(path, "rb") as f:
+    with open_read(path, start, end) as f:
         f.seek(start)
         while remaining is None or remaining > 0:
             lines = f.readlines(size)
