@@ -333,20 +333,22 @@ def export_(db_path: str, target: str, output: str, overwrite: bool, as_json: bo
 @_guard
 def erase(db_path: str, user_id: str, yes: bool, as_json: bool) -> None:
     """Erase everything of one user in one transaction, after a backup of the store."""
+    from .userdata import select
+
     with Store(db_path) as store:
-        memories, relations = store.user_selection(user_id)
+        counts = select(store, [user_id], erasing=True).counts()
+        memories, relations = counts["memories"], counts["relations"]
         if not yes:
             if not sys.stdin.isatty():
-                raise click.UsageError(
-                    f"would erase {len(memories)} memories and {len(relations)} relations of {user_id!r}; pass --yes to do it"
-                )
-            click.confirm(f"erase {len(memories)} memories and {len(relations)} relations of {user_id!r}?", abort=True)
+                raise click.UsageError(f"would erase {memories} memories and {relations} relations of {user_id!r}; pass --yes to do it")
+            click.confirm(f"erase {memories} memories and {relations} relations of {user_id!r}?", abort=True)
         result = store.erase_user(user_id)
     if as_json:
         _emit_json(result)
         return
     click.echo(f"erased {result['removed']['memories']} memories and {result['removed']['relations']} relations of {user_id!r}")
-    click.echo(f"backup of the store before erasing: {result['backup']}")
+    if result["backup"]:
+        click.echo(f"backup of the store before erasing: {result['backup']}")
 
 
 @cli.command()

@@ -30,6 +30,7 @@ class Kagura(FormatPlugin):
     volatile = ("exported_at",)  # every record carries the time of its export (shared/formats/kagura.md §2.3)
     kinds = ("memories", "nodes", "relations")
     relation_kinds = ("edge",)
+    directory = True
     mapping = convert.MAPPING
 
     def sniff(self, path: Path) -> Detection | None:
@@ -77,6 +78,9 @@ class Kagura(FormatPlugin):
 
     def user_ends(self, user: str) -> list[str]:
         return store.user_ends(user)
+
+    def names_user(self, kind: str, native: Any, user: str) -> bool:
+        return store.names_user(kind, native, user)
 
     def references(self, kind: str, native: Any) -> list[Reference]:
         return store.references(kind, native)

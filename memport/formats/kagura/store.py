@@ -74,6 +74,20 @@ def user_ends(user: str) -> list[str]:
     return [_end(user)]
 
 
+def names_user(kind: str, rec: Any, user: str) -> bool:
+    """A memory of the user (its user_id, as the store's column also says), the user's own node
+    (node_type user, id the user id: shared/formats/kagura.md §2.4), and a node or edge whose data
+    names the user (``data.user_id``)."""
+    if not isinstance(rec, dict):
+        return False
+    if kind == "memories":
+        return rec.get("user_id") == user
+    if kind == "nodes" and rec.get("node_type") == "user" and rec.get("id") == user:
+        return True
+    data = rec.get("data")
+    return isinstance(data, dict) and data.get("user_id") == user
+
+
 def references(kind: str, rec: Any) -> list[Reference]:
     if kind != "relations" or not isinstance(rec, dict):
         return []

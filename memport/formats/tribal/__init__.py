@@ -61,6 +61,9 @@ class Tribal(FormatPlugin):
     def schema_for(self, kind: str, native: Any) -> str | None:
         return "entry"
 
+    def names_user(self, kind: str, native: Any, user: str) -> bool:
+        return store.names_user(native, user)
+
     def references(self, kind: str, native: Any) -> list[Reference]:
         return store.references(native)
 

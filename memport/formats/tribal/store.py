@@ -15,6 +15,7 @@ from ...model import EmbeddingModel
 from ...timestamps import ISO_NAIVE_UTC, parse_text, store_text
 from .. import Indexed, NativeRecord, Reference
 from .codec import ENTRY, embedding_model
+from .convert import PROVENANCE_PREFIX
 from .read import from_native, jsonl_from_native
 
 
@@ -40,6 +41,20 @@ def _store_time(text: Any) -> str | None:
         return None
     utc, _ = parse_text(text, naive=ISO_NAIVE_UTC)
     return store_text(utc)
+
+
+def names_user(entry: Any, user: str) -> bool:
+    """Tribal has no users; an entry converted from a format with users names its user in the
+    provenance its context carries (``memport-provenance: {"fields": {"user_id": ...}}``)."""
+    context = entry.get("context") if isinstance(entry, dict) else None
+    if not (isinstance(context, str) and context.startswith(PROVENANCE_PREFIX)):
+        return False
+    try:
+        provenance = json.loads(context[len(PROVENANCE_PREFIX) :])
+    except ValueError:
+        return False
+    fields = provenance.get("fields") if isinstance(provenance, dict) else None
+    return isinstance(fields, dict) and fields.get("user_id") == user
 
 
 def references(entry: Any) -> list[Reference]:
