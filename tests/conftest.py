@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -170,3 +172,49 @@ def stand_in() -> StandIn:
 def make_stand_in() -> type[StandIn]:
     """Deterministic embedders of a given model name and dimension: ``make_stand_in("m", 3)``."""
     return StandIn
+
+
+def _mount(args: list[str], where: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a file system (this test runs where it is root, e.g. CI containers)")
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", *args, str(where)], capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount here: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk(kib)``: a tmpfs of that size (a real full disk for the tests that need one),
+    unmounted afterwards; skipped where this process may not mount."""
+    mounted: list[Path] = []
+
+    def mount(kib: int) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        _mount(["-t", "tmpfs", "-o", f"size={kib}k", "tmpfs"], where)
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in reversed(mounted):
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """``read_only(folder)``: the folder seen through a read-only bind mount (read-only media,
+    even for root), unmounted afterwards; skipped where this process may not mount."""
+    mounted: list[Path] = []
+
+    def mount(folder: Path) -> Path:
+        where = tmp_path / f"ro{len(mounted)}"
+        _mount(["--bind", str(folder)], where)
+        mounted.append(where)
+        done = subprocess.run(["mount", "-o", "remount,bind,ro", str(where)], capture_output=True, text=True)
+        if done.returncode:
+            pytest.skip(f"cannot remount read-only here: {done.stderr.strip()}")
+        return where
+
+    yield mount
+    for where in reversed(mounted):
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -205,8 +205,11 @@ def test_inspect_counts_memories_needing_embeddings(tmp_path):
 
 
 def test_unknown_model_is_a_clear_error(tmp_path):
-    with pytest.raises(embed.EmbeddingError, match="cannot load embedding model"):
+    with pytest.raises(embed.EmbeddingError, match="no-such-model' is not available offline"):
         embed.SentenceTransformerEmbedder(str(tmp_path / "no-such-model"))
+    (tmp_path / "not-a-model").mkdir()
+    with pytest.raises(embed.EmbeddingError, match="cannot load embedding model"):
+        embed.SentenceTransformerEmbedder(str(tmp_path / "not-a-model"))
 
 
 def test_progress_commits_and_cancel_go_batch_by_batch(tmp_path, stand_in):

@@ -907,13 +907,13 @@ def test_inspect_validate_and_convert_from_the_cli(tmp_path):
         "version": "current",
         "errors": [],
         "warnings": [],
+        "omitted": 0,
+        "by_code": {},
     }
     assert run("validate", DOUBLE).exit_code == 0 and run("validate", DOUBLE, "--strict").exit_code == 1
     result = run("validate", LEGACY)
     assert (
-        result.exit_code == 1
-        and "[letta.bundle.legacy]" in result.output
-        and "letta legacy: invalid: 1 error(s), 1 warning(s)" in result.output
+        result.exit_code == 1 and "[letta.bundle.legacy]" in result.output and "letta legacy: invalid: 1 error, 1 warning" in result.output
     )
     out = tmp_path / "upgraded.af"
     result = run("convert", LEGACY_FLAGS, "--to", "letta", "-o", out, "--loss-report", tmp_path / "losses.json")

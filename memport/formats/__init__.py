@@ -139,7 +139,10 @@ class FormatPlugin:
     Records: ``identity(kind, native)`` is what makes a record the same record in this format (with
     the family and kind, its uid); ``index`` what the store's columns hold; ``schema_for`` the schema
     that validates one record; ``end`` how this format's relations name a record; ``references``
-    which names a record holds that must resolve; ``embed_text`` the text embedded for a memory;
+    which names a record holds that must resolve; ``user_ends`` how relations name a user;
+    ``names_user`` whether a record belongs to a user or names one beyond the store's ``user_id``
+    column (what erasing a user removes and exporting one writes, with the records that reference
+    those); ``embed_text`` the text embedded for a memory;
     ``vector`` and ``vector_model`` the vectors a bundle carries and their model.
 
     Bundles in memory and the store: ``bundle_records(bundle)`` encodes a Bundle's records as
@@ -166,6 +169,7 @@ class FormatPlugin:
     kinds: tuple[str, ...] = ("memories",)
     relation_kinds: tuple[str, ...] = ()
     carries_vectors = False  # whether memories may carry vectors (``vector``, ``vector_model``)
+    directory = False  # whether a bundle is a directory (else one file, which may go to stdout)
     mapping: dict[str, str] = {}  # noqa: RUF012 (each format sets its own)
 
     # files ---------------------------------------------------------------------------------
@@ -243,6 +247,13 @@ class FormatPlugin:
         """How this format's relations name a user (Kagura's graph has user nodes)."""
         return []
 
+    def names_user(self, kind: str, native: Any, user: str) -> bool:
+        """Whether a record belongs to ``user`` or names them, beyond what ``index().user_id`` says
+        (Kagura: a user's graph node, a node or edge whose data names the user; a record converted
+        from a format with users: the user its provenance names). ``memport erase --user`` removes
+        such records and ``memport export --user`` writes them. A format without users: never."""
+        return False
+
     def references(self, kind: str, native: Any) -> list[Reference]:
         return []
 
@@ -269,11 +280,11 @@ class FormatPlugin:
     def bundle_records(self, bundle: Bundle) -> Iterator[NativeRecord]:
         raise NotImplementedError
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
         raise NotImplementedError
 
     def empty(self) -> Bundle:
-        return self.from_store({}, None)
+        return self.read_native(self.from_store({}, None))
 
     def combine(self, parts: list[Bundle], notes: list[str], header: Any = None, layout: Any = None) -> Bundle:
         """Bundles of this format (an export's parts, one per origin in the store) as one: a single
@@ -286,7 +297,7 @@ class FormatPlugin:
         for part in parts:
             for record in self.bundle_records(part):
                 natives.setdefault(record.kind, []).append(record.value)
-        return self.from_store(natives, header, layout)
+        return self.read_native(self.from_store(natives, header, layout))
 
     # conversions ---------------------------------------------------------------------------
 

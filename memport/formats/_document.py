@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, MAX_LINE_BYTES, Parsed, may_hold_huge_integer, needs_reference, parse_document
 from ..problems import Problem, json_path
+from ..progress import open_read
 
 
 def head_of(path: Path, size: int = 65536) -> bytes:
@@ -241,7 +242,7 @@ def walk(path: Path, spread: Callable[[tuple[str, ...]], str | None], *, allow_b
     last one, and its elements before it would already have been handed out. Bad input raises
     :class:`MalformedInputError` with the line, column and element it is at.
     """
-    with open(path, "rb") as f:
+    with open_read(path) as f:
         cursor = _Cursor(f, str(path), allow_bom=allow_bom, chunk=chunk)
         if cursor.peek() == "{":
             yield from _members(cursor, (), spread, set())

@@ -17,6 +17,7 @@ import orjson
 from ..errors import Location, MalformedInputError
 from ..jsonio import BOM, MAX_LINE_BYTES, loads, may_hold_huge_integer
 from ..problems import Problem
+from ..progress import open_read
 from . import NativeRecord
 
 # bytes of a JSON Lines file read and looked at together (see scan)
@@ -119,7 +120,7 @@ def line_batches(
     Counts the lines into ``facts.lines`` when done."""
     remaining = end - start if end is not None else None
     number, offset = 1, start
-    with open(path, "rb") as f:
+    with open_read(path, start, end) as f:
         f.seek(start)
         while remaining is None or remaining > 0:
             lines = f.readlines(size)

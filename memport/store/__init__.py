@@ -16,23 +16,30 @@ an FTS5 index on title and content kept current by triggers. The schema version 
 ``user_version``; opening an older store migrates it in one transaction.
 
 Writes happen in one transaction (WAL mode, so readers keep reading meanwhile); destructive
-operations first copy the whole file with SQLite's backup API to ``<store>.bak-<UTC time>``.
+operations first copy the whole file with SQLite's backup API to ``<store>.bak-<UTC time>``: under a
+temporary name, checked, then renamed, with the store's own permissions. A store opened
+``readonly`` is never written (not even created or migrated; it also opens on read-only media), and
+a disk that fills up is :class:`memport.outputs.DiskFullError` with nothing half-written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import Location, MemportError
-from ..jsonio import backup_name
+from ..outputs import backup_name, disk_full, is_disk_full, output_mode, remove_temporary, staged_file, sweep_stale
 from .schema import KINDS, MIGRATIONS, SCHEMA_VERSION
 
 # the page cache of a bulk load, in KiB (negative: SQLite's unit for it): the indexes built at the
@@ -141,20 +148,115 @@ def filter_sql(filters: Any) -> tuple[str, list[Any]]:
     return (" AND ".join(clauses) or "1"), params
 
 
-class Store:
-    """A memport store file; created (and migrated) on first open."""
+@contextmanager
+def opened_for_writing(path: str | Path) -> Iterator[Store]:
+    """A store to write to (see :class:`Store`), closed at the end; one this creates is removed
+    again, with its -wal and -shm files, when what runs inside fails: a failed import leaves no new
+    store file behind."""
+    path = Path(path)
+    created = str(path) != ":memory:" and not path.exists()
+    store = Store(path, readonly=False)
+    try:
+        yield store
+    except BaseException:
+        store.close()
+        if created:
+            for name in (
+                path,
+                path.with_name(path.name + "-wal"),
+                path.with_name(path.name + "-shm"),
+                path.with_name(path.name + "-journal"),
+            ):
+                name.unlink(missing_ok=True)
+        raise
+    store.close()
 
-    def __init__(self, path: str | Path):
+
+def _writable(path: Path) -> bool:
+    """Whether a store file, and the folder SQLite puts its -wal and -shm files in, can be written."""
+    return os.access(path, os.W_OK) and os.access(path.parent if str(path.parent) else Path("."), os.W_OK)
+
+
+def _open_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that never writes the store. Where the store can be written, an ordinary one
+    made query-only (which, closed last, still tidies up the -wal and -shm files it needed, as a
+    read-only connection cannot); elsewhere SQLite's read-only mode, or, on read-only media without
+    a -wal file (so nobody is writing it), an immutable open."""
+    uri = "file:" + quote(str(path.absolute()))
+    if _writable(path):
+        conn = sqlite3.connect(uri + "?mode=rw", uri=True, isolation_level=None, timeout=30)
+        conn.execute("PRAGMA query_only=1")
+        return conn
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise
+    return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+
+
+def _prepare_file(path: Path) -> None:
+    """Create a missing store file with the permissions outputs get here (see
+    :func:`memport.outputs.modes_like`); take from an existing one what those do not allow (SQLite
+    gives its -wal and -shm files the store's permissions)."""
+    mode = output_mode(None, False)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        current = stat.S_IMODE(path.stat().st_mode)
+        allowed = output_mode(path, False)
+        if current & ~allowed:
+            for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                with contextlib.suppress(FileNotFoundError):
+                    os.chmod(name, stat.S_IMODE(name.stat().st_mode) & allowed)
+        return
+    except OSError as err:
+        if is_disk_full(err):
+            raise disk_full(path) from None
+        raise
+    os.fchmod(fd, mode)  # open() applied the umask once more
+    os.close(fd)
+
+
+class Store:
+    """A memport store file; created (and migrated) on first open.
+
+    ``readonly=True`` reads without ever writing: a missing store is an error (nothing is created),
+    an older schema is migrated in memory only, and a store on read-only media opens as it is.
+    ``readonly=None`` (the default) opens for writing, or read-only where the file cannot be
+    written. A store memport creates gets the permissions :func:`memport.outputs.modes_like` allows;
+    an existing one opened for writing inside it is made no more readable than that.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool | None = None):
         self.path = Path(path)
+        memory = str(path) == ":memory:"
         if self.path.is_dir():
             raise StoreError("is a directory; expected a store file (e.g. memport.db)", Location(str(self.path)))
+        if readonly is None:
+            readonly = not memory and self.path.exists() and not _writable(self.path)
+        self.readonly = readonly
+        if readonly and not memory and not self.path.exists():
+            raise StoreError("no such store (reading creates none)", Location(str(self.path)))
         try:
-            # autocommit mode: memport opens its own transactions (BEGIN IMMEDIATE) around writes
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            conn.execute("PRAGMA journal_mode=WAL")
+            if readonly and not memory:
+                conn = _open_readonly(self.path)
+            else:
+                if not memory:
+                    _prepare_file(self.path)
+                # autocommit mode: memport opens its own transactions (BEGIN IMMEDIATE) around writes
+                conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+                conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as err:
+            if is_disk_full(err):
+                raise disk_full(self.path) from None
             raise StoreError(f"not a SQLite database memport can open ({err})", Location(str(self.path))) from None
-        conn.execute("PRAGMA synchronous=NORMAL")
+        if not readonly:
+            conn.execute("PRAGMA synchronous=NORMAL")
         self.conn = conn
         self._db: Any = None
         self._migrate()
@@ -176,9 +278,22 @@ class Store:
                 f"store schema version {version} is newer than this memport understands ({SCHEMA_VERSION}); upgrade memport",
                 Location(str(self.path)),
             )
-        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        try:
+            tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"not a SQLite database memport can open ({err})", Location(str(self.path))) from None
         if version == 0 and tables and "memories" not in tables:
             raise StoreError("is a SQLite database, but not a memport store", Location(str(self.path)))
+        if self.readonly and version < SCHEMA_VERSION:
+            # migrated in memory: the file stays as it is
+            copy = sqlite3.connect(":memory:", isolation_level=None)
+            self.conn.backup(copy)
+            self.conn.close()
+            self.conn, self.readonly = copy, False
+            self._migrate()
+            self.readonly = True
+            self.conn.execute("PRAGMA query_only=1")
+            return
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
                 MIGRATIONS[number](self.db)
@@ -186,14 +301,20 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of it lands, or none of it (also when the process is killed)."""
+        """One write transaction: all of it lands, or none of it (also when the process is killed,
+        or the disk fills up: :class:`memport.outputs.DiskFullError`)."""
+        if self.readonly:
+            raise StoreError("is open read-only; nothing can be written to it", Location(str(self.path)))
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("COMMIT")
+        except BaseException as err:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if is_disk_full(err):
+                raise disk_full(self.path) from None
             raise
-        self.conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
@@ -306,10 +427,11 @@ class Store:
                 "created_at": created,
             }
 
-    def records_of(self, kind: str) -> Iterator[tuple[str, str, Any]]:
-        """(uid, origin, native) of every record of ``kind``, in insertion order."""
-        for uid, origin, native in self.conn.execute(f"SELECT uid, origin, native FROM {kind} ORDER BY rowid"):
-            yield uid, origin, json.loads(native)
+    def records_of(self, kind: str, origin: str | None = None) -> Iterator[tuple[str, str, Any]]:
+        """(uid, origin, native) of every record of ``kind`` (of one origin format), in insertion order."""
+        where, params = ("WHERE origin = ?", [origin]) if origin is not None else ("", [])
+        for uid, found, native in self.conn.execute(f"SELECT uid, origin, native FROM {kind} {where} ORDER BY rowid", params):
+            yield uid, found, json.loads(native)
 
     def memory_text(self, uid: str) -> tuple[str | None, str | None]:
         """(title, content) of one memory."""
@@ -435,13 +557,35 @@ class Store:
     # writing -----------------------------------------------------------------------------
 
     def backup(self, now: datetime | None = None) -> Path:
-        """A consistent copy of the whole store next to it, made with SQLite's backup API."""
+        """A consistent copy of the whole store next to it, made with SQLite's backup API under a
+        temporary name (memport's pattern: a killed backup is swept away by the next write into
+        the folder), checked, fsynced and only then renamed to ``<store>.bak-<UTC time>``. It has
+        the store's permissions. A full disk leaves nothing and raises DiskFullError."""
         target = backup_name(self.path, now)
-        dest = sqlite3.connect(str(target))
+        sweep_stale(self.path.parent)
         try:
-            self.conn.backup(dest)
-        finally:
-            dest.close()
+            tmp = staged_file(target)
+        except OSError as err:
+            raise (disk_full(target) if is_disk_full(err) else err) from None
+        try:
+            os.chmod(tmp, stat.S_IMODE(self.path.stat().st_mode))
+            dest = sqlite3.connect(str(tmp), isolation_level=None)
+            try:
+                self.conn.backup(dest)
+                check = dest.execute("PRAGMA quick_check").fetchone()[0]
+                copied = dest.execute("SELECT count(*) FROM memories").fetchone()[0]
+            finally:
+                dest.close()
+            if check != "ok" or copied != self.conn.execute("SELECT count(*) FROM memories").fetchone()[0]:
+                raise StoreError(f"the backup did not check out ({check}); nothing was changed", Location(str(target)))
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException as err:
+            remove_temporary(tmp)
+            if is_disk_full(err):
+                raise disk_full(target) from None
+            raise
         return target
 
     def write_records(self, kind: str, rows: list[Any]) -> None:
@@ -503,32 +647,164 @@ class Store:
 
     # GDPR --------------------------------------------------------------------------------
 
-    def user_selection(self, user_id: str) -> tuple[list[str], list[str]]:
-        """The uids of a user's memories, and of the relations that touch them (or the user)."""
-        memories = [r[0] for r in self.conn.execute("SELECT uid FROM memories WHERE user_id = ?", [user_id])]
-        ends = {r[0] for r in self.conn.execute("SELECT source_id FROM memories WHERE user_id = ? AND source_id IS NOT NULL", [user_id])}
-        ends |= {user_id, json.dumps(user_id)}
-        relations = [
-            r[0]
-            for r in self.conn.execute(
-                "SELECT uid FROM relations WHERE source IN (SELECT value FROM json_each(?)) OR target IN (SELECT value FROM json_each(?))",
-                [json.dumps(sorted(ends)), json.dumps(sorted(ends))],
-            )
-        ]
-        return memories, relations
+    def memory_uids(self, filters: Any) -> set[str]:
+        """The uids of the memories that ``filters`` select."""
+        where, params = filter_sql(filters)
+        return {row[0] for row in self.conn.execute(f"SELECT uid FROM memories WHERE ({where})", params)}
 
-    def erase_user(self, user_id: str) -> dict[str, Any]:
-        """Delete everything of one user in one transaction, after a backup; returns what was removed."""
-        memories, relations = self.user_selection(user_id)
-        backup = self.backup()
-        with self.transaction():
-            for kind, uids in (("memories", memories), ("relations", relations)):
-                for start in range(0, len(uids), 900):
-                    chunk = uids[start : start + 900]
-                    marks = ",".join("?" * len(chunk))
-                    if kind == "memories":
-                        self.conn.execute(f"DELETE FROM embeddings WHERE memory_uid IN ({marks})", chunk)
-                    self.conn.execute(f"DELETE FROM {kind} WHERE uid IN ({marks})", chunk)
-            removed = {"memories": len(memories), "relations": len(relations)}
-            self.record_run(operation="erase", source=f"user:{user_id}", counts=removed, backup=str(backup), dry_run=0)
-        return {"user": user_id, "removed": removed, "memories": memories, "relations": relations, "backup": str(backup)}
+    def uids_of_users(self, origin: str, users: list[str]) -> list[str]:
+        """The uids of the memories of ``origin`` whose user_id column is one of ``users``."""
+        sql = "SELECT uid FROM memories WHERE origin = ? AND user_id IN (SELECT value FROM json_each(?)) ORDER BY rowid"
+        return [row[0] for row in self.conn.execute(sql, [origin, json.dumps(users)])]
+
+    def records_touching(self, kind: str, origin: str, ends: Iterable[str]) -> Iterator[tuple[str, Any]]:
+        """(uid, native) of the records of ``kind`` (relations) of ``origin`` with an end among ``ends``."""
+        marks = "SELECT value FROM json_each(?)"
+        sql = f"SELECT uid, native FROM {kind} WHERE origin = ? AND (source IN ({marks}) OR target IN ({marks})) ORDER BY rowid"
+        ends = json.dumps(sorted(set(ends)))
+        for uid, text in self.conn.execute(sql, [origin, ends, ends]):
+            yield uid, json.loads(text)
+
+    def erase(
+        self,
+        uids: dict[str, Iterable[str]],
+        texts: Iterable[str],
+        redact: Callable[[str], str],
+        *,
+        keep_backup: bool = False,
+        now: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Erase records for good: the records of each kind in ``uids``, the vectors of those
+        memories, the cached vectors of ``texts`` (sha256 of texts embedded) and of those memories'
+        texts that no other memory's vector was made from, their entries in the full-text index;
+        every import run's text columns go through ``redact``. The erase is recorded as a run with
+        its counts and nothing else. Then the freed pages are wiped from the file (secure delete,
+        the WAL checkpointed and truncated, VACUUM), so that the file's bytes no longer hold what
+        was erased.
+
+        A checked backup of the store is made first and removed at the end, unless
+        ``keep_backup`` (it then still holds everything erased). Returns ``{"removed": counts,
+        "backup": path or None}``."""
+        chosen = {kind: sorted(set(found)) for kind, found in uids.items() if kind in KINDS}
+        backup = self.backup(now)
+        try:
+            self.conn.execute("PRAGMA secure_delete = ON")  # freed space is overwritten with zeros
+            with self.transaction():
+                removed = {kind: 0 for kind in KINDS}
+                memories = chosen.get("memories", [])
+                shas = set(texts)
+                vectors = 0
+                for part in _parts(memories):
+                    shas.update(
+                        row[0]
+                        for row in self.conn.execute(
+                            "SELECT text_sha256 FROM embeddings WHERE memory_uid IN (SELECT value FROM json_each(?))", [part]
+                        )
+                        if row[0]
+                    )
+                    vectors += self.conn.execute(
+                        "DELETE FROM embeddings WHERE memory_uid IN (SELECT value FROM json_each(?))", [part]
+                    ).rowcount
+                for kind, found in chosen.items():
+                    for part in _parts(found):
+                        removed[kind] += self.conn.execute(
+                            f"DELETE FROM {kind} WHERE uid IN (SELECT value FROM json_each(?))", [part]
+                        ).rowcount
+                kept = {row[0] for row in self.conn.execute("SELECT DISTINCT text_sha256 FROM embeddings")}
+                cached = 0
+                for part in _parts(sorted(shas - kept)):
+                    cached += self.conn.execute(
+                        "DELETE FROM embedding_cache WHERE text_sha256 IN (SELECT value FROM json_each(?))", [part]
+                    ).rowcount
+                # the index's segments still hold the deleted rows' terms until they are merged
+                self.conn.execute("INSERT INTO memories_fts(memories_fts) VALUES ('optimize')")
+                redacted = self._redact_runs(redact)
+                counts = {**removed, "embeddings": vectors, "cached_vectors": cached, "runs_redacted": redacted}
+                kept_at = str(backup) if keep_backup else None
+                run = self.record_run(operation="erase", source="one user's data (the user is not recorded)", dry_run=0, backup=kept_at)
+                self.finish_run(run, counts)
+            self._wipe()
+        finally:
+            if not keep_backup:
+                backup.unlink(missing_ok=True)
+        return {"removed": counts, "backup": kept_at}
+
+    _RUN_TEXTS = ("source", "format", "strategy", "counts", "decisions", "backup", "header")
+    _RUN_JSON = frozenset({"counts", "decisions", "header"})
+
+    def _run_texts(self) -> Iterator[tuple[int, str | None, str | None, dict[str, Any]]]:
+        """(run_id, operation, started_at, {column: value}) of every import run, the JSON columns parsed."""
+        rows = self.conn.execute(f"SELECT run_id, operation, started_at, {', '.join(self._RUN_TEXTS)} FROM import_runs ORDER BY run_id")
+        for run_id, operation, started, *values in rows:
+            texts = {c: json.loads(v) if c in self._RUN_JSON and v is not None else v for c, v in zip(self._RUN_TEXTS, values)}
+            yield run_id, operation, started, texts
+
+    def runs_naming(self, test: Callable[[str], bool]) -> list[dict[str, Any]]:
+        """The import runs with a text (in any column, inside JSON too) for which ``test`` is true:
+        run_id, operation, source, started_at and the header, by run_id."""
+        found = []
+        for run_id, operation, started, texts in self._run_texts():
+            if any(test(text) for value in texts.values() for text in _strings(value)):
+                found.append(
+                    {"run_id": run_id, "operation": operation, "source": texts["source"], "started_at": started, "header": texts["header"]}
+                )
+        return found
+
+    def _redact_runs(self, redact: Callable[[str], str]) -> int:
+        """Every text of every import run (inside JSON too) through ``redact``; returns how many runs changed."""
+        changed = 0
+        for run_id, _, _, texts in list(self._run_texts()):
+            new = {c: _map_strings(v, redact) for c, v in texts.items()}
+            if new != texts:
+                changed += 1
+                values = [json.dumps(v, sort_keys=True) if c in self._RUN_JSON and v is not None else v for c, v in new.items()]
+                self.conn.execute(f"UPDATE import_runs SET {', '.join(f'{c} = ?' for c in new)} WHERE run_id = ?", [*values, run_id])
+        return changed
+
+    def _wipe(self) -> None:
+        """Rewrite the file without its free pages: the WAL checkpointed into it and truncated,
+        then VACUUM (through the WAL, checkpointed and truncated again)."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.conn.execute("VACUUM")
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as err:
+            if is_disk_full(err):
+                raise disk_full(self.path) from None
+            raise
+
+    def erase_user(self, user: str, *, keep_backup: bool = False) -> dict[str, Any]:
+        """Erase everything this store holds of ``user`` (see :func:`memport.userdata.erase`)."""
+        from ..userdata import erase
+
+        return erase(self, user, keep_backup=keep_backup)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A JSON value with every string (keys included) passed through ``change``."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(key): _map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(item, change) for item in value]
+    return value
+
+
+def _parts(values: list[str], size: int = 5000) -> Iterator[str]:
+    """``values`` as JSON arrays of up to ``size`` items (one query parameter each)."""
+    for start in range(0, len(values), size):
+        yield json.dumps(values[start : start + size])

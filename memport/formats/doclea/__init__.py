@@ -76,7 +76,7 @@ class Doclea(FormatPlugin):
     def layout(self, path: Path, detection: Detection) -> Any:
         return detection.details.get("layout")
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
         return store.from_store(natives, header, layout, as_read=as_read)
 
     def to_canonical(self, bundle: Bundle, report: Any) -> Any:

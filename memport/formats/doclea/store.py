@@ -9,9 +9,9 @@ from typing import Any
 from ...bundle import Bundle
 from ...jsonio import needs_reference
 from ...timestamps import parse_epoch, store_text
-from .. import Indexed, NativeRecord, Reference, render
-from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, PENDING, SECTIONS
-from .read import from_native
+from .. import Indexed, NativeBundle, NativeRecord, Reference, render
+from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, NAME, PENDING, SECTIONS
+from .write import KIND_OF
 
 
 def identity(kind: str, rec: dict[str, Any]) -> str:
@@ -105,29 +105,36 @@ def bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
             yield NativeRecord(kind, value, needs_reference(value), label, None, position)
 
 
-def from_store(natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+def from_store(natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
     """Stored Doclea records as an export with the latest import's top level and data object (its
     members in order, those that hold no records as they were); metadata.totalMemories is made true
-    unless the records are exactly that import's. Without a header, the writer makes one."""
+    unless the records are exactly that import's. Without a header, a fresh one."""
     relations = natives.get("relations", [])
-    sections = {
+    records = {
         "memories": natives.get("memories", []),
         "documents": natives.get("documents", []),
         "chunks": natives.get("chunks", []),
         "memoryRelations": [r for r in relations if not _cross(r)],
         "crossLayerRelations": [r for r in relations if _cross(r)],
-        "pendingMemories": natives.get("pending", []),
+        "pending": natives.get("pending", []),
     }
     keys = list(layout.get("keys", [])) if isinstance(layout, dict) else []
     raw = layout.get("raw", {}) if isinstance(layout, dict) else {}
-    keys += [key for key in SECTIONS if key not in keys and (sections[key] or not isinstance(layout, dict))]
-    data = {key: raw[key] if key in raw else sections.get(key, []) for key in keys}
+    keys += [key for key in SECTIONS if key not in keys and (records[KIND_OF[key]] or not isinstance(layout, dict))]
     if not isinstance(header, dict):
-        return from_native({"version": "1.0.0", "data": data})
-    top = dict(header)
-    metadata = top.get("metadata")
-    if not as_read and isinstance(metadata, dict) and isinstance(metadata.get("totalMemories"), int):
-        top["metadata"] = {**metadata, "totalMemories": len(sections["memories"])}
-    doc = {key: (data if key == "data" else value) for key, value in top.items()}
-    doc.setdefault("data", data)
-    return from_native(doc, version=top["version"] if isinstance(top.get("version"), str) else "1.0.0")
+        top: dict[str, Any] = {
+            "version": "1.0.0",
+            "exportedAt": 0,
+            "backendType": "sqlite",
+            "storageMode": "manual",
+            "schemaVersion": "012",
+            "data": None,
+            "metadata": {"totalMemories": len(records["memories"])},
+        }
+    else:
+        top = dict(header)
+        metadata = top.get("metadata")
+        if not as_read and isinstance(metadata, dict) and isinstance(metadata.get("totalMemories"), int):
+            top["metadata"] = {**metadata, "totalMemories": len(records["memories"])}
+        top.setdefault("data", None)
+    return NativeBundle(NAME, top, lambda kind: records.get(kind, []), {"keys": keys, "raw": raw})

@@ -90,7 +90,7 @@ def validate(path: Path, detection: Detection) -> list[Problem]:
             Problem(
                 "doclea.memory-relation.not-importable",
                 "warning",
-                f"Doclea's own importer cannot import memory relations (it inserts into columns relation_type/confidence that do not exist), so these {relations} would be lost on a native restore",
+                f"Doclea's own importer cannot import memory relations (it inserts into columns relation_type/confidence that do not exist), so {'this one' if relations == 1 else f'these {relations}'} would be lost on a native restore",
                 name,
                 None,
                 None,

@@ -30,6 +30,7 @@ class Kagura(FormatPlugin):
     volatile = ("exported_at",)  # every record carries the time of its export (shared/formats/kagura.md §2.3)
     kinds = ("memories", "nodes", "relations")
     relation_kinds = ("edge",)
+    directory = True
     mapping = convert.MAPPING
 
     def sniff(self, path: Path) -> Detection | None:
@@ -84,6 +85,9 @@ class Kagura(FormatPlugin):
     def user_ends(self, user: str) -> list[str]:
         return store.user_ends(user)
 
+    def names_user(self, kind: str, native: Any, user: str) -> bool:
+        return store.names_user(kind, native, user)
+
     def references(self, kind: str, native: Any) -> list[Reference]:
         return store.references(kind, native)
 
@@ -101,7 +105,7 @@ class Kagura(FormatPlugin):
     def layout(self, path: Path, detection: Detection) -> Any:
         return store.layout(path)
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
         return store.from_store(natives, header, layout, as_read=as_read)
 
     def to_canonical(self, bundle: Bundle, report: Any) -> Any:

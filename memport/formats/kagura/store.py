@@ -18,10 +18,10 @@ import orjson
 from ...bundle import Bundle
 from ...jsonio import needs_reference
 from ...timestamps import SQLITE_UTC, UTC, parse_text, store_text
-from .. import Indexed, NativeRecord, Reference, Split, render
-from .codec import EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NODE
+from .. import Indexed, NativeBundle, NativeRecord, Reference, Split, render
+from .codec import EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE
 from .identity import identity_bytes, same_number
-from .read import from_native, graph_records
+from .read import graph_records
 
 
 def index(kind: str, rec: dict[str, Any], local_tz: tzinfo) -> Indexed:
@@ -74,6 +74,20 @@ def end(kind: str, rec: Any) -> str | None:
 def user_ends(user: str) -> list[str]:
     """A user's own node in the graph (node_type user, id the user id)."""
     return [_end(user)]
+
+
+def names_user(kind: str, rec: Any, user: str) -> bool:
+    """A memory of the user (its user_id, as the store's column also says), the user's own node
+    (node_type user, id the user id: shared/formats/kagura.md §2.4), and a node or edge whose data
+    names the user (``data.user_id``)."""
+    if not isinstance(rec, dict):
+        return False
+    if kind == "memories":
+        return rec.get("user_id") == user
+    if kind == "nodes" and rec.get("node_type") == "user" and rec.get("id") == user:
+        return True
+    data = rec.get("data")
+    return isinstance(data, dict) and data.get("user_id") == user
 
 
 def references(kind: str, rec: Any) -> list[Reference]:
@@ -134,19 +148,22 @@ def layout(path: Path) -> dict[str, Any]:
     return {"files": [name for name in FILES if (path / name).is_file()]}
 
 
-def from_store(natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+def from_store(natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
     """Stored Kagura records as a bundle: the files the latest import had (plus any the records
     need), and its metadata.json, whose stats are made true unless the records are exactly that
-    import's."""
+    import's (a fresh one, the stats counted, when there is none)."""
     memories, nodes, edges = natives.get("memories", []), natives.get("nodes", []), natives.get("relations", [])
     had = layout.get("files") if isinstance(layout, dict) and isinstance(layout.get("files"), list) else [MEMORIES, METADATA]
     needed = {MEMORIES} if memories else set()
     needed |= {GRAPH} if nodes or edges else set()
     files = [name for name in FILES if name in had or name in needed]
-    if isinstance(header, dict) and not as_read and isinstance(header.get("stats"), dict):
+    counts = {"memories": len(memories), "graph_nodes": len(nodes), "graph_edges": len(edges)}
+    if not isinstance(header, dict):
+        header = {"exported_at": None, "user_id": None, "agent_name": None, "stats": counts, "format_version": "1.0"}
+    elif not as_read and isinstance(header.get("stats"), dict):
         stats = dict(header["stats"])
-        for key, actual in (("memories", len(memories)), ("graph_nodes", len(nodes)), ("graph_edges", len(edges))):
+        for key, actual in counts.items():
             if isinstance(stats.get(key), int) and not isinstance(stats.get(key), bool):
                 stats[key] = actual
         header = {**header, "stats": stats}
-    return from_native(memories, nodes + edges, header if isinstance(header, dict) else None, files=files)
+    return NativeBundle(NAME, header, lambda kind: natives.get(kind, []), {"files": files})

@@ -67,6 +67,9 @@ class Tribal(FormatPlugin):
     def schema_for(self, kind: str, native: Any) -> str | None:
         return "entry"
 
+    def names_user(self, kind: str, native: Any, user: str) -> bool:
+        return store.names_user(native, user)
+
     def references(self, kind: str, native: Any) -> list[Reference]:
         return store.references(native)
 
@@ -83,7 +86,7 @@ class Tribal(FormatPlugin):
     def bundle_records(self, bundle: Bundle) -> Iterator[NativeRecord]:
         return store.bundle_records(bundle)
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
         return store.bundle_from_store(natives, header, as_read=as_read)
 
     def combine(self, parts: list[Bundle], notes: list[str], header: Any = None, layout: Any = None) -> Bundle:
@@ -132,7 +135,7 @@ class TribalStream(Tribal):
         """The file is all memories: two byte ranges, and nothing else."""
         return Split(path, lambda: iter(()))
 
-    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> Bundle:
+    def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
         return store.stream_from_store(natives, header)
 
 

@@ -13,9 +13,10 @@ from ...bundle import Bundle
 from ...jsonio import needs_reference
 from ...model import EmbeddingModel
 from ...timestamps import ISO_NAIVE_UTC, parse_text, store_text
-from .. import Indexed, NativeRecord, Reference
-from .codec import ENTRY, embedding_model
-from .read import from_native, jsonl_from_native
+from .. import Indexed, NativeBundle, NativeRecord, Reference
+from .codec import ENTRY, JSONL_NAME, NAME
+from .convert import PROVENANCE_PREFIX
+from .write import stream_model
 
 
 def identity(entry: dict[str, Any]) -> str:
@@ -40,6 +41,20 @@ def _store_time(text: Any) -> str | None:
         return None
     utc, _ = parse_text(text, naive=ISO_NAIVE_UTC)
     return store_text(utc)
+
+
+def names_user(entry: Any, user: str) -> bool:
+    """Tribal has no users; an entry converted from a format with users names its user in the
+    provenance its context carries (``memport-provenance: {"fields": {"user_id": ...}}``)."""
+    context = entry.get("context") if isinstance(entry, dict) else None
+    if not (isinstance(context, str) and context.startswith(PROVENANCE_PREFIX)):
+        return False
+    try:
+        provenance = json.loads(context[len(PROVENANCE_PREFIX) :])
+    except ValueError:
+        return False
+    fields = provenance.get("fields") if isinstance(provenance, dict) else None
+    return isinstance(fields, dict) and fields.get("user_id") == user
 
 
 def references(entry: Any) -> list[Reference]:
@@ -74,29 +89,30 @@ def bundle_records(bundle: Bundle) -> Iterator[NativeRecord]:
         yield NativeRecord("memories", value, needs_reference(value), label, None, position)
 
 
-def bundle_from_store(natives: dict[str, list[Any]], header: Any, *, as_read: bool = False) -> Bundle:
+def bundle_from_store(natives: dict[str, list[Any]], header: Any, *, as_read: bool = False) -> NativeBundle:
     """Stored entries as a bundle with the latest import's top level (its manifest, and the keys an
     inline MCP export adds), whose memory_count is made true unless the entries are exactly that
-    import's; without one, the writer makes a manifest that counts these entries."""
+    import's; without one, a manifest that counts these entries."""
     entries = natives.get("memories", [])
     if not isinstance(header, dict) or not isinstance(header.get("manifest"), dict):
-        bundle = from_native({"manifest": {}, "entries": entries})
-        bundle.meta.header = None
-        return bundle
-    top = dict(header)
-    count = top["manifest"].get("memory_count")
-    if not as_read and isinstance(count, int) and not isinstance(count, bool):
-        top["manifest"] = {**top["manifest"], "memory_count": len(entries)}
-    if "entries" not in top:
-        top["entries"] = None
-    return from_native({key: (entries if key == "entries" else value) for key, value in top.items()})
+        manifest = {"schema_version": "1.0", "embedding": {"model_name": "unknown", "dimensions": None}, "memory_count": len(entries)}
+        top: dict[str, Any] = {"manifest": manifest, "entries": None}
+    else:
+        top = dict(header)
+        count = top["manifest"].get("memory_count")
+        if not as_read and isinstance(count, int) and not isinstance(count, bool):
+            top["manifest"] = {**top["manifest"], "memory_count": len(entries)}
+        top.setdefault("entries", None)
+    return NativeBundle(NAME, top, lambda kind: entries if kind == "memories" else [])
 
 
-def stream_from_store(natives: dict[str, list[Any]], header: Any) -> Bundle:
-    """Stored entries as a JSON Lines stream (which names no model)."""
-    manifest = header.get("manifest") if isinstance(header, dict) else None
-    model = embedding_model(manifest.get("embedding")) if isinstance(manifest, dict) else None
-    return jsonl_from_native(natives.get("memories", []), model=model)
+def stream_from_store(natives: dict[str, list[Any]], header: Any) -> NativeBundle:
+    """Stored entries as a JSON Lines stream (which names no model: the manifest's is kept beside)."""
+    entries = natives.get("memories", [])
+    model = stream_model(header)
+    return NativeBundle(
+        JSONL_NAME, None, lambda kind: entries if kind == "memories" else [], {"model": model.model_dump() if model else None}
+    )
 
 
 def one_model(bundle: Bundle, parts: list[Bundle], notes: list[str]) -> Bundle:
