@@ -28,6 +28,7 @@ from .store import Store
 
 EXIT_INVALID = 1
 EXIT_UNREADABLE = 2
+PARQUET = "parquet"  # not a memory system's format: memport's dataset for other engines (memport.parquet)
 
 
 def _guard(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -115,7 +116,13 @@ def validate(path: str, as_json: bool, strict: bool) -> None:
 
 @cli.command()
 @click.argument("src", type=click.Path())
-@click.option("--to", "target", required=True, type=click.Choice([p.name for p in plugins()]), help="Format to write.")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice([*(p.name for p in plugins()), PARQUET]),
+    help="Format to write (parquet: a dataset directory for DuckDB, Dask or Spark, every record kept).",
+)
 @click.option("-o", "--output", required=True, type=click.Path(), help="Where to write the bundle.")
 @click.option("--loss-report", type=click.Path(), help="Also write the conversion report (JSON) to this file.")
 @click.option("--strict", is_flag=True, help="Fail (exit 1, nothing written) if anything cannot be carried.")
@@ -149,6 +156,9 @@ def convert(
     The same format is rewritten byte for byte. Between formats, the accounting
     input = written + merged + dropped is always printed, with every loss.
     """
+    if target == PARQUET:
+        _wrote_parquet(src, output, overwrite, as_json, local_tz=local_tz, loss_report=loss_report)
+        return
     bundle = api.read(src, local_tz=local_tz)
     result = api.convert(bundle, target, user_id=user_id, agent_name=agent_name)
     report = result.conversion
@@ -233,11 +243,17 @@ def import_(
     vectors: str,
     **kwargs: Any,
 ) -> None:
-    """Import the bundle SRC into the store, in one transaction."""
+    """Import the bundle SRC (or a memport Parquet dataset) into the store, in one transaction."""
     filters = _filters(kwargs)
     options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear, vectors=vectors)
     with Store(db_path) as store:
-        result = planning.plan(src, store, **options).summary() if dry_run else planning.import_bundle(src, store, **options)
+        if _parquet_dataset(src):
+            from .parquet import import_parquet
+
+            options.pop("vectors")
+            result = import_parquet(src, store, dry_run=dry_run, **options)
+        else:
+            result = planning.plan(src, store, **options).summary() if dry_run else planning.import_bundle(src, store, **options)
     if as_json:
         _emit_json(result)
     else:
@@ -303,7 +319,13 @@ def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, loc
 
 @cli.command(name="export")
 @click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The store file.")
-@click.option("--to", "target", required=True, type=click.Choice([p.name for p in plugins()]), help="Format to write.")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice([*(p.name for p in plugins()), PARQUET]),
+    help="Format to write (parquet: a dataset directory for DuckDB, Dask or Spark).",
+)
 @click.option("-o", "--output", required=True, type=click.Path(), help="Where to write the bundle.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (the old one is kept as <name>.bak-<time>).")
 @click.option("--json", "as_json", is_flag=True, help="Print counts and conversion reports as JSON.")
@@ -312,6 +334,12 @@ def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, loc
 def export_(db_path: str, target: str, output: str, overwrite: bool, as_json: bool, **kwargs: Any) -> None:
     """Write the store's records (filtered) as one bundle; with --user, everything of that user (GDPR)."""
     from .exporter import export
+
+    if target == PARQUET:
+        if _filters(kwargs).active:
+            raise click.UsageError("--to parquet writes the whole store; filters are not supported with it")
+        _wrote_parquet(db_path, output, overwrite, as_json)
+        return
 
     with Store(db_path) as store:
         result = export(store, target, output, filters=_filters(kwargs), overwrite=overwrite)
@@ -395,3 +423,129 @@ def search(query: str, db_path: str, k: int, as_json: bool) -> None:
     for hit in results:
         text = (hit["title"] + ": " if hit["title"] else "") + (hit["content"] or "")
         click.echo(f"{hit['score']:.3f}  {hit['uid']}  {text[:100]}")
+
+
+# Parquet datasets and fleets ------------------------------------------------------------------
+
+
+def _parquet_dataset(src: str) -> bool:
+    """A directory memport wrote as Parquet, or one with Parquet files that is none of the formats'
+    (import then says what is missing, rather than "not a bundle")."""
+    from .parquet import is_dataset, looks_like_parquet
+
+    return is_dataset(src) or (looks_like_parquet(src) and not (Path(src) / "memories.jsonl").exists())
+
+
+def _wrote_parquet(
+    source: str, output: str, overwrite: bool, as_json: bool, *, local_tz: str = "UTC", loss_report: str | None = None
+) -> None:
+    """``--to parquet`` of export (a store) and convert (a bundle): write the dataset, say what."""
+    from .parquet import to_parquet
+
+    result = to_parquet(source, output, overwrite=overwrite, local_tz=local_tz)
+    if loss_report:  # nothing is lost: every record is a row, with its exact native JSON
+        records = sum(
+            n for table, n in result["counts"].items() if table in ("memories", "relations", "nodes", "documents", "chunks", "pending")
+        )
+        report = {
+            "from": source,
+            "to": PARQUET,
+            "input": records,
+            "written": records,
+            "merged": 0,
+            "created": 0,
+            "dropped": {},
+            "losses": [],
+        }
+        atomic_write_bytes(Path(loss_report), (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    if as_json:
+        _emit_json(result)
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in result["counts"].items() if v) or "nothing"
+    click.echo(f"wrote parquet dataset to {output} ({counts}; {result['files']} files, schema {result['schema_version']})")
+    if result["backup"]:
+        click.echo(f"previous output kept at {result['backup']}")
+
+
+@cli.group()
+def fleet() -> None:
+    """Validate or audit many bundles at once (a folder, globs, or several paths): one table back."""
+
+
+def _fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("paths", nargs=-1, required=True),
+        click.option("--json", "as_json", is_flag=True, help="Print one object per bundle and the summary as JSON."),
+        click.option("--workers", type=click.IntRange(1), help="Local processes (default: one per core)."),
+        click.option("--dask", "scheduler", help="Run on this Dask cluster (a scheduler address, e.g. tcp://host:8786)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None) -> Any:
+    if scheduler is None:
+        yield None
+        return
+    from .parquet.extras import need
+
+    client = need("distributed").Client(scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _fleet_rows(frame: Any) -> list[dict[str, Any]]:
+    return [{k: (None if v is None or v != v else v) for k, v in row.items()} for row in frame.astype(object).to_dict("records")]
+
+
+@fleet.command(name="validate")
+@_fleet_options
+@click.option("--problems", type=click.Path(), help="Also write one row per problem (with its bundle) to this Parquet file.")
+@click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")
+@_guard
+def fleet_validate(
+    paths: tuple[str, ...], as_json: bool, workers: int | None, scheduler: str | None, problems: str | None, strict: bool
+) -> None:
+    """Validate every bundle PATHS name. Exit 0 when all are valid, 1 otherwise."""
+    from . import fleet as fleets
+
+    with _client(scheduler) as client:
+        report = fleets.validate(list(paths), client=client, workers=workers)
+    if problems:
+        report.to_parquet(problems, overwrite=True)
+    summary = report.summary()
+    if as_json:
+        _emit_json({"summary": summary, "bundles": _fleet_rows(report.bundles)})
+    else:
+        for row in _fleet_rows(report.bundles):
+            what = row["message"] or f"{row['errors']} error(s), {row['warnings']} warning(s)"
+            click.echo(f"{row['status']:<10} {row['format'] or '-':<12} {row['bundle']}: {what}")
+        click.echo(", ".join(f"{k} {v}" for k, v in summary.items()))
+    if not report.valid or (strict and summary["warnings"]):
+        sys.exit(EXIT_INVALID)
+
+
+@fleet.command(name="audit")
+@_fleet_options
+@click.option("--findings", type=click.Path(), help="Also write one row per finding (secrets masked) to this Parquet file.")
+@_guard
+def fleet_audit(paths: tuple[str, ...], as_json: bool, workers: int | None, scheduler: str | None, findings: str | None) -> None:
+    """Audit every bundle PATHS name: memories, duplicates, dangling references, sensitive data (masked)."""
+    from . import fleet as fleets
+
+    with _client(scheduler) as client:
+        report = fleets.audit(list(paths), client=client, workers=workers)
+    if findings:
+        report.to_parquet(findings, overwrite=True)
+    summary = report.summary()
+    if as_json:
+        _emit_json({"summary": summary, "bundles": _fleet_rows(report.bundles)})
+        return
+    for row in _fleet_rows(report.bundles):
+        what = row["message"] or ", ".join(f"{k} {row[k]}" for k in ("memories", "duplicate_groups", "dangling", "sensitive", "too_long"))
+        click.echo(f"{row['format'] or 'unreadable':<12} {row['bundle']}: {what}")
+    click.echo(", ".join(f"{k} {v}" for k, v in summary.items()))
