@@ -107,6 +107,21 @@ def test_a_store_as_parquet_has_real_types_partitions_and_a_manifest(tmp_path, s
         assert (tmp_path / "again" / f["path"]).read_bytes() == (tmp_path / "ds" / f["path"]).read_bytes()
 
 
+def test_without_the_adbc_driver_a_store_gives_the_same_tables(tmp_path, src, stand_in):
+    """A store in memory has no file for the driver: it is read through the sqlite3 module, which
+    must give the very tables the driver gives."""
+    on_disk = filled_store(tmp_path / "a.db", src, stand_in)
+    in_memory = filled_store(Path(":memory:"), src, stand_in)
+    assert on_disk.arrow_batches("memories") is not None and in_memory.arrow_batches("memories") is None
+    to_parquet(on_disk, tmp_path / "driver")
+    to_parquet(in_memory, tmp_path / "rows")
+    for table in ("memories", "relations", "nodes", "documents", "chunks", "pending", "embeddings", "fingerprints"):
+        left, right = read_parquet(tmp_path / "driver").manifest, read_parquet(tmp_path / "rows").manifest
+        assert [f.relative_to(left.path) for f in left.files(table)] == [f.relative_to(right.path) for f in right.files(table)]
+        for a, b in zip(left.files(table), right.files(table)):
+            assert pq.read_table(a).equals(pq.read_table(b)), (table, a)
+
+
 def test_a_store_exported_to_parquet_and_imported_exports_the_same_bytes(tmp_path, src, stand_in):
     original = filled_store(tmp_path / "a.db", src, stand_in)
     to_parquet(original, tmp_path / "ds")
@@ -122,6 +137,21 @@ def test_a_store_exported_to_parquet_and_imported_exports_the_same_bytes(tmp_pat
     # importing it again changes nothing; a dry run says so first
     assert import_parquet(tmp_path / "ds", copy, dry_run=True)["unchanged"] == 18
     assert import_parquet(tmp_path / "ds", copy)["unchanged"] == 18
+
+
+def test_a_dataset_merges_like_its_bundle(tmp_path):
+    """Into a store that differs: strategies as for a bundle, all origins in one transaction."""
+    store = memport.Store(tmp_path / "a.db")
+    memport.import_bundle(write_kagura(tmp_path / "old", [dict(KAGURA_PERSISTENT, value="old")]), store)
+    to_parquet(write_kagura(tmp_path / "new", [dict(KAGURA_PERSISTENT, value="new"), dict(KAGURA_WORKING)]), tmp_path / "ds")
+    before = (store.generation(), store.counts())
+    with pytest.raises(memport.ConflictError, match="1 record"):
+        import_parquet(tmp_path / "ds", store, strategy="error")
+    assert (store.generation(), store.counts()) == before  # nothing written, not even the new record
+    assert import_parquet(tmp_path / "ds", store, dry_run=True)["skipped"] == 1
+    result = import_parquet(tmp_path / "ds", store, strategy="overwrite")
+    assert (result["updated"], result["inserted"]) == (1, 1) and Path(result["backup"]).exists()
+    assert sorted(m["value"] for m in store.natives("memories")) == ["new", KAGURA_WORKING["value"]]
 
 
 def test_the_store_order_comes_back_across_partitions(tmp_path):

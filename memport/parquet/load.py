@@ -166,13 +166,12 @@ def _vectors(manifest: Manifest, store: Store, kept: array) -> tuple[int, Any]:
             shas = batch.column("text_sha256").to_pylist()
             vectors = batch.column("vector")
             dims = vectors.type.list_size
-            flat = vectors.values.to_numpy(zero_copy_only=False).astype("<f4", copy=False).reshape(-1, dims)
+            flat = vectors.flatten().to_numpy(zero_copy_only=False).astype("<f4", copy=False).reshape(-1, dims)
             ukeys = np.fromiter((uid_key(u) for u in uids), dtype=np.int64, count=len(uids))
-            wanted = np.isin(ukeys, keys)
-            rows = [VectorRow(uids[i], fingerprints[i], dims, flat[i].tobytes(), shas[i]) for i in np.flatnonzero(wanted)]
-            store.write_vectors(rows)
-            written += len(rows)
-            covered.extend(ukeys[wanted][[fingerprints[i] == current for i in np.flatnonzero(wanted)]].tolist())
+            chosen = np.flatnonzero(np.isin(ukeys, keys))
+            store.write_vectors([VectorRow(uids[i], fingerprints[i], dims, flat[i].tobytes(), shas[i]) for i in chosen])
+            written += len(chosen)
+            covered.extend(int(ukeys[i]) for i in chosen if fingerprints[i] == current)
     return written, np.array(covered, dtype=np.int64)
 
 

@@ -132,7 +132,7 @@ def natives(manifest: Manifest, kind: str, origin: str, size: int = 8192) -> Ite
         return
     duckdb = need("duckdb")
     with tempfile.TemporaryDirectory(prefix="memport-duckdb-") as spill:
-        con = duckdb.connect(config={"memory_limit": "256MB", "temp_directory": spill, "threads": 2})
+        con = duckdb.connect(config={"memory_limit": "128MB", "temp_directory": spill, "threads": 2})
         try:
             relation = con.sql(
                 "SELECT position, native FROM read_parquet($files, hive_partitioning = false) ORDER BY position",
