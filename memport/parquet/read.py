@@ -125,7 +125,7 @@ def read_table(manifest: Manifest, table: str, origin: str | None = None, column
 
 def natives(manifest: Manifest, kind: str, origin: str, size: int = 8192) -> Iterator[tuple[int, Any, bool]]:
     """(position, value, exact) of one origin's records of ``kind``, in the order they were
-    written. DuckDB reads only the two columns and sorts out of core within 256 MB (spilling to a
+    written. DuckDB reads only the two columns and sorts out of core within 128 MB (spilling to a
     temporary directory), so a dataset larger than memory still streams in order."""
     files = manifest.files(kind, origin)
     if not files:
