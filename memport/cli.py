@@ -250,7 +250,6 @@ def import_(
         if _parquet_dataset(src):
             from .parquet import import_parquet
 
-            options.pop("vectors")
             result = import_parquet(src, store, dry_run=dry_run, **options)
         else:
             result = planning.plan(src, store, **options).summary() if dry_run else planning.import_bundle(src, store, **options)

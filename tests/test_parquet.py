@@ -134,6 +134,9 @@ def test_a_store_exported_to_parquet_and_imported_exports_the_same_bytes(tmp_pat
     fingerprint = original.setting("embedding_fingerprint")
     assert copy.setting("embedding_fingerprint") == fingerprint
     assert copy.vectors(fingerprint) == original.vectors(fingerprint)
+    # without its vectors, every memory needs embedding
+    bare = import_parquet(tmp_path / "ds", memport.Store(tmp_path / "c.db"), vectors="drop")
+    assert (bare["vectors"], bare["needs_reembedding"]) == (0, 9)
     # importing it again changes nothing; a dry run says so first
     assert import_parquet(tmp_path / "ds", copy, dry_run=True)["unchanged"] == 18
     assert import_parquet(tmp_path / "ds", copy)["unchanged"] == 18

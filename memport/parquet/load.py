@@ -24,11 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..errors import MemportError
 from ..filters import Filters
 from ..formats import NativeRecord, family
 from ..keys import uid_key
 from ..planning import ConflictError, Decision, load_decisions, plan
-from ..planning.evaluate import Evaluator
+from ..planning.evaluate import VECTOR_STRATEGIES, Evaluator
 from ..planning.plans import BULK_RECORDS
 from ..planning.source import Source
 from ..store import Store, VectorRow
@@ -65,12 +66,17 @@ def import_parquet(
     local_tz: str = "UTC",
     clear: bool = False,
     dry_run: bool = False,
+    vectors: str = "auto",
 ) -> dict[str, Any]:
     """Import the dataset at ``path`` into ``store`` in one transaction (``dry_run``: only count).
 
-    Options as for :func:`memport.import_bundle`. Returns its accounting (``memport import
-    --json``) plus ``vectors`` (written, or that would be) and ``origins`` (each one's accounting).
+    Options as for :func:`memport.import_bundle`; ``vectors``: ``auto`` and ``keep`` take the
+    dataset's vectors under their own fingerprints (never mixed with others), ``drop`` none.
+    Returns its accounting (``memport import --json``) plus ``vectors`` (how many were written)
+    and ``origins`` (each one's accounting).
     """
+    if vectors not in VECTOR_STRATEGIES:
+        raise MemportError(f"unknown vector strategy {vectors!r}; one of {', '.join(VECTOR_STRATEGIES)}")
     manifest = open_dataset(path)
     if isinstance(decisions, (str, Path)):
         decisions = load_decisions(decisions)
@@ -93,11 +99,11 @@ def import_parquet(
         conflicts = sum(s["conflicts"] for s in summaries.values())
         if strategy == "error" and conflicts:
             raise ConflictError(f"{conflicts} record(s) differ from the store and the strategy is error: nothing was written")
-        vectors, covered = _vectors(manifest, store, kept)
+        written_vectors, covered = _vectors(manifest, store, kept) if vectors != "drop" else (0, [])
     import numpy as np
 
     needs = int(np.count_nonzero(~np.isin(np.frombuffer(written, dtype=np.int64), covered))) if len(written) else 0
-    return _total(summaries, dry_run=False, backup=backup, vectors=vectors, needs=needs)
+    return _total(summaries, dry_run=False, backup=backup, vectors=written_vectors, needs=needs)
 
 
 def _import_origin(source: Source, store: Store, options: dict[str, Any], backup: Any, kept: array, written: array) -> dict[str, Any]:
