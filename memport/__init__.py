@@ -39,7 +39,9 @@ __all__ = [
     "Filters",
     "MalformedInputError",
     "Memory",
+    "MemoryDataset",
     "MemportError",
+    "MissingExtraError",
     "Node",
     "NotABundleError",
     "OutputExistsError",
@@ -57,15 +59,19 @@ __all__ = [
     "convert",
     "detect",
     "export",
+    "fleet",
     "import_bundle",
+    "import_parquet",
     "inspect",
     "load_decisions",
     "parity",
     "plan",
     "read",
+    "read_parquet",
     "reembed",
     "save_decisions",
     "search",
+    "to_parquet",
     "truncation",
     "validate",
     "write",
@@ -83,6 +89,16 @@ def __getattr__(name: str) -> object:
         from .exporter import export
 
         return export
+    # Parquet and fleets: pyarrow, DuckDB and Dask are optional (memport[parquet], memport[dask])
+    # and heavy; the package that needs them is imported on first use
+    if name in ("to_parquet", "read_parquet", "import_parquet", "MemoryDataset", "MissingExtraError"):
+        from . import parquet
+
+        return getattr(parquet, name)
+    if name == "fleet":
+        import importlib
+
+        return importlib.import_module(".fleet", __name__)
     if name == "audit":
         from .auditing import audit
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from .bundle import Bundle
 from .formats import family, plugin
+from .frames import python_strings
 from .masking import find_sensitive, frame_html, is_secret_key, mask, mask_text, masked, may_hold_secret, shorten
 from .timestamps import UTC
 
@@ -147,6 +148,7 @@ def _more(values: int) -> str | None:
     return f"{values} values: the {TOP} largest shown, the rest summed" if values > TOP else None
 
 
+@python_strings
 def audit(target: Any, *, max_tokens: int = 256, count_tokens: Any = None) -> Audit:
     """Audit a Bundle or a Store.
 
@@ -186,6 +188,7 @@ def audit(target: Any, *, max_tokens: int = 256, count_tokens: Any = None) -> Au
     return result
 
 
+@python_strings
 def _timeline(created: Any, pd: Any) -> tuple[Any, int]:
     """Memories created per month, every month from the first to the last (empty ones as 0), and
     how many have no creation time."""

@@ -16,6 +16,7 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .frames import python_strings
 from .model import KINDS, BundleMeta, Chunk, Document, Memory, Message, Node, PendingMemory, Record, Relation, Timestamp
 
 if TYPE_CHECKING:
@@ -169,6 +170,7 @@ def _default_columns(kind: str) -> list[str]:
     return [name for name in _MODELS[kind].model_fields if name not in HIDDEN]
 
 
+@python_strings
 def records_frame(records: list[Record], columns: list[str]) -> pd.DataFrame:
     """Build a typed DataFrame column by column (much faster than one dict per row)."""
     import pandas as pd

@@ -52,6 +52,7 @@ from .timestamps import export_time
 EXIT_OK = 0
 EXIT_INVALID = 1  # the data says no
 EXIT_UNREADABLE = 2  # could not run
+PARQUET = "parquet"  # not a memory system's format: memport's dataset for other engines (memport.parquet)
 
 STDIO = "-"
 STDIN_LABEL = "<stdin>"
@@ -455,7 +456,13 @@ def _validation(name: str, report: Any, limit: int, failed: bool, strict: bool, 
 
 @cli.command()
 @click.argument("src")
-@click.option("--to", "target", required=True, type=click.Choice([p.name for p in plugins()]), help="Format to write.")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice([*(p.name for p in plugins()), PARQUET]),
+    help="Format to write (parquet: a dataset directory for DuckDB, Dask or Spark, every record kept).",
+)
 @click.option("-o", "--output", required=True, help="Where to write the bundle (- for standard output: single-file formats).")
 @click.option("--loss-report", type=click.Path(), help="Also write the conversion report (JSON) to this file (same rules as the output).")
 @click.option("--strict", is_flag=True, help="Fail (exit 1, nothing written) if anything cannot be carried.")
@@ -502,6 +509,10 @@ def convert(
     """
     when = export_time(exported_at)
     when = None if when == "keep" else when
+    if target == PARQUET:
+        _check_outputs([output], loss_report, overwrite)
+        _wrote_parquet(_input(stack, src, quiet), output, overwrite, as_json, local_tz=local_tz, loss_report=loss_report)
+        return
     to_stdout = _stdout_target(target, output, as_json)
     _check_outputs([] if to_stdout else [output], loss_report, overwrite)
     path = _input(stack, src, quiet)
@@ -622,7 +633,8 @@ def import_(
     quiet: bool,
     **kwargs: Any,
 ) -> None:
-    """Import the bundle SRC (- for standard input) into the store, in one transaction.
+    """Import the bundle SRC (- for standard input; or a memport Parquet dataset) into the store, in
+    one transaction.
 
     Exit 1 when records were not imported: invalid ones, or conflicts (left undecided, or refused
     by --strategy error, which writes nothing). A dry run exits as the import would.
@@ -631,17 +643,25 @@ def import_(
     path = _input(stack, src, quiet)
     options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear, vectors=vectors)
     with _show_progress(quiet, as_json):
-        source = planning.source_of(path)
-        if src == STDIO:
-            source.label = STDIN_LABEL
-        if dry_run:
-            # a missing store is an empty one: nothing is created
-            missing = not Path(db_path).exists()
-            with Store(":memory:" if missing else db_path, readonly=not missing) as store:
-                result = planning.plan(source, store, **options).summary()
+        if _parquet_dataset(src):
+            from .parquet import import_parquet
+
+            missing = dry_run and not Path(db_path).exists()
+            opened = Store(":memory:" if missing else db_path, readonly=dry_run and not missing) if dry_run else opened_for_writing(db_path)
+            with opened as store:
+                result = import_parquet(src, store, dry_run=dry_run, **options)
         else:
-            with modes_like(_source_mode(src, path)), opened_for_writing(db_path) as store:
-                result = planning.import_bundle(source, store, **options)
+            source = planning.source_of(path)
+            if src == STDIO:
+                source.label = STDIN_LABEL
+            if dry_run:
+                # a missing store is an empty one: nothing is created
+                missing = not Path(db_path).exists()
+                with Store(":memory:" if missing else db_path, readonly=not missing) as store:
+                    result = planning.plan(source, store, **options).summary()
+            else:
+                with modes_like(_source_mode(src, path)), opened_for_writing(db_path) as store:
+                    result = planning.import_bundle(source, store, **options)
     if result["conflicts"] or result["invalid"]:
         _run().verdict(EXIT_INVALID)
     if as_json:
@@ -722,7 +742,13 @@ def diff_(
 
 @cli.command(name="export")
 @click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The store file (read, never written).")
-@click.option("--to", "target", required=True, type=click.Choice([p.name for p in plugins()]), help="Format to write.")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice([*(p.name for p in plugins()), PARQUET]),
+    help="Format to write (parquet: a dataset directory for DuckDB, Dask or Spark).",
+)
 @click.option("-o", "--output", required=True, help="Where to write the bundle (- for standard output: single-file formats).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (the old one is kept as <name>.bak-<time>).")
 @click.option("--json", "as_json", is_flag=True, help="Print counts and conversion reports as JSON.")
@@ -752,6 +778,12 @@ def export_(
     from .exporter import export
 
     when = export_time(exported_at) if exported_at is not None else None
+    if target == PARQUET:
+        if _filters(kwargs).active:
+            raise click.UsageError("--to parquet writes the whole store; filters are not supported with it")
+        _check_outputs([output], None, overwrite)
+        _wrote_parquet(Path(db_path), output, overwrite, as_json)
+        return
     to_stdout = _stdout_target(target, output, as_json)
     if not to_stdout:
         _check_outputs([output], None, overwrite)
@@ -892,3 +924,127 @@ def search(query: str, db_path: str, k: int, as_json: bool) -> None:
     for hit in results:
         text = one_line((hit["title"] + ": " if hit["title"] else "") + (hit["content"] or ""))
         say(f"{hit['score']:.3f}  {hit['uid']}  {text[:100]}")
+
+
+# Parquet datasets and fleets ------------------------------------------------------------------
+
+
+def _parquet_dataset(src: str) -> bool:
+    """A directory memport wrote as Parquet, or one with Parquet files that is none of the formats'
+    (import then says what is missing, rather than "not a bundle")."""
+    from .parquet import is_dataset, looks_like_parquet
+
+    return is_dataset(src) or (looks_like_parquet(src) and not (Path(src) / "memories.jsonl").exists())
+
+
+def _wrote_parquet(
+    source: str | Path, output: str, overwrite: bool, as_json: bool, *, local_tz: str = "UTC", loss_report: str | None = None
+) -> None:
+    """``--to parquet`` of export (a store) and convert (a bundle): write the dataset, say what."""
+    from .parquet import to_parquet
+
+    result = to_parquet(source, output, overwrite=overwrite, local_tz=local_tz)
+    if loss_report:  # nothing is lost: every record is a row, with its exact native JSON
+        records = sum(
+            n for table, n in result["counts"].items() if table in ("memories", "relations", "nodes", "documents", "chunks", "pending")
+        )
+        report = {
+            "from": str(source),
+            "to": PARQUET,
+            "input": records,
+            "written": records,
+            "merged": 0,
+            "created": 0,
+            "dropped": {},
+            "losses": [],
+        }
+        atomic_write_bytes(Path(loss_report), (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    if as_json:
+        emit_json(result)
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in result["counts"].items() if v) or "nothing"
+    say(f"wrote parquet dataset to {output} ({counts}; {result['files']} files, schema {result['schema_version']})")
+    if result["backup"]:
+        say(f"previous output kept at {result['backup']}")
+
+
+@cli.group()
+def fleet() -> None:
+    """Validate or audit many bundles at once (a folder, globs, or several paths): one table back."""
+
+
+def _fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.argument("paths", nargs=-1, required=True),
+        click.option("--json", "as_json", is_flag=True, help="Print one object per bundle and the summary as JSON."),
+        click.option("--workers", type=click.IntRange(1), help="Local processes (default: one per core)."),
+        click.option("--dask", "scheduler", help="Run on this Dask cluster (a scheduler address, e.g. tcp://host:8786)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None) -> Any:
+    if scheduler is None:
+        yield None
+        return
+    from .parquet.extras import need
+
+    client = need("distributed").Client(scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _fleet_rows(frame: Any) -> list[dict[str, Any]]:
+    return [{k: (None if v is None or v != v else v) for k, v in row.items()} for row in frame.astype(object).to_dict("records")]
+
+
+@fleet.command(name="validate")
+@_fleet_options
+@click.option("--problems", type=click.Path(), help="Also write one row per problem (with its bundle) to this Parquet file.")
+@click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")
+def fleet_validate(
+    paths: tuple[str, ...], as_json: bool, workers: int | None, scheduler: str | None, problems: str | None, strict: bool
+) -> None:
+    """Validate every bundle PATHS name. Exit 0 when all are valid, 1 otherwise."""
+    from . import fleet as fleets
+
+    with _client(scheduler) as client:
+        report = fleets.validate(list(paths), client=client, workers=workers)
+    if problems:
+        report.to_parquet(problems, overwrite=True)
+    summary = report.summary()
+    if as_json:
+        emit_json({"summary": summary, "bundles": _fleet_rows(report.bundles)})
+    else:
+        for row in _fleet_rows(report.bundles):
+            what = row["message"] or f"{row['errors']} error(s), {row['warnings']} warning(s)"
+            say(f"{row['status']:<10} {row['format'] or '-':<12} {row['bundle']}: {what}")
+        say(", ".join(f"{k} {v}" for k, v in summary.items()))
+    if not report.valid or (strict and summary["warnings"]):
+        _run().verdict(EXIT_INVALID)
+
+
+@fleet.command(name="audit")
+@_fleet_options
+@click.option("--findings", type=click.Path(), help="Also write one row per finding (secrets masked) to this Parquet file.")
+def fleet_audit(paths: tuple[str, ...], as_json: bool, workers: int | None, scheduler: str | None, findings: str | None) -> None:
+    """Audit every bundle PATHS name: memories, duplicates, dangling references, sensitive data (masked)."""
+    from . import fleet as fleets
+
+    with _client(scheduler) as client:
+        report = fleets.audit(list(paths), client=client, workers=workers)
+    if findings:
+        report.to_parquet(findings, overwrite=True)
+    summary = report.summary()
+    if as_json:
+        emit_json({"summary": summary, "bundles": _fleet_rows(report.bundles)})
+        return
+    for row in _fleet_rows(report.bundles):
+        what = row["message"] or ", ".join(f"{k} {row[k]}" for k in ("memories", "duplicate_groups", "dangling", "sensitive", "too_long"))
+        say(f"{row['format'] or 'unreadable':<12} {row['bundle']}: {what}")
+    say(", ".join(f"{k} {v}" for k, v in summary.items()))

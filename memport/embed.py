@@ -32,6 +32,7 @@ import numpy as np
 from .bundle import Bundle
 from .errors import MemportError
 from .formats import family, plugin
+from .frames import python_strings
 from .keys import fingerprint_id, text_sha256
 from .model import Embedding
 from .store import Store, VectorRow
@@ -493,6 +494,7 @@ def _progress(total: int, enabled: bool) -> Any:
 # Audit, search and parity
 
 
+@python_strings
 def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, text: Callable[[str, Any], str] | None = None) -> Any:
     """The memories whose text has more tokens than the model reads (the rest would be silently
     cut), as a DataFrame: uid, tokens, max_seq_length."""
@@ -559,6 +561,7 @@ def _loadable_name(details: dict[str, Any]) -> str:
     return DEFAULT_MODEL if name == "sentence-transformers/all-MiniLM-L6-v2" else name
 
 
+@python_strings
 def parity(
     store: Store,
     queries: list[str],

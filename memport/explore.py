@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from .filters import parse_bound
+from .frames import python_strings
 from .masking import TOKEN, frame_html, is_secret_key, mask, mask_cell, mask_text, mask_value, may_hold_secret, shorten
 from .problems import Problem
 
@@ -113,6 +114,7 @@ def text_columns(frame: Any) -> list[str]:
     return [c for c in TEXT_COLUMNS if c in frame]
 
 
+@python_strings
 def browse(frame: Any, view: View, *, reveal: bool = False) -> tuple[Any, int]:
     """The page of ``frame`` that ``view`` selects, as it may be shown, and how many rows matched.
 
@@ -168,6 +170,7 @@ def display_columns(frame: Any) -> list[str]:
     return lead + times + [c for c in columns if c not in lead and c not in times]
 
 
+@python_strings
 def display_page(page: Any, *, reveal: bool = False) -> Any:
     """A page of records as shown: ordered columns, cells masked and made readable."""
     out = pd.DataFrame(index=page.index)

@@ -25,7 +25,7 @@ from . import progress
 from .bundle import Bundle
 from .errors import MemportError
 from .filters import Filters
-from .formats import NativeBundle, family, plugin, plugins
+from .formats import FormatPlugin, NativeBundle, family, plugin, plugins
 from .formats._convert import ConversionReport, convert
 from .model import KINDS
 from .outputs import modes_like
@@ -103,7 +103,7 @@ def _from_store(
 ) -> NativeBundle:
     fmt = family(origin)
     target = plugin(to) if to is not None else fmt
-    latest = store.latest_import([p.name for p in plugins() if p.family == origin])
+    latest = latest_import(store, target)
     if latest is None:
         return target.from_store(natives, None)
     as_read = (
@@ -114,6 +114,12 @@ def _from_store(
         and latest["format"] == target.name
     )
     return target.from_store(natives, latest["header"], latest["layout"], as_read=as_read)
+
+
+def latest_import(store: Store, target: FormatPlugin) -> dict[str, Any] | None:
+    """The import whose header and layout an export to ``target`` takes: the latest of that very
+    format (Tribal's bundle, not its stream, which has no manifest), else the latest of its family."""
+    return store.latest_import([target.name]) or store.latest_import([p.name for p in plugins() if p.family == target.family])
 
 
 def export(
@@ -166,7 +172,7 @@ def export(
     if len(parts) == 1:
         native = parts[0] if isinstance(parts[0], NativeBundle) else target.native(parts[0])
     elif parts:  # several origins: one bundle by the target's rules
-        latest = store.latest_import([p.name for p in plugins() if p.family == target.family]) or {}
+        latest = latest_import(store, target) or {}
         bundles = [target.read_native(p) if isinstance(p, NativeBundle) else p for p in parts]
         native = target.native(target.combine(bundles, notes, latest.get("header"), latest.get("layout")))
     else:  # nothing to export: the target's empty bundle, as its last import had it (if any)

@@ -521,4 +521,5 @@ def _display_limits(rows: int) -> dict[str, Any]:
 
 def masked(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` as a :class:`MaskedFrame`: the same data, shown masked."""
-    return __getattr__("MaskedFrame")(frame)
+    cls = globals().get("MaskedFrame") or __getattr__("MaskedFrame")  # defined once: frames of one class compare equal
+    return cls(frame)

@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .frames import python_strings
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -128,6 +130,7 @@ class Report:
         """True when nothing would make the native importer reject the bundle or lose data."""
         return not self.errors
 
+    @python_strings
     def to_frame(self) -> pd.DataFrame:
         """One row per problem with typed columns (categories for severity and code), shown masked."""
         import pandas as pd

@@ -189,3 +189,23 @@ def test_validation_messages_name_the_field_and_never_echo_a_secret(tmp_path):
     assert quote("x" * 100).endswith("... (100 characters)'")
     # a key that is itself a secret is quoted in a path, hence masked
     assert json_path(["metadata", "AKIAIOSFODNN7EXAMPLE", "note"]) == "$.metadata['[masked: aws access key id, 20 chars]'].note"
+
+
+def test_masked_frames_of_two_reads_compare_as_frames_of_one_class(src):
+    first, second = memport.read(src["kagura"]).memories, memport.read(src["kagura"]).memories
+    assert type(first) is type(second)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_frames_hold_lone_surrogates_with_arrow_installed(tmp_path):
+    """JSON may carry lone surrogates; pandas keeps text in Arrow once pyarrow is installed (the test
+    extra installs it), which refuses them: memport's frames keep Python strings."""
+    import pyarrow  # noqa: F401  (the case this guards: Arrow present)
+    from native import KAGURA_PERSISTENT, write_kagura
+
+    bundle = memport.read(write_kagura(tmp_path / "k", [dict(KAGURA_PERSISTENT, key="odd\udc80", value="lone \ud800", user_id="u\udfff")]))
+    frame = bundle.memories
+    assert list(frame["key"]) == ["odd\udc80"] and list(frame["content"]) == ["lone \ud800"] and list(frame["user_id"]) == ["u\udfff"]
+    with pd.option_context("display.max_columns", None, "display.width", 1000):
+        assert "lone" in frame._repr_html_() and "lone" in repr(frame)
+    assert memport.audit(bundle).by["user"]["user"].tolist() == ["u\udfff"]

@@ -37,6 +37,7 @@ from typing import Any
 
 from ..bundle import Bundle
 from ..errors import ConversionError
+from ..frames import python_strings
 from ..model import BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
 from . import plugin, plugins
 
@@ -159,6 +160,7 @@ class ConversionReport:
             f"+ dropped {sum(self.dropped.values())} ({dropped}); created {self.created}"
         )
 
+    @python_strings
     def to_frame(self) -> Any:
         import pandas as pd
 

@@ -22,6 +22,7 @@ from ..bundle import Bundle
 from ..errors import Location, MemportError
 from ..filters import Filters
 from ..formats._jsonl import lines_at
+from ..frames import python_strings
 from ..jsonio import loads
 from ..keys import content_key, hex_key
 from ..masking import frame_html, masked
@@ -230,6 +231,7 @@ class Plan:
         the rules of their own system they break; shown masked (``.reveal()`` for the raw uids)."""
         return masked(self._frame(self.notable))
 
+    @python_strings
     def _frame(self, rows: list[Row]) -> Any:
         import pandas as pd
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ...bundle import Bundle
+from ...frames import python_strings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,6 +77,7 @@ class LettaBundle(Bundle):
         return frame
 
     @property
+    @python_strings
     def agents(self) -> pd.DataFrame:
         """One row per agent: identity, models, how much memory and conversation it holds."""
         import pandas as pd
@@ -259,6 +261,7 @@ def _objects(values: list[Any]) -> Any:
     return pd.Series(values, dtype=object)
 
 
+@python_strings
 def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     import pandas as pd
 
