@@ -579,6 +579,74 @@ def test_a_dry_run_on_two_cores_equals_the_single_process_one(tmp_path, monkeypa
         assert {k: real[k] for k in ACCOUNT} == {k: single.summary()[k] for k in ACCOUNT}
 
 
+def _rows(store: memport.Store) -> dict[str, list]:
+    """Every table a real import writes, row for row in the store's order (run times aside)."""
+    tables = {
+        t: store.conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in ("memories", "relations", "nodes", "embeddings")
+    }
+    tables["runs"] = store.conn.execute("SELECT counts, contents, header, layout FROM import_runs ORDER BY run_id").fetchall()
+    return tables
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=["fork", "spawn"])
+@pytest.mark.parametrize("strategy", ["skip", "overwrite", "newer", "manual", "clear"])
+def test_a_real_import_on_two_cores_writes_what_one_process_writes(tmp_path, monkeypatch, strategy, threads):
+    """Inserts, updates, records the store holds, duplicates within and across the halves, a record
+    breaking Kagura's rules, a line that is no object, a merge of fields: the same rows in the same
+    order, the same accounting and the same contents key."""
+    from memport import parallel
+
+    monkeypatch.setattr(parallel.threading, "active_count", lambda: threads)
+    stored = [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}") for i in range(200)]
+    incoming = [dict(KAGURA_PERSISTENT, key=f"k{i}", value=f"v{i}" if i % 7 else f"changed {i}") for i in range(400)]
+    incoming[10] = dict(incoming[10], scope="episodic")  # kept, with its problem
+    incoming[300:300] = [dict(KAGURA_PERSISTENT, key=f"new{i % 9}", value=f"n{i}") for i in range(40)]  # duplicates in the second half
+    incoming[50:50] = [dict(KAGURA_PERSISTENT, key=f"new{i}", value="first half") for i in range(5)]  # ... and across the halves
+    src = write_kagura(tmp_path / "in", incoming, [*KAGURA_NODES, KAGURA_EDGE])
+    lines = (src / "memories.jsonl").read_bytes().splitlines(keepends=True)
+    lines[320:320] = [b"[1, 2]\n"]  # not an object: named, not imported
+    (src / "memories.jsonl").write_bytes(b"".join(lines))
+    decisions = {}
+    if strategy == "manual":
+        with memport.Store(tmp_path / "probe.db") as probe:
+            memport.import_bundle(write_kagura(tmp_path / "old0", stored, metadata=None), probe)
+            plan = memport.plan(src, probe, strategy="manual")
+            for i, row in enumerate(r for r in plan.conflicts() if '"k' in r.uid):  # those met once: not stale when met
+                decisions[row.uid] = plan.decide(row.uid, ("take", "keep", "fields")[i % 3], {"value": "take"} if i % 3 == 2 else None)
+    results, tables = [], []
+    for size in (10**12, 1):  # one process, then two
+        monkeypatch.setattr(parallel, "PARALLEL_BYTES", size)
+        with memport.Store(tmp_path / f"s{size}.db") as s:
+            memport.import_bundle(write_kagura(tmp_path / f"old{size}", stored, metadata=None), s)
+            options = {"clear": True} if strategy == "clear" else {"strategy": strategy, "decisions": decisions}
+            result = memport.import_bundle(src, s, **options)
+            result.pop("backup")
+            results.append(result)
+            tables.append(_rows(s))
+    assert results[1] == results[0]
+    assert results[0]["invalid"] == 1 and results[0]["problems"] >= 1 and results[0]["inserted"] >= 9
+    assert tables[1] == tables[0]
+
+
+def test_a_real_import_on_two_cores_keeps_the_vectors_one_process_keeps(tmp_path, monkeypatch):
+    from memport import parallel
+
+    entries = [entry(id=f"e{i % 280}", content=f"text {i}", embedding=[i / 10, 1.0, -1.0]) for i in range(300)]
+    stream = tmp_path / "entries.jsonl"
+    stream.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    results, tables = [], []
+    for size in (10**12, 1):
+        monkeypatch.setattr(parallel, "PARALLEL_BYTES", size)
+        with memport.Store(tmp_path / f"s{size}.db") as s:
+            result = memport.import_bundle(stream, s, vectors="keep", strategy="overwrite")
+            result.pop("backup")
+            results.append(result)
+            tables.append(_rows(s))
+            assert s.conn.execute("SELECT count(*) FROM fingerprints").fetchone()[0] == 1
+    assert results[1] == results[0] and (results[0]["inserted"], results[0]["updated"]) == (280, 20)
+    assert len(tables[0]["embeddings"]) == 280 and tables[1] == tables[0]
+
+
 def test_a_key_index_finds_every_key_sorted_or_not():
     import numpy as np
 

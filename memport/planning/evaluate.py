@@ -350,6 +350,23 @@ class Evaluator:
             self.writer.record(kind, uid, ukey, ckey, value, exact, item, raw, self.plugin.source_id(kind, value), problems)
 
 
+class EmptyStore:
+    """A view of a store as if cleared: for planning an import with ``clear``."""
+
+    def __init__(self, store: Any):
+        self.conn = store.conn
+        self.setting, self.fingerprint = store.setting, store.fingerprint
+
+    def state(self, kind: str) -> dict[int, int]:
+        return {}
+
+    def native(self, kind: str, uid: str) -> Any:
+        return None
+
+    def updated_at(self, kind: str, uid: str) -> str | None:
+        return None
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """A plan allocates millions of short-lived objects and makes no reference cycles: the cyclic

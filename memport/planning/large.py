@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 from array import array
+from collections.abc import Iterator
 from dataclasses import replace
 from itertools import accumulate
 from pathlib import Path
@@ -28,9 +29,10 @@ from ..formats._jsonl import records as jsonl_records
 from ..jsonio import MAX_LINE_BYTES, may_hold_huge_integer
 from ..keys import content_key, key64, line_key, line_seed, volatile_member
 from ..parallel import context as process_context
-from ..store import Store
-from .evaluate import CODE, Evaluator, Row, gc_paused
+from ..store import Store, VectorRow
+from .evaluate import ACTIONS, CODE, EmptyStore, Evaluator, Row, gc_paused
 from .source import Source
+from .writer import StoreWriter
 
 _UNCHANGED, _INSERT, _UPDATE = CODE["unchanged"], CODE["insert"], CODE["update"]
 
@@ -451,3 +453,149 @@ def held_share(source: Source, store: Store, file: Path) -> float:
     stored = store.stored_line_keys("memories", list(sample))
     held = sum(1 for ukey, lkey in sample.items() if stored.get(ukey) == lkey)
     return held / len(sample) if sample else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# A real import on two cores
+
+
+class _Collector(StoreWriter):
+    """A worker's writer: keeps the rows (and vectors) it would write, each with the position of
+    its record in the range, and each record's content key (what ``seen`` adds to the contents),
+    for the parent, which writes them in order in its one transaction."""
+
+    def __init__(self, store: Any, run: int, origin: str, member: bytes):
+        super().__init__(store, run, origin, member)
+        self.position = 0
+        self.kept: list[tuple[int, str, Any]] = []  # (position, kind, row)
+        self.kept_vectors: list[tuple[int, VectorRow]] = []
+        self.seen_keys: list[int | None] = []
+
+    def seen(self, ckey: int | None) -> None:
+        self.seen_keys.append(ckey)
+
+    def flush(self) -> None:
+        for kind, rows in self.rows.items():
+            self.kept.extend((self.position, kind, row) for row in rows)
+            rows.clear()
+        self.kept_vectors.extend((self.position, vector) for vector in self.vectors)
+        self.vectors.clear()
+        self.pending = 0
+
+
+def _import_range(
+    store_path: str,
+    fmt: str,
+    version: str,
+    origin: str,
+    file: str,
+    byte_range: tuple[int, int | None],
+    options: dict[str, Any],
+    header: Any,
+    run: int,
+    clear: bool,
+) -> dict[str, Any]:
+    """In the worker: decide one byte range of a memories file against the store as it was before
+    the import (the parent's transaction is not visible here), building the rows a real import
+    writes without writing them."""
+    with Store(store_path, readonly=True) as store, gc_paused():
+        source = Source(fmt, version, origin, lambda: iter(()), file, header)
+        evaluator = Evaluator(source, EmptyStore(store) if clear else store, write_run=run, **options)
+        collector = _Collector(store, run, origin, evaluator.volatile_member)
+        collector.fingerprint = evaluator.writer.fingerprint
+        evaluator.writer = collector
+        codes, keys, needs, notable = array("b"), array("q"), array("i"), []
+        for position, record in enumerate(jsonl_records(Path(file), _memories, *byte_range)):
+            collector.position = position
+            counted = evaluator.needs_reembedding
+            action, row = evaluator.decide(position, record)
+            collector.flush()  # each row with its record's position
+            _note(evaluator, action, row, evaluator.last_key if action != "invalid" else 0, codes, notable, keys, needs, position, counted)
+    return {
+        "codes": codes.tobytes(),
+        "keys": keys.tobytes(),
+        "needs": needs.tobytes(),
+        "notable": notable,
+        "rows": collector.kept,
+        "vectors": collector.kept_vectors,
+        "seen": collector.seen_keys,
+        "decided": evaluator.decided,
+        "stale": evaluator.stale,
+    }
+
+
+def import_in_two(
+    evaluator: Evaluator, source: Source, store: Store, file: Path, options: dict[str, Any], clear: bool, pool: Any
+) -> Iterator[tuple[str, Row | None]]:
+    """evaluator.rows() over a large memories file, on two cores, for a real import: (action, row)
+    per record, in order, and the same rows written in the same order as one process writes them.
+
+    ``pool`` (one worker process, started before the import's transaction: a process forked while
+    it holds the store's write lock would inherit the open connection) decides the second byte
+    range against the store as it was and builds its rows, while this process decides and writes
+    the first; then the worker's rows go through this process's writer, in order. A record of the
+    second range whose uid the first range inserted or updated (a duplicate across the halves) is
+    read again and decided here instead, so the result is the sequential one. 200k Kagura memories:
+    """
+    import numpy as np
+
+    first, second = line_ranges(file, 2)
+    facts = FileFacts()
+    args = (str(store.path), source.format, source.version, source.origin, str(file), second, options, source.header, evaluator.run, clear)
+    later = pool.apply_async(_import_range, args)
+    first_codes, first_keys = array("b"), array("q")
+    for action, row in evaluator.rows(jsonl_records(file, _memories, *first, facts=facts)):
+        first_codes.append(CODE[action])
+        first_keys.append(evaluator.last_key if action != "invalid" else 0)
+        yield action, row
+    try:
+        result = later.get()
+    except MalformedInputError as err:  # its line counts from the start of the worker's range
+        if err.location.line is None:
+            raise
+        raise MalformedInputError(err.message, replace(err.location, line=err.location.line + facts.lines)) from None
+    offset, line_offset = len(first_codes), facts.lines
+    codes, worker_keys = array("b", result["codes"]), np.frombuffer(result["keys"], dtype=np.int64)
+    needs = set(np.frombuffer(result["needs"], dtype=np.int32).tolist())
+    evaluator.needs_reembedding += len(needs)
+    notable: dict[int, Row] = {}
+    for row in result["notable"]:
+        at = row.position
+        row.position += offset
+        row.line = row.line + line_offset if row.line is not None else None
+        notable[at] = row
+    hits = set(_written_before(worker_keys, first_keys, first_codes, evaluator.from_run))
+    rows = iter(result["rows"])
+    vectors = iter(result["vectors"])
+    pending_row, pending_vector = next(rows, None), next(vectors, None)
+    writer, state, seen = evaluator.writer, evaluator.state_of("memories"), result["seen"]
+    again = jsonl_records(file, _memories, *second) if hits else None
+    for position, code in enumerate(codes):
+        record = next(again) if again is not None else None
+        # the worker's rows and vectors of this record (none when it is decided again here)
+        mine = []
+        while pending_row is not None and pending_row[0] == position:
+            mine.append(pending_row)
+            pending_row = next(rows, None)
+        mine_vectors = []
+        while pending_vector is not None and pending_vector[0] == position:
+            mine_vectors.append(pending_vector[1])
+            pending_vector = next(vectors, None)
+        if position in hits:
+            record.line = record.line + line_offset if record.line is not None else None
+            evaluator.needs_reembedding -= position in needs  # decided again below, counted again there
+            yield evaluator.decide(offset + position, record)
+            continue
+        writer.seen(seen[position])
+        action = ACTIONS[code]
+        if action in ("insert", "update"):  # the state of what was written (a merge of fields: the merged record)
+            ukey = int(worker_keys[position])
+            state[ukey] = next((row.content_key for _, kind, row in mine if kind == "memories"), seen[position])
+            evaluator.from_run.add(ukey)
+        for _, kind, row in mine:
+            writer.add(kind, row)
+        writer.vectors.extend(mine_vectors)
+        yield action, notable.get(position)
+    writer.flush()
+    evaluator.decided |= result["decided"]
+    evaluator.stale += result["stale"]

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import html
+import itertools
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,13 @@ from ..frames import python_strings
 from ..jsonio import loads
 from ..keys import content_key, hex_key
 from ..masking import frame_html, masked
+from ..parallel import context as process_context
 from ..parallel import worth_two
 from ..store import Store
 from ..timestamps import zone
 from .decisions import Decision, field_diff, load_decisions
-from .evaluate import ACTIONS, CODE, Evaluator, Row, gc_paused
-from .large import plan_in_two
+from .evaluate import ACTIONS, CODE, EmptyStore, Evaluator, Row, gc_paused
+from .large import import_in_two, plan_in_two
 from .source import Source, source_of
 
 
@@ -65,7 +67,7 @@ class Plan:
         # the rows worth showing one by one: everything but plain inserts and unchanged records
         self._notable: list[Row] = []
         options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, vectors=vectors)
-        evaluator = Evaluator(source, _EmptyStore(store) if clear else store, **options)
+        evaluator = Evaluator(source, EmptyStore(store) if clear else store, **options)
         split = None if clear else _splittable(source, store)
         # how the plan was computed (for benchmarks and the curious): "one process", or two
         # processes with the store's "preloaded state" or its "line keys"
@@ -346,23 +348,6 @@ def _tally(actions: array) -> list[int]:
     return np.bincount(np.frombuffer(actions, dtype=np.int8), minlength=len(ACTIONS)).tolist() if actions else [0] * len(ACTIONS)
 
 
-class _EmptyStore:
-    """A view of a store as if cleared: for planning an import with ``clear``."""
-
-    def __init__(self, store: Store):
-        self.conn = store.conn
-        self.setting, self.fingerprint = store.setting, store.fingerprint
-
-    def state(self, kind: str) -> dict[int, int]:
-        return {}
-
-    def native(self, kind: str, uid: str) -> Any:
-        return None
-
-    def updated_at(self, kind: str, uid: str) -> str | None:
-        return None
-
-
 def plan(
     bundle: str | Path | Bundle,
     store: Store,
@@ -426,7 +411,9 @@ def import_bundle(
     backup = store.backup() if clear or strategy == "overwrite" else None
     counts: Counter = Counter()
     rows: list[Row] = []
-    with store.transaction():
+    split = _splittable(source, store)
+    # the worker is forked before the transaction takes the store's write lock (see import_in_two)
+    with process_context().Pool(1) if split is not None else contextlib.nullcontext() as pool, store.transaction(), gc_paused():
         if clear:
             store.clear()
         run = store.record_run(
@@ -438,12 +425,16 @@ def import_bundle(
             decisions=sorted(decisions) if decisions else None,
             backup=str(backup) if backup else None,
         )
-        evaluator = Evaluator(
-            source, store, strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, vectors=vectors, write_run=run
-        )
+        options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, vectors=vectors)
+        evaluator = Evaluator(source, store, write_run=run, **options)
         bulk = _large(source, store)
         with store.bulk_load() if bulk else contextlib.nullcontext():
-            for action, row in evaluator.rows():
+            if split is None:
+                decided = evaluator.rows()
+            else:
+                memories = import_in_two(evaluator, source, store, split.memories, options, clear, pool)
+                decided = itertools.chain(memories, _after(evaluator, split, counts))
+            for action, row in decided:
                 counts[action] += 1
                 if row is not None and (action == "invalid" or row.problems):
                     rows.append(row)
@@ -459,6 +450,11 @@ def import_bundle(
         recorded = {k: v for k, v in result.items() if k not in ("dry_run", "backup")}
         store.finish_run(run, recorded, source.header, source.layout, evaluator.writer.contents)
     return result
+
+
+def _after(evaluator: Evaluator, split: Any, counts: Counter) -> Iterator[tuple[str, Row | None]]:
+    """The records after a split memories file (Kagura's graph), numbered after its records."""
+    yield from evaluator.rows(split.rest(), start=sum(counts.values()))
 
 
 def _splittable(source: Source, store: Any) -> Any:

@@ -92,6 +92,10 @@ class StoreWriter:
             )
         else:
             row = RecordRow(uid, ukey, self.origin, source_id, item.type, item.source, item.target, text, ckey, self.run, lkey, noted)
+        self.add(kind, row)
+
+    def add(self, kind: str, row: MemoryRow | RecordRow) -> None:
+        """A row to write (built here, or by a worker process: see planning.large)."""
         self.rows.setdefault(kind, []).append(row)
         self.pending += 1
         if self.pending >= BATCH:
