@@ -86,7 +86,7 @@ def inspect(path: str, as_json: bool) -> None:
     click.echo(f"{found['format']} {found['version']}  {path}")
     for kind, n in found["counts"].items():
         click.echo(f"  {kind:<10} {n}")
-    click.echo(f"  needing an embedding: {found['needs_reembedding']} (memories without a vector)")
+    click.echo(f"  needing an embedding: {found['needs_reembedding']} (memories and messages without a vector)")
     click.echo("evidence: " + "; ".join(found["evidence"]))
 
 
@@ -257,7 +257,7 @@ def import_(
             + ", ".join(f"{k} {result[k]}" for k in ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid", "total"))
         )
         if result["needs_reembedding"]:
-            click.echo(f"{result['needs_reembedding']} memories need (re-)embedding: memport reembed --db {db_path}")
+            click.echo(f"{result['needs_reembedding']} records need (re-)embedding: memport reembed --db {db_path}")
         if result["backup"]:
             click.echo(f"backup of the store before replacing data: {result['backup']}")
     if result["conflicts"] and strategy == "error":
@@ -380,7 +380,7 @@ def erase(db_path: str, user_id: str, yes: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_guard
 def reembed(db_path: str, model: str, batch_size: int, device: str | None, as_json: bool) -> None:
-    """Give every memory in the store a vector from MODEL, encoding only texts not seen before."""
+    """Give every memory (and message) in the store a vector from MODEL, encoding only texts not seen before."""
     from .embed import reembed as run
 
     report = run(db_path, model, batch_size=batch_size, device=device, progress=not as_json).to_dict()
@@ -388,7 +388,7 @@ def reembed(db_path: str, model: str, batch_size: int, device: str | None, as_js
         _emit_json(report)
         return
     click.echo(
-        f"{report['model']} ({report['fingerprint']}): {report['total']} memories, {report['encoded']} encoded, "
+        f"{report['model']} ({report['fingerprint']}): {report['total']} records, {report['encoded']} encoded, "
         f"{report['unchanged']} unchanged, {report['truncated']} truncated, {report['seconds']} s"
     )
     for record in report["truncated_records"][:20]:

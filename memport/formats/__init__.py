@@ -121,7 +121,8 @@ class FormatPlugin:
 
     Records: ``identity(kind, native)`` is what makes a record the same record in this format (with
     the family and kind, its uid); ``index`` what the store's columns hold; ``schema_for`` the schema
-    that validates one record; ``end`` how this format's relations name a record; ``references``
+    that validates one record, ``schema_value`` what of it that schema sees; ``end`` how this
+    format's relations name a record; ``references``
     which names a record holds that must resolve; ``embed_text`` the text embedded for a memory;
     ``vector`` and ``vector_model`` the vectors a bundle carries and their model.
 
@@ -202,6 +203,11 @@ class FormatPlugin:
     def schema_for(self, kind: str, native: Any) -> str | None:
         """The schema (a file name under schemas/<family>/<version>/) of one record, or None."""
         return None
+
+    def schema_value(self, kind: str, native: Any) -> Any:
+        """What of a record its schema checks: all of it, unless the format's records carry, beside
+        the native object, a context memport gave them (Letta's: the agents that list a block)."""
+        return native
 
     def end(self, kind: str, native: Any) -> str | None:
         """How this format's relations name the record (as ``Indexed.source``/``target`` hold it)."""
