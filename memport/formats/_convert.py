@@ -86,6 +86,7 @@ CANONICAL_FIELDS = (
     "documents",
     "chunks",
     "pending",
+    "messages",
 )
 
 
