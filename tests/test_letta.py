@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import letta_file, letta_text
 
 import memport
 from memport.cli import cli
@@ -926,95 +927,11 @@ def test_inspect_validate_and_convert_from_the_cli(tmp_path):
 
 
 SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-tricky_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=10) | st.sampled_from(
-    ["", "\U0001f44b", "a\x00b", "x\r\ny", "\u2028\u2029", "café", 'say "hi"', "back\\slash", "e\u0301"]
-)
-agent_names = st.from_regex(r"[\w '\-]{1,12}", fullmatch=True)
-times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)).map(lambda d: d.isoformat())
-finite = st.floats(allow_nan=False, allow_infinity=False)
-
-
-@st.composite
-def agent_files(draw):
-    labels = draw(st.lists(tricky_text, max_size=4))
-    numbers = draw(st.permutations(range(len(labels))))  # ids are numbered by first reference, not array order
-    blocks = sorted(
-        (
-            {
-                "value": draw(tricky_text),
-                "limit": draw(st.integers(1, 10**6)),
-                "label": label,
-                "read_only": False,
-                "description": None,
-                "metadata": {},
-                "id": f"block-{n}",
-            }
-            for label, n in zip(labels, numbers)
-        ),
-        key=lambda b: b["label"],
-    )
-    agents, counter = [], 0
-    for index in range(draw(st.integers(1, 3))):
-        agent_id = f"agent-{index}"
-        messages = []
-        for _ in range(draw(st.integers(0, 3))):
-            content = draw(
-                st.lists(st.builds(lambda t: {"type": "text", "text": t, "signature": None}, tricky_text), max_size=2) | tricky_text
-            )
-            messages.append(
-                {
-                    "type": "message",
-                    "role": draw(st.sampled_from(["system", "user", "assistant", "tool"])),
-                    "content": content,
-                    "id": f"message-{counter}",
-                    "agent_id": agent_id,
-                    "created_at": draw(times),
-                }
-            )
-            counter += 1
-        ids = [m["id"] for m in messages]
-        agents.append(
-            {
-                "name": draw(agent_names),
-                "memory_blocks": [],
-                "tools": [],
-                "tool_ids": [],
-                "source_ids": [],
-                "block_ids": draw(st.lists(st.sampled_from([b["id"] for b in blocks]), unique=True)) if blocks else [],
-                "system": draw(tricky_text),
-                "agent_type": draw(st.sampled_from(["letta_v1_agent", "memgpt_v2_agent", "sleeptime_agent"])),
-                "llm_config": {"model": draw(tricky_text), "temperature": draw(finite), "context_window": draw(st.integers(0, 2**40))},
-                "embedding_config": {
-                    "embedding_endpoint_type": "openai",
-                    "embedding_model": "text-embedding-3-small",
-                    "embedding_dim": 1536,
-                },
-                "id": agent_id,
-                "in_context_message_ids": draw(st.lists(st.sampled_from(ids), unique=True)) if ids else [],
-                "messages": messages,
-                "files_agents": [],
-                "group_ids": [],
-            }
-        )
-    return {
-        "agents": agents,
-        "groups": [],
-        "blocks": blocks,
-        "files": [],
-        "sources": [],
-        "tools": [],
-        "mcp_servers": [],
-        "skills": [],
-        "metadata": {"revision_id": draw(st.text("0123456789abcdef", min_size=12, max_size=12))},
-        "created_at": draw(times),
-    }
-
-
 GENERATED_LAYOUTS = {**LAYOUTS, "exporter": exported, "double-encoded": lambda doc: json.dumps(exported(doc).decode(), indent=2).encode()}
 
 
 @SETTINGS
-@given(agent_files(), st.sampled_from(sorted(GENERATED_LAYOUTS)))
+@given(letta_file(), st.sampled_from(sorted(GENERATED_LAYOUTS)))
 def test_generated_agent_files_round_trip(tmp_path_factory, doc, layout):
     folder = tmp_path_factory.mktemp("af")
     src = folder / "generated.af"
@@ -1032,7 +949,7 @@ legacy_messages = st.lists(
         {
             "created_at": st.datetimes(min_value=datetime(2024, 1, 1), max_value=datetime(2026, 1, 1)).map(lambda d: d.isoformat()),
             "role": st.sampled_from(["system", "user", "assistant", "tool"]),
-            "content": st.lists(st.builds(lambda t: {"type": "text", "text": t}, tricky_text), max_size=2) | tricky_text,
+            "content": st.lists(st.builds(lambda t: {"type": "text", "text": t}, letta_text), max_size=2) | letta_text,
             "tool_calls": st.just([]),
             "tool_returns": st.just([]),
             "updated_at": st.just("2025-04-01T03:47:27"),
@@ -1045,13 +962,13 @@ legacy_messages = st.lists(
 @SETTINGS
 @given(
     st.lists(
-        st.fixed_dictionaries({"label": tricky_text, "value": tricky_text, "limit": st.integers(1, 10**5), "metadata_": st.just({})}),
+        st.fixed_dictionaries({"label": letta_text, "value": letta_text, "limit": st.integers(1, 10**5), "metadata_": st.just({})}),
         max_size=4,
     ),
     legacy_messages,
     st.lists(st.integers(-1, 6), max_size=6) | st.none(),
     st.lists(st.sampled_from(["send_message", "conversation_search", "archival_memory_insert"]), max_size=3),
-    tricky_text,
+    letta_text,
 )
 def test_generated_legacy_files_upgrade_to_files_without_errors(tmp_path_factory, core_memory, messages, indices, tool_names, name):
     legacy = {

@@ -237,7 +237,7 @@ class Builder:
         out = []
         for ref in _list(refs):
             if ref in known:
-                if known[ref] not in out:
+                if not _holds(out, known[ref]):
                     out.append(known[ref])
             else:
                 self.notes.append(f"agent {label!r}: {key} names {ref!r}, no {what} of the file: left out")
@@ -258,13 +258,14 @@ class Builder:
         for group in self.groups:
             shared = [by_ident[i] for i in self.group_blocks[id(group)] if i in by_ident]
             for agent in self.group_agents[id(group)]:
-                agent.blocks += [b for b in shared if b not in agent.blocks]
+                agent.blocks += [b for b in shared if not _holds(agent.blocks, b)]
         for _, block, context in blocks:
             self.blocks.append(block)
+            # the agents of the header that list it already; then an agent of each other owner's name
+            listed = {agent_key(a.obj.get("name")) for a in self.agents if _holds(a.blocks, block)}
             for owner in context.get("owners") or []:
-                agent = self._agent(owner if isinstance(owner, str) else None)
-                if block not in agent.blocks:
-                    agent.blocks.append(block)
+                if owner not in listed:
+                    self._agent(owner if isinstance(owner, str) else None).blocks.append(block)
         self._messages(messages)
         files_by_ident = {ident: native for ident, native, _ in files}
         for _, file, context in files:
@@ -325,10 +326,10 @@ class Builder:
         flagged: dict[int, bool] = {}
         for agent in self.agents:
             agent.messages = [by_ident[i] for i in dict.fromkeys(agent.message_refs) if i in by_ident]
+        placed = {id(m) for agent in self.agents for m in agent.messages}
         for _, message, context in messages:
-            agent = self._agent(context.get("agent") if isinstance(context.get("agent"), str) else None)
-            if message not in agent.messages:
-                agent.messages.append(message)
+            if id(message) not in placed:
+                self._agent(context.get("agent") if isinstance(context.get("agent"), str) else None).messages.append(message)
             flagged[id(message)] = context.get("in_context") is True
         for agent in self.agents:
             times = [parse_time(m.get("created_at"))[0] for m in agent.messages]
@@ -487,6 +488,11 @@ def _message_counts(layout: Any, agents: int) -> list[int | None]:
     taken = layout.get("taken") if isinstance(layout, dict) else None
     counts = taken.get("messages") if isinstance(taken, dict) else None
     return counts if isinstance(counts, list) and len(counts) == agents else [None] * agents
+
+
+def _holds(items: list[Any], obj: Any) -> bool:
+    """Whether ``obj`` itself is among ``items`` (two records may be equal, and both be there)."""
+    return any(item is obj for item in items)
 
 
 def _list(value: Any) -> list[Any]:
