@@ -95,9 +95,10 @@ def export(
         if bundle is None:
             continue
         if not same:
+            # the part keeps the header its conversion made, which holds what its records belong
+            # to in the target (a Letta file's agents and sources)
             bundle = convert(bundle, to, exported_at=now)
             reports.append(bundle.conversion)
-            bundle.meta.header = None
         parts.append(bundle)
     notes: list[str] = []
     latest = store.latest_import([p.name for p in plugins() if p.family == target.family]) or {}

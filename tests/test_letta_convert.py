@@ -260,6 +260,8 @@ def test_names_letta_refuses_are_made_acceptable_and_kept(tmp_path):
     doc = json.loads((tmp_path / "k.af").read_bytes())
     assert doc["agents"][0]["name"] == "team_bot_v2" and re.fullmatch(r"[\w '\-]+", doc["agents"][0]["name"])
     assert doc["blocks"][0]["metadata"]["memport"]["fields"]["agent_name"] == "team/bot.v2"
+    renamed = next(loss for loss in result.conversion.losses.values() if (loss.kind, loss.field) == ("agents", "name"))
+    assert renamed.examples == ["'team/bot.v2' -> 'team_bot_v2'"] and renamed.note.startswith("renamed: Letta accepts only names")
     back = memport.convert(memport.read(tmp_path / "k.af"), "kagura")
     assert back.records.memories[0].agent_name == "team/bot.v2"
 

@@ -300,6 +300,42 @@ def test_several_files_export_as_one_file_letta_imports(store, tmp_path):
     assert [(p.code, p.path) for p in report.problems] == [("letta.agent.model-config", "$.agents[2]")]
 
 
+def test_a_store_of_several_formats_exports_to_letta_and_from_it(store, tmp_path, src):
+    memport.import_bundle(COMPANION, store)
+    memport.import_bundle(src["kagura"], store)
+    memport.import_bundle(src["doclea"], store)
+    result = through(store, tmp_path / "all.af")
+    assert [(c["from"], c["to"]) for c in result["conversions"]] == [("doclea", "letta"), ("kagura", "letta")]
+    assert result["counts"]["memories"] == 3 + 2 + 4 and result["counts"]["documents"] == 1 + 1
+    doc = json.loads((tmp_path / "all.af").read_bytes())
+    resolvable(doc)
+    assert [a["name"] for a in doc["agents"]] == ["companion", "companion-sleeptime", "global", "thread_7"]
+    assert sorted(s["name"] for s in doc["sources"]) == ["doclea", "race-notes"]
+    assert {p.code for p in memport.validate(tmp_path / "all.af").problems} == {"letta.agent.model-config"}
+    to_kagura = export(store, "kagura", tmp_path / "k", exported_at="keep")
+    letta = next(c for c in to_kagura["conversions"] if c["from"] == "letta")
+    assert letta["dropped"] == {"no conversations in kagura: only Letta holds an agent's messages": 6, "no documents in kagura": 1}
+    assert memport.validate(tmp_path / "k").errors == []
+
+
+@pytest.mark.parametrize("name", ["kagura", "tribal", "doclea"])
+def test_a_store_without_agent_files_exports_a_file_letta_imports(store, tmp_path, src, name):
+    """The conversion of the store's records is the file: its agents and sources are the ones the
+    conversion made (the files of a Doclea store keep their source)."""
+    memport.import_bundle(src[name], store)
+    result = through(store, tmp_path / "out.af")
+    assert result["conversions"][0]["from"] == name
+    out = tmp_path / "out.af"
+    resolvable(json.loads(out.read_bytes()))
+    assert {p.code for p in memport.validate(out).problems} == {"letta.agent.model-config"}
+    assert out.read_bytes() == _converted(src[name], tmp_path)
+
+
+def _converted(path: Path, tmp_path: Path) -> bytes:
+    memport.write(memport.convert(memport.read(path), "letta"), tmp_path / "direct.af")
+    return (tmp_path / "direct.af").read_bytes()
+
+
 def test_dangling_references_are_left_out_of_a_built_file(store, tmp_path):
     """§21.2: dangling block_ids, tool_ids, in_context_message_ids and group agents pass Letta's
     own checks and fail its import half-way; memport's exports leave them out, and say so."""

@@ -36,6 +36,10 @@ from .identity import agent_key, attach, sorted_names
 from .read import LEGACY, from_native
 from .store import bundle_records
 
+RENAMED = (
+    "renamed: Letta accepts only names matching ^[\\w '\\-]+$, and memport reads a _copy suffix as Letta's "
+    "(the name as it was is kept in the blocks' metadata.memport)"
+)
 PROVENANCE = "memport"  # the member of a block's metadata that carries what Letta has no field for
 DEFAULT_LIMIT = 100000  # a block's character limit when Letta is told none (letta.md §5)
 DEFAULT_LABEL = "memory"
@@ -242,7 +246,10 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
         if isinstance(listed, list) and all(o is None or isinstance(o, str) for o in listed):
             owners = sorted_names(listed)
         else:
-            owners = [agent_key(v.agent_name if isinstance(v.agent_name, str) else target.agent_name)]
+            name = v.agent_name if isinstance(v.agent_name, str) else target.agent_name
+            owners = [agent_key(name)]
+            if owners[0] != name:
+                report.lose("agents", "name", f"{name!r} -> {owners[0]!r}", RENAMED)
         label = _label(v, owners, used, report)
         block: dict[str, Any] = {"value": content_text(v, report, NAME)}
         limit = own.get("limit")
