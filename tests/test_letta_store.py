@@ -344,13 +344,18 @@ def test_dangling_references_are_left_out_of_a_built_file(store, tmp_path):
     doc["agents"][0]["tool_ids"].append("tool-99")
     doc["agents"][1]["in_context_message_ids"].append("message-77")
     doc["groups"][0]["agent_ids"].append("agent-9")
+    doc["groups"].insert(
+        0, {"id": "group-1", "agent_ids": ["agent-7"], "description": "gone", "manager_config": {"manager_type": "round_robin"}}
+    )
     memport.import_bundle(LEGACY, store)
     memport.import_bundle(write_af(tmp_path / "dangling.af", doc), store)
     result = through(store, tmp_path / "out.af")
     assert "agent 'companion': tool_ids names 'tool-99', no tool of the file: left out" in result["notes"]
+    assert "group 'gone': its agents are not in the file: left out (Letta would fail to import it)" in result["notes"]
     out = json.loads((tmp_path / "out.af").read_bytes())
     resolvable(out)
-    assert out["agents"][0]["block_ids"] == ["block-0", "block-1", "block-2"] and out["groups"][0]["agent_ids"] == ["agent-1"]
+    assert out["agents"][0]["block_ids"] == ["block-0", "block-1", "block-2"]
+    assert [(g["id"], g["agent_ids"]) for g in out["groups"]] == [("group-0", ["agent-1"])]
     assert memport.validate(tmp_path / "out.af").errors == []
 
 
@@ -388,6 +393,7 @@ def test_unknown_keys_survive_and_records_breaking_lettas_rules_are_kept_with_th
     (an error): the store keeps both, with the codes of errors; the context memport adds is none."""
     doc = companion()
     doc["blocks"][0]["colour"] = "blue"
+    doc["blocks"][1]["$memport"] = "a key of memport's own name: kept too"
     doc["files"][0]["owner"] = "me"
     doc["agents"][0]["messages"][1]["role"] = "robot"
     src = write_af(tmp_path / "unknown.af", doc)

@@ -45,13 +45,14 @@ class Agent:
     """An agent of the file being built, with what it names (as objects, numbered at the end)."""
 
     obj: dict[str, Any]
-    made: bool = False  # made here, not the header's
     blocks: list[dict[str, Any]] = field(default_factory=list)
     messages: list[dict[str, Any]] = field(default_factory=list)
     window: list[dict[str, Any]] | None = None  # None: the messages' own in_context flags say
     tools: list[dict[str, Any]] = field(default_factory=list)
     sources: list[dict[str, Any]] = field(default_factory=list)
-    views: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)  # files_agents
+    # files_agents: (view, the file it shows, its source); the header's as (view, its source) first
+    views: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
+    view_refs: list[tuple[dict[str, Any], dict[str, Any] | None]] = field(default_factory=list)
     groups: list[dict[str, Any]] = field(default_factory=list)
     # the header's references to records, as identities (layout)
     block_refs: list[str] = field(default_factory=list)
@@ -155,7 +156,6 @@ class Builder:
         self.files: list[dict[str, Any]] = []
         self.file_source: dict[int, dict[str, Any]] = {}
         self.view_files: dict[int, str] = {}  # id(view) -> the identity of the file it shows
-        self.messages_of: dict[int, Agent] = {}  # id(message) -> its agent
 
     # the header ------------------------------------------------------------------------------
 
@@ -203,7 +203,7 @@ class Builder:
             for view in _list(obj.get("files_agents")):
                 if isinstance(view, dict) and view.get("file_id") in refs["documents_by_id"]:
                     self.view_files[id(view)] = refs["documents_by_id"][view["file_id"]]
-                    agent.views.append((view, {}, sources.get(view.get("source_id"))))
+                    agent.view_refs.append((view, sources.get(view.get("source_id"))))
             self.agents.append(agent)
             by_id.setdefault(obj.get("id"), agent)
             self.by_key.setdefault(agent_key(name), agent)
@@ -274,7 +274,7 @@ class Builder:
         for agent in self.agents:
             agent.views = [
                 (view, files_by_ident[self.view_files[id(view)]], source)
-                for view, _, source in agent.views
+                for view, source in agent.view_refs
                 if self.view_files[id(view)] in files_by_ident
             ]
 
@@ -303,7 +303,7 @@ class Builder:
         """The agent of this name, made when the header has none."""
         agent = self.by_key.get(key)
         if agent is None:
-            agent = self.by_key[key] = Agent(new_agent(key), made=True)
+            agent = self.by_key[key] = Agent(new_agent(key))
             self.agents.append(agent)
             self.notes.append(
                 f"agent {key!r} is not in the latest import's file: written without a model "
@@ -340,12 +340,11 @@ class Builder:
                 agent.window = [by_ident[i] for i in dict.fromkeys(agent.window_refs) if i in by_ident]
             else:
                 agent.window = [m for m in agent.messages if flagged.get(id(m))]
-            for message in agent.messages:
-                self.messages_of[id(message)] = agent
 
     # the document ----------------------------------------------------------------------------
 
     def document(self) -> dict[str, Any]:
+        self._groups()
         ids = self._numbered()
         agents = []
         for agent in self.agents:
@@ -383,10 +382,11 @@ class Builder:
             file["id"] = ids[id(file)]
         for obj in (*self.tools, *self.sources, *self.mcp_servers):
             obj["id"] = ids[id(obj)]
-        groups = [g for g in self.groups if self._group(g, ids)]
+        for group in self.groups:
+            self._group(group, ids)
         arrays = {
             "agents": agents,
-            "groups": groups,
+            "groups": self.groups,
             "blocks": sorted(self.blocks, key=lambda b: _sort_key(b.get("label"))),
             "files": self.files,
             "sources": self.sources,
@@ -410,29 +410,36 @@ class Builder:
             doc["metadata"] = {k: v for k, v in metadata.items() if isinstance(v, str)} if isinstance(metadata, dict) else {}
         return doc
 
-    def _group(self, group: dict[str, Any], ids: dict[int, str]) -> bool:
-        """A group's references as the file numbers them; False (the group is left out, noted)
-        when its agents or its manager are not in the file."""
-        members = self.group_agents[id(group)]
+    def _groups(self) -> None:
+        """Leave out (noted) a group whose agents or manager are not in the file: Letta would fail
+        to import it half-way."""
+        kept = []
+        for group in self.groups:
+            config = group.get("manager_config")
+            if self.group_agents[id(group)] and not (
+                isinstance(config, dict) and "manager_agent_id" in config and self.group_manager[id(group)] is None
+            ):
+                kept.append(group)
+                continue
+            self.notes.append(f"group {_label(group)!r}: its agents are not in the file: left out (Letta would fail to import it)")
+            for agent in self.agents:
+                agent.groups = [g for g in agent.groups if g is not group]
+        self.groups = kept
+
+    def _group(self, group: dict[str, Any], ids: dict[int, str]) -> None:
+        """A group's references as the file numbers them; its shared blocks are its agents' now."""
+        group["id"] = ids[id(group)]
+        group["agent_ids"] = [ids[id(a.obj)] for a in self.group_agents[id(group)]]
         config = group.get("manager_config")
         manager = self.group_manager[id(group)]
-        label = group.get("description") if isinstance(group.get("description"), str) else group.get("id")
-        if not members or (isinstance(config, dict) and "manager_agent_id" in config and manager is None):
-            self.notes.append(f"group {label!r}: its agents are not in the file: left out (Letta would fail to import it)")
-            for agent in self.agents:
-                if group in agent.groups:
-                    agent.groups.remove(group)
-            return False
-        group["id"] = ids[id(group)]
-        group["agent_ids"] = [ids[id(a.obj)] for a in members]
         if isinstance(config, dict) and manager is not None:
             config["manager_agent_id"] = ids[id(manager.obj)]
         if group.get("shared_block_ids"):
             self.notes.append(
-                f"group {label!r}: its shared blocks are listed in its agents' block_ids (Letta 0.16.8 cannot import shared_block_ids)"
+                f"group {_label(group)!r}: its shared blocks are listed in its agents' block_ids "
+                "(Letta 0.16.8 cannot import shared_block_ids)"
             )
             group["shared_block_ids"] = []
-        return True
 
     def _numbered(self) -> dict[int, str]:
         """Every entity's new file id, as Letta's exporter numbers them (§3)."""
@@ -488,6 +495,10 @@ def _message_counts(layout: Any, agents: int) -> list[int | None]:
     taken = layout.get("taken") if isinstance(layout, dict) else None
     counts = taken.get("messages") if isinstance(taken, dict) else None
     return counts if isinstance(counts, list) and len(counts) == agents else [None] * agents
+
+
+def _label(group: dict[str, Any]) -> Any:
+    return group.get("description") if isinstance(group.get("description"), str) else group.get("id")
 
 
 def _holds(items: list[Any], obj: Any) -> bool:
