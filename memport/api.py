@@ -16,6 +16,7 @@ from .formats import Detection, detect, plugin
 from .formats._convert import convert as _convert
 from .model import KINDS
 from .problems import Report, without_shadowed_warnings
+from .store.schema import EMBEDDED
 
 
 def read(path: str | Path, *, local_tz: str = "UTC") -> Bundle:
@@ -76,9 +77,9 @@ def inspect(path: str | Path) -> dict[str, Any]:
     detection: Detection = detect(path)
     fmt = plugin(detection.format)
     found = fmt.count(Path(path), detection)
-    # memories without a vector (a format that carries none: all of them)
+    # memories (and messages) without a vector (a format that carries none: all of them)
     if not fmt.carries_vectors:
-        needs = int(found.get("memories", 0))
+        needs = sum(int(found.get(kind, 0)) for kind in EMBEDDED)
     else:
         needs = sum(1 for r in fmt.records(Path(path), detection) if r.kind == "memories" and fmt.vector(r.value) is None)
     return {

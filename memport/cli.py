@@ -347,7 +347,7 @@ def inspect(stack: contextlib.ExitStack, paths: tuple[str, ...], as_json: bool, 
                 say(f"{found['format']} {found['version']}  {item['path']}")
                 for kind, n in found["counts"].items():
                     say(f"  {kind:<10} {n}")
-                say(f"  needing an embedding: {plural(found['needs_reembedding'], 'memory', 'memories')} (without a vector)")
+                say(f"  needing an embedding: {plural(found['needs_reembedding'], 'record')} (memories and messages without a vector)")
                 say("evidence: " + "; ".join(found["evidence"]))
     if as_json:
         emit_json(_single(results))
@@ -671,7 +671,7 @@ def import_(
     say(f"{verb} {STDIN_LABEL if src == STDIO else src}: " + ", ".join(f"{k} {result[k]}" for k in _ACCOUNT))
     if result["needs_reembedding"]:
         n = result["needs_reembedding"]
-        say(f"{plural(n, 'memory', 'memories')} {'needs' if n == 1 else 'need'} (re-)embedding: memport reembed --db {db_path}")
+        say(f"{plural(n, 'record')} {'needs' if n == 1 else 'need'} (re-)embedding: memport reembed --db {db_path}")
     if result["backup"]:
         say(f"backup of the store before replacing data: {result['backup']}")
 
@@ -891,7 +891,7 @@ def _redactor(user: str) -> Callable[[str], str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_quiet_option
 def reembed(db_path: str, model: str, batch_size: int, device: str | None, as_json: bool, quiet: bool) -> None:
-    """Give every memory in the store a vector from MODEL, encoding only texts not seen before."""
+    """Give every memory (and message) in the store a vector from MODEL, encoding only texts not seen before."""
     from .embed import reembed as run
 
     shown = not quiet and not as_json and sys.stderr.isatty()
@@ -900,7 +900,7 @@ def reembed(db_path: str, model: str, batch_size: int, device: str | None, as_js
         emit_json(report)
         return
     say(
-        f"{report['model']} ({report['fingerprint']}): {plural(report['total'], 'memory', 'memories')}, {report['encoded']} encoded, "
+        f"{report['model']} ({report['fingerprint']}): {plural(report['total'], 'record')}, {report['encoded']} encoded, "
         f"{report['unchanged']} unchanged, {report['truncated']} truncated, {report['seconds']} s"
     )
     for record in report["truncated_records"][:20]:

@@ -9,8 +9,9 @@
   hash of the weights, dimension, max_seq_length, pooling, normalisation, dtype and library
   versions. Vectors of different fingerprints never mix, even at the same dimension.
 * **Which text.** Doclea: ``title + "\\n\\n" + content`` (what Doclea itself embeds); Kagura: the
-  value, JSON text with sorted keys when it is not a string; Tribal: the content. Pass ``text=`` to
-  choose otherwise.
+  value, JSON text with sorted keys when it is not a string; Tribal: the content; Letta: a block's
+  value, and a message's text (the messages of a store are embedded too). Pass ``text=`` to choose
+  otherwise.
 * **Cache.** Keyed by (fingerprint, sha256 of the exact text): a text seen before is not encoded
   again, but every memory still gets its own row. Each batch commits its vectors and cache entries
   together, so an interrupted run resumes where it stopped.
@@ -249,7 +250,8 @@ def reembed(
     should_stop: Callable[[], bool] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ReembedReport:
-    """Give every memory of a store (or a Bundle) a vector from ``model``, encoding only new texts.
+    """Give every memory of a store (and every message: Letta's conversations) or of a Bundle a
+    vector from ``model``, encoding only new texts.
 
     ``text(origin, native) -> str`` overrides which text is embedded. Texts are encoded a batch of
     ``batch_size`` at a time, and each batch is committed with its cache entries: ``should_stop()``
@@ -286,7 +288,7 @@ def _reembed_store(
     with store.transaction():
         fid = register(store, embedder)
         store.set_setting("embedding_fingerprint", fid)
-    report = ReembedReport(embedder.name, fid, total=store.counts()["memories"])
+    report = ReembedReport(embedder.name, fid, total=store.embeddable())
     bar = _progress(report.total, progress)
     done = 0
 
@@ -496,8 +498,8 @@ def _progress(total: int, enabled: bool) -> Any:
 
 @python_strings
 def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, text: Callable[[str, Any], str] | None = None) -> Any:
-    """The memories whose text has more tokens than the model reads (the rest would be silently
-    cut), as a DataFrame: uid, tokens, max_seq_length."""
+    """The memories (and a store's messages) whose text has more tokens than the model reads (the
+    rest would be silently cut), as a DataFrame: uid, tokens, max_seq_length."""
     import pandas as pd
 
     embedder = load_embedder(model) if isinstance(model, str) else model
@@ -510,7 +512,7 @@ def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, te
             if r.kind == "memories"
         ]
     else:
-        items = [(uid, text(origin, native)) for uid, origin, native in target.records_of("memories")]
+        items = [(uid, text(origin, native)) for uid, origin, native in target.embedded_records()]
     counts = embedder.count_tokens([t for _, t in items]) if items else []
     rows = [
         {"uid": uid, "tokens": n, "max_seq_length": embedder.max_seq_length}

@@ -161,16 +161,20 @@ def export(
                     for kind, records in natives.items():
                         counts[kind] += len(records)
             elif (bundle := store_bundle(store, origin, filters, None, selection)) is not None:
+                # the part keeps the header its conversion made, which holds what its records belong
+                # to in the target (a Letta file's agents and sources)
                 bundle = convert(bundle, to, exported_at=now)
                 reports.append(bundle.conversion)
-                bundle.meta.header = None
                 parts.append(bundle)
                 for kind, n in bundle.counts().items():
                     counts[kind] = counts.get(kind, 0) + n
             bar.update(1)
     notes: list[str] = []
-    if len(parts) == 1:
-        native = parts[0] if isinstance(parts[0], NativeBundle) else target.native(parts[0])
+    if len(parts) == 1 and isinstance(parts[0], NativeBundle):
+        native = parts[0]
+        notes.extend(native.notes)
+    elif len(parts) == 1:
+        native = target.native(target.combine(parts, notes))
     elif parts:  # several origins: one bundle by the target's rules
         latest = latest_import(store, target) or {}
         bundles = [target.read_native(p) if isinstance(p, NativeBundle) else p for p in parts]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import string
+from datetime import UTC, datetime
 
 from hypothesis import strategies as st
 
@@ -140,3 +141,117 @@ doclea_relation = st.fixed_dictionaries(
         "created_at": st.integers(0, 2**45),
     }
 )
+
+
+# Letta: the agent file as its exporter writes it (orjson refuses lone surrogates)
+letta_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=10) | st.sampled_from(
+    ["", "\U0001f44b", "a\x00b", "x\r\ny", "\u2028\u2029", "café", 'say "hi"', "back\\slash", "e\u0301"]
+)
+agent_names = st.from_regex(r"[\w '\-]{1,12}", fullmatch=True)
+times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)).map(lambda d: d.isoformat())
+finite = st.floats(allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def letta_file(draw):
+    """An agent file as Letta's exporter writes one (shared/formats/letta.md §2-§8): 1-3 agents
+    (some sleeptime helpers) sharing blocks by listing them, messages numbered across agents, a
+    context window per agent, ids numbered out of array order."""
+    labels = draw(st.lists(letta_text, max_size=4))
+    numbers = draw(st.permutations(range(len(labels))))  # ids are numbered by first reference, not array order
+    blocks = sorted(
+        (
+            {
+                "value": draw(letta_text),
+                "limit": draw(st.integers(1, 10**6)),
+                "label": label,
+                "read_only": False,
+                "description": None,
+                "metadata": {},
+                "id": f"block-{n}",
+            }
+            for label, n in zip(labels, numbers)
+        ),
+        key=lambda b: b["label"],
+    )
+    sources = [{"name": draw(letta_text), "description": None, "id": "source-0"}] if draw(st.booleans()) else []
+    files = [
+        {
+            "source_id": "source-0",
+            "file_name": draw(letta_text),
+            "content": draw(letta_text),
+            "file_creation_date": draw(times),
+            "id": f"file-{i}",
+        }
+        for i in range(draw(st.integers(0, 2)) if sources else 0)
+    ]
+    names = draw(st.lists(st.sampled_from(["send_message", "conversation_search", "memory_replace", "web_search"]), unique=True))
+    tools = sorted(
+        ({"id": f"tool-{i}", "tool_type": "custom", "name": name, "source_code": draw(letta_text)} for i, name in enumerate(names)),
+        key=lambda t: t["name"],
+    )
+    agents, counter = [], 0
+    for index in range(draw(st.integers(1, 3))):
+        agent_id = f"agent-{index}"
+        messages = []
+        for _ in range(draw(st.integers(0, 3))):
+            content = draw(
+                st.lists(st.builds(lambda t: {"type": "text", "text": t, "signature": None}, letta_text), max_size=2) | letta_text
+            )
+            messages.append(
+                {
+                    "type": "message",
+                    "role": draw(st.sampled_from(["system", "user", "assistant", "tool"])),
+                    "content": content,
+                    "id": f"message-{counter}",
+                    "agent_id": agent_id,
+                    "created_at": draw(times),
+                }
+            )
+            counter += 1
+        ids = [m["id"] for m in messages]
+        agents.append(
+            {
+                "name": draw(agent_names),
+                "memory_blocks": [],
+                "tools": [],
+                "tool_ids": draw(st.lists(st.sampled_from([t["id"] for t in tools]), unique=True)) if tools else [],
+                "source_ids": [s["id"] for s in sources],
+                "block_ids": draw(st.lists(st.sampled_from([b["id"] for b in blocks]), unique=True)) if blocks else [],
+                "system": draw(letta_text),
+                "agent_type": draw(st.sampled_from(["letta_v1_agent", "memgpt_v2_agent", "sleeptime_agent"])),
+                "llm_config": {"model": draw(letta_text), "temperature": draw(finite), "context_window": draw(st.integers(0, 2**40))},
+                "embedding_config": {
+                    "embedding_endpoint_type": "openai",
+                    "embedding_model": "text-embedding-3-small",
+                    "embedding_dim": 1536,
+                },
+                "id": agent_id,
+                "in_context_message_ids": draw(st.lists(st.sampled_from(ids), unique=True)) if ids else [],
+                "messages": messages,
+                "files_agents": [
+                    {
+                        "agent_id": agent_id,
+                        "file_id": f["id"],
+                        "source_id": f["source_id"],
+                        "file_name": f["file_name"],
+                        "is_open": draw(st.booleans()),
+                    }
+                    for f in files
+                    if draw(st.booleans())
+                ],
+                "group_ids": [],
+            }
+        )
+    return {
+        "agents": agents,
+        "groups": [],
+        "blocks": blocks,
+        "files": files,
+        "sources": sources,
+        "tools": tools,
+        "mcp_servers": [],
+        "skills": [],
+        "metadata": {"revision_id": draw(st.text("0123456789abcdef", min_size=12, max_size=12))},
+        "created_at": draw(times),
+    }

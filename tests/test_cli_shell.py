@@ -264,8 +264,8 @@ def test_content_never_breaks_a_search_result(tmp_path, src):
 
 def test_plurals(tmp_path, files):
     one = write_kagura(tmp_path / "one", [KAGURA_PERSISTENT], metadata=None)
-    assert "1 memory needs (re-)embedding" in run("import", one, "--db", tmp_path / "one.db").output
-    assert "2 memories need (re-)embedding" in run("import", files["valid"], "--db", tmp_path / "two.db").output
+    assert "1 record needs (re-)embedding" in run("import", one, "--db", tmp_path / "one.db").output
+    assert "2 records need (re-)embedding" in run("import", files["valid"], "--db", tmp_path / "two.db").output
     assert (
         "so this one would be lost"
         in run(

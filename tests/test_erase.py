@@ -117,6 +117,7 @@ def test_erase_leaves_nothing_of_the_user_in_the_tables_or_the_file(tmp_path, st
         "documents": 0,
         "chunks": 0,
         "pending": 0,
+        "messages": 0,
         "embeddings": 3,
         "cached_vectors": 2,
         "runs_redacted": 1,

@@ -108,6 +108,7 @@ class NativeBundle:
     records: Any  # (kind) -> Iterable[native record]
     layout: Any = None
     local_tz: str = "UTC"
+    notes: tuple[str, ...] = ()  # what building it from stored records changed (an export says)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +139,11 @@ class FormatPlugin:
 
     Records: ``identity(kind, native)`` is what makes a record the same record in this format (with
     the family and kind, its uid); ``index`` what the store's columns hold; ``schema_for`` the schema
-    that validates one record; ``end`` how this format's relations name a record; ``references``
-    which names a record holds that must resolve; ``user_ends`` how relations name a user;
-    ``names_user`` whether a record belongs to a user or names one beyond the store's ``user_id``
-    column (what erasing a user removes and exporting one writes, with the records that reference
-    those); ``embed_text`` the text embedded for a memory;
+    that validates one record, ``schema_value`` what of it that schema sees; ``end`` how this
+    format's relations name a record; ``references`` which names a record holds that must resolve;
+    ``user_ends`` how relations name a user; ``names_user`` whether a record belongs to a user or
+    names one beyond the store's ``user_id`` column (what erasing a user removes and exporting one
+    writes, with the records that reference those); ``embed_text`` the text embedded for a memory;
     ``vector`` and ``vector_model`` the vectors a bundle carries and their model.
 
     Bundles in memory and the store: ``bundle_records(bundle)`` encodes a Bundle's records as
@@ -237,6 +238,11 @@ class FormatPlugin:
     def schema_for(self, kind: str, native: Any) -> str | None:
         """The schema (a file name under schemas/<family>/<version>/) of one record, or None."""
         return None
+
+    def schema_value(self, kind: str, native: Any) -> Any:
+        """What of a record its schema checks: all of it, unless the format's records carry, beside
+        the native object, a context memport gave them (Letta's: the agents that list a block)."""
+        return native
 
     def end(self, kind: str, native: Any) -> str | None:
         """How this format's relations name the record (as ``Indexed.source``/``target`` hold it)."""

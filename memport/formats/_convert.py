@@ -87,6 +87,7 @@ CANONICAL_FIELDS = (
     "documents",
     "chunks",
     "pending",
+    "messages",
 )
 
 
@@ -483,7 +484,8 @@ def mapping_markdown() -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Identity: Kagura records are identified by scope, user, agent and key; Tribal and Doclea by id. Derived ids are "
+        "Identity: Kagura records are identified by scope, user, agent and key; Tribal and Doclea by id; Letta blocks by the "
+        "agents listing them and their label. Derived ids are "
         '`uuid5(5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72, "<source format>:<identity>")` (Doclea: `mem_` and 16 hex digits of it), '
         "so the same input gives the same output.",
         "",

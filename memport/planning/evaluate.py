@@ -30,6 +30,7 @@ from ..formats import Indexed, NativeRecord
 from ..jsonio import needs_reference
 from ..keys import content_key, fingerprint_id, hex_key, storable, uid_key, volatile_member
 from ..schemas import schema_set
+from ..store.schema import EMBEDDED
 from ..timestamps import zone
 from .decisions import Decision, StaleDecisionError, merge_fields
 from .source import Source
@@ -268,6 +269,7 @@ class Evaluator:
         schema = self.plugin.schema_for(kind, value)
         if schema is None:
             return []
+        value = self.plugin.schema_value(kind, value)
         is_valid = self._is_valid.get(schema)
         if is_valid is None:
             is_valid = self._is_valid[schema] = self.schemas.errors_only(schema).is_valid
@@ -303,7 +305,7 @@ class Evaluator:
         """A valid new record of a dry run: its state from now on, and whether it needs embedding."""
         state[ukey] = ckey
         self.from_run.add(ukey)
-        if kind == "memories":
+        if kind in EMBEDDED:
             self.count_vector("", value)
         return "insert"
 
@@ -342,7 +344,7 @@ class Evaluator:
         """Record the new state; in a real run, also write the record (with the rules it breaks)."""
         self.state_of(kind)[ukey] = ckey
         self.from_run.add(ukey)
-        if kind == "memories":
+        if kind in EMBEDDED:
             self.count_vector(uid, value)
         if self.strategy == "newer":
             self.updated[ukey] = item.updated_at if item is not None else None

@@ -1,7 +1,7 @@
 """What a real import writes: named store rows, buffered and written in batches.
 
-Inside the import's one transaction, records the evaluator accepts become :class:`MemoryRow` or
-:class:`RecordRow` (the exact native JSON, the columns filters and search use, the keys plans
+Inside the import's one transaction, records the evaluator accepts become :class:`MemoryRow`,
+:class:`MessageRow` or :class:`RecordRow` (the exact native JSON, the columns filters and search use, the keys plans
 compare by), and vectors a bundle carries become :class:`VectorRow`; the store writes them.
 """
 
@@ -15,7 +15,7 @@ import orjson
 
 from ..formats import Indexed
 from ..keys import line_key, line_seed, native_text, storable, text_sha256
-from ..store import MemoryRow, RecordRow, Store, VectorRow, contents_term
+from ..store import MemoryRow, MessageRow, RecordRow, Store, VectorRow, contents_term
 
 BATCH = 2000  # rows written at once
 _TEXTS = ("user_id", "agent_name", "scope", "type", "title", "content", "created_at", "updated_at", "source", "target")
@@ -84,6 +84,22 @@ class StoreWriter:
                 tags,
                 item.created_at,
                 item.updated_at,
+                text,
+                ckey,
+                self.run,
+                lkey,
+                noted,
+            )
+        elif kind == "messages":
+            row = MessageRow(
+                uid,
+                ukey,
+                self.origin,
+                source_id,
+                item.agent_name,
+                item.type,
+                item.content,
+                item.created_at,
                 text,
                 ckey,
                 self.run,

@@ -8,7 +8,7 @@ uid), ``content_key`` (the native JSON, canonical) and ``line_key`` (the line of
 bundle it came from, if any).
 
 This package is the only place that speaks SQL: the rest of memport calls :class:`Store`'s methods
-and hands it named rows (:class:`MemoryRow`, :class:`RecordRow`, :class:`VectorRow`). The tables are
+and hands it named rows (:class:`MemoryRow`, :class:`RecordRow`, :class:`MessageRow`, :class:`VectorRow`). The tables are
 in :mod:`memport.store.schema` (and docs/store.md, generated from it).
 
 The file opens as-is in sqlite-utils and Datasette (``datasette memport.db``); ``memories_fts`` is
@@ -40,7 +40,7 @@ from urllib.parse import quote
 
 from ..errors import Location, MemportError
 from ..outputs import backup_name, disk_full, is_disk_full, output_mode, remove_temporary, staged_file, sweep_stale
-from .schema import INTEGER_COLUMNS, KINDS, MIGRATIONS, SCHEMA_VERSION
+from .schema import EMBEDDED, INTEGER_COLUMNS, KINDS, MIGRATIONS, SCHEMA_VERSION
 
 # the page cache of a bulk load, in KiB (negative: SQLite's unit for it): the indexes built at the
 # end sort their keys in it rather than in temporary files
@@ -106,6 +106,25 @@ class RecordRow:
 
 
 @dataclass(slots=True)
+class MessageRow:
+    """A row of the messages table: one message of an agent's conversation."""
+
+    uid: str
+    uid_key: int
+    origin: str
+    source_id: str | None
+    agent_name: str | None
+    type: str | None  # the role
+    content: str | None
+    created_at: str | None
+    native: str
+    content_key: int
+    run_id: int
+    line_key: int | None
+    problems: str | None = None  # a JSON array of codes
+
+
+@dataclass(slots=True)
 class VectorRow:
     """A row of the embeddings table: one memory's vector under one fingerprint."""
 
@@ -146,7 +165,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 _MEMORY_INSERT = _insert("memories", MemoryRow)
 _VECTOR_INSERT = _insert("embeddings", VectorRow)
-_RECORD_INSERTS = {kind: _insert(kind, RecordRow) for kind in KINDS[1:]}
+_RECORD_INSERTS = {kind: _insert(kind, MessageRow if kind == "messages" else RecordRow) for kind in KINDS[1:]}
 
 
 def filter_sql(filters: Any) -> tuple[str, list[Any]]:
@@ -456,9 +475,20 @@ class Store:
             yield uid, found, json.loads(native)
 
     def memory_text(self, uid: str) -> tuple[str | None, str | None]:
-        """(title, content) of one memory."""
+        """(title, content) of one memory, or (None, content) of one message."""
         row = self.conn.execute("SELECT title, content FROM memories WHERE uid = ?", [uid]).fetchone()
+        if row is None:
+            row = self.conn.execute("SELECT NULL, content FROM messages WHERE uid = ?", [uid]).fetchone()
         return (row[0], row[1]) if row else (None, None)
+
+    def embeddable(self) -> int:
+        """How many records re-embedding reads: memories and messages (:data:`EMBEDDED`)."""
+        return sum(self.conn.execute(f"SELECT count(*) FROM {kind}").fetchone()[0] for kind in EMBEDDED)
+
+    def embedded_records(self) -> Iterator[tuple[str, str, Any]]:
+        """(uid, origin, native) of every record re-embedding reads: memories, then messages."""
+        for kind in EMBEDDED:
+            yield from self.records_of(kind)
 
     def source_ids(self) -> dict[str, str | None]:
         """uid -> source id of every memory."""
@@ -590,14 +620,15 @@ class Store:
 
     def to_embed(self, fingerprint_id: str) -> Iterator[tuple[str, str, Any, str | None]]:
         """(uid, origin, native, sha256 of the text its vector of this fingerprint was made from, or
-        None) for every memory, in insertion order."""
-        rows = self.conn.execute(
-            "SELECT m.uid, m.origin, m.native, e.text_sha256 FROM memories m "
-            "LEFT JOIN embeddings e ON e.memory_uid = m.uid AND e.fingerprint = ? ORDER BY m.rowid",
-            [fingerprint_id],
-        )
-        for uid, origin, native, sha in rows:
-            yield uid, origin, json.loads(native), sha
+        None) for every memory, then every message, in insertion order."""
+        for kind in EMBEDDED:
+            rows = self.conn.execute(
+                f"SELECT m.uid, m.origin, m.native, e.text_sha256 FROM {kind} m "
+                "LEFT JOIN embeddings e ON e.memory_uid = m.uid AND e.fingerprint = ? ORDER BY m.rowid",
+                [fingerprint_id],
+            )
+            for uid, origin, native, sha in rows:
+                yield uid, origin, json.loads(native), sha
 
     def cached_vectors(self, fingerprint_id: str, shas: list[str]) -> dict[str, tuple[bytes, int | None]]:
         """sha256 -> (vector, tokens) of the texts among ``shas`` the cache holds for this fingerprint."""
@@ -670,8 +701,8 @@ class Store:
         return target
 
     def write_records(self, kind: str, rows: list[Any]) -> None:
-        """Insert (or replace, by uid) rows of ``kind``: :class:`MemoryRow` for memories, else
-        :class:`RecordRow`."""
+        """Insert (or replace, by uid) rows of ``kind``: :class:`MemoryRow` for memories,
+        :class:`MessageRow` for messages, else :class:`RecordRow`."""
         sql, values = _MEMORY_INSERT if kind == "memories" else _RECORD_INSERTS[kind]
         self.conn.executemany(sql, map(values, rows))
 

@@ -12,10 +12,14 @@ from typing import Any
 
 from ..formats import plugins
 from ..jsonio import needs_reference
-from ..keys import content_key
+from ..keys import content_key, storable, uid_key
 
-SCHEMA_VERSION = 5
-KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
+SCHEMA_VERSION = 6
+# the record tables of schema versions 1 to 5, which their migrations build; version 6 adds messages
+FIRST_KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
+KINDS = (*FIRST_KINDS, "messages")
+# the record tables whose text re-embedding reads (the embeddings table names them by uid)
+EMBEDDED = ("memories", "messages")
 
 # What each column of each table holds (docs/store.md). Columns a migration added are listed
 # with it, in the order the migrations add them.
@@ -23,13 +27,13 @@ TABLES: dict[str, dict[str, str]] = {
     "memories": {
         "uid": "`<origin>:memories:<identity>`: the same record from the same system always gets the same uid",
         "uid_key": "64-bit key of the uid (keys.uid_key)",
-        "origin": "the format family the record came from (kagura, tribal, doclea)",
-        "source_id": "the record's id in its format (Kagura: its key)",
+        "origin": "the format family the record came from (kagura, tribal, doclea, letta)",
+        "source_id": "the record's id in its format (Kagura: its key; Letta: its file id, numbered anew on every export)",
         "user_id": "owner (Kagura)",
-        "agent_name": "agent (Kagura)",
+        "agent_name": "agent (Kagura; Letta: the user-facing agent listing the block, named without Letta's _copy)",
         "scope": "working or persistent (Kagura)",
         "type": "Doclea type / Tribal source_type",
-        "title": "title (Kagura: a text key)",
+        "title": "title (Kagura: a text key; Letta: a block's label)",
         "content": "the text (non-text values as JSON)",
         "tags": "tags as a JSON array",
         "created_at": "UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts",
@@ -55,7 +59,7 @@ TABLES: dict[str, dict[str, str]] = {
         "problems": "as in memories",
     },
     "embeddings": {
-        "memory_uid": "the memory",
+        "memory_uid": "the memory (or message: re-embedding reads both)",
         "fingerprint": "what made the vector (fingerprints)",
         "dimensions": "vector length",
         "vector": "float32 little-endian BLOB",
@@ -95,6 +99,22 @@ TABLES: dict[str, dict[str, str]] = {
 # nodes, documents, chunks and pending have the columns of relations
 for _kind in ("nodes", "documents", "chunks", "pending"):
     TABLES[_kind] = {name: TABLES["relations"][name].replace("relations", _kind) for name in TABLES["relations"]}
+# schema version 6: the conversation of an agent (Letta's agents[].messages[])
+TABLES["messages"] = {
+    "uid": "`<origin>:messages:<identity>` (Letta: the agent, the time, the role and a hash of the text)",
+    "uid_key": "as in memories",
+    "origin": "as in memories",
+    "source_id": "the message's id in its file (Letta: message-N, numbered anew on every export)",
+    "agent_name": "the agent whose conversation holds it (named without Letta's _copy)",
+    "type": "its role (user, assistant, tool, system, ...)",
+    "content": "its text (Letta: the text parts, joined by newlines)",
+    "created_at": "UTC, as in memories",
+    "native": "as in memories",
+    "content_key": "as in memories",
+    "run_id": "as in memories",
+    "line_key": "as in memories",
+    "problems": "as in memories",
+}
 
 # the columns of schema version 1; later migrations add to them
 _LATER = ("line_key", "problems")
@@ -111,7 +131,7 @@ def _migrate_1(db: Any) -> None:
     for column in ("user_id", "agent_name", "created_at", "updated_at", "origin"):
         db["memories"].create_index([column])
     db["memories"].enable_fts(["title", "content"], fts_version="FTS5", create_triggers=True)
-    for kind in KINDS[1:]:
+    for kind in FIRST_KINDS[1:]:
         db[kind].create({c: (int if c in INTEGER_COLUMNS else text) for c in _OTHER_COLUMNS_1}, pk="uid")
         db[kind].create_index(["uid_key", "content_key"])
     db["relations"].create_index(["source"])
@@ -152,7 +172,7 @@ def _migrate_2(db: Any) -> None:
 def _migrate_3(db: Any) -> None:
     """Line keys: a key of each record's line as a JSON Lines bundle held it (NULL for records
     from other files), so that a dry run recognises lines the store holds without parsing them."""
-    for kind in KINDS:
+    for kind in FIRST_KINDS:
         db[kind].add_column("line_key", int)
     # the index a plan scans to preload the state covers the line keys too (one more random-order
     # index would slow imports down by a third)
@@ -171,11 +191,11 @@ def _migrate_4(db: Any) -> None:
     _rekey(db, {p.family: p.volatile for p in plugins()}, "AND native LIKE '%\": %'")
 
 
-def _rekey(db: Any, origins: dict[str, tuple[str, ...]], where: str = "") -> None:
+def _rekey(db: Any, origins: dict[str, tuple[str, ...]], where: str = "", kinds: tuple[str, ...] = FIRST_KINDS) -> None:
     """Recompute the content keys of the stored records of these origins (each with its format's
     volatile keys), in batches."""
     for origin, volatile in origins.items():
-        for kind in KINDS:
+        for kind in kinds:
             last = 0
             while True:
                 rows = db.execute(
@@ -196,7 +216,7 @@ def _migrate_5(db: Any) -> None:
     system's importer would reject, with the codes of the rules they break (records stored before
     passed validation: they have none); and an import run keeps what an export needs to give its
     bundle back byte for byte: the bundle's layout and a key of its contents."""
-    for kind in KINDS:
+    for kind in FIRST_KINDS:
         if "problems" not in db[kind].columns_dict:  # a store put back to an older version by hand
             db[kind].add_column("problems", str)
     for column in ("layout", "contents"):
@@ -204,7 +224,39 @@ def _migrate_5(db: Any) -> None:
             db["import_runs"].add_column(column, str)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5]
+def _migrate_6(db: Any) -> None:
+    """Messages, the conversation an agent file holds (Letta's), get a table of their own. A format
+    with messages could store its other records before (a file holding no message): their uids and
+    content keys are recomputed under the identity and volatile keys it has now."""
+    if not db["messages"].exists():  # (a store put back to an older version by hand has it)
+        db["messages"].create({c: (int if c in INTEGER_COLUMNS else str) for c in TABLES["messages"]}, pk="uid")
+        db["messages"].create_index(["uid_key", "content_key"])
+        for column in ("agent_name", "created_at"):
+            db["messages"].create_index([column])
+    for found in plugins():
+        if "messages" in found.kinds and found.name == found.family:
+            _reidentify(db, found)
+
+
+def _reidentify(db: Any, found: Any) -> None:
+    """The uids, uid keys and content keys of the stored records of one format family, computed
+    again by its plugin (a vector follows its memory); a record whose new uid another record
+    already has keeps its old one."""
+    for kind in FIRST_KINDS:
+        rows = db.execute(f"SELECT rowid, uid, native FROM {kind} WHERE origin = ? ORDER BY rowid", [found.family]).fetchall()
+        for rowid, old, text in rows:
+            value = json.loads(text)
+            raw = f"{found.family}:{kind}:{found.identity(kind, value)}"
+            uid, ukey = storable(raw), uid_key(raw)
+            if uid != old and db.execute(f"SELECT 1 FROM {kind} WHERE uid = ?", [uid]).fetchone():
+                uid, ukey = old, uid_key(old)
+            key = content_key(value, needs_reference(value), found.volatile)
+            db.execute(f"UPDATE {kind} SET uid = ?, uid_key = ?, content_key = ? WHERE rowid = ?", [uid, ukey, key, rowid])
+            if kind == "memories" and uid != old:
+                db.execute("UPDATE embeddings SET memory_uid = ? WHERE memory_uid = ?", [uid, old])
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6]
 
 
 def schema_markdown() -> str:

@@ -262,7 +262,7 @@ class ReembedProgress(w.VBox):
         self.bar.max, self.bar.value = max(total, 1), done
         elapsed = time.perf_counter() - self._started
         left = elapsed / done * (total - done) if done else 0.0
-        self.label.value = f"{done} of {total} memories, about {left:.0f} s left"
+        self.label.value = f"{done} of {total} records, about {left:.0f} s left"
 
     def run(self, background: bool = True) -> None:
         from ..embed import reembed

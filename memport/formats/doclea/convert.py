@@ -16,7 +16,7 @@ from typing import Any
 
 from ...bundle import Bundle
 from ...jsonio import dumps_js_compact
-from ...model import Relation
+from ...model import Document, Relation
 from .. import relation_owner
 from .._convert import (
     EPOCH,
@@ -33,6 +33,7 @@ from .._convert import (
     nanoid_like,
     report_extras,
     required_times,
+    utc,
 )
 from .codec import NAME
 from .read import from_native
@@ -174,6 +175,8 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
     memories = []
     for v in views:
         own = v.native_only if v.origin == NAME else {}
+        if v.origin != NAME and {k for k in v.native_only if k not in v.native_defaults}:
+            report.lose("memories", f"{v.origin} fields", v.label, "fields only its origin format has: Doclea has no place for them")
         text = content_text(v, report, NAME)
         title = v.title if isinstance(v.title, str) else (v.key if isinstance(v.key, str) else None)
         if title is None:
@@ -223,7 +226,10 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
             report.merged += 1  # an endpoint a conversion to Kagura created: the relation carries it
         else:
             report.drop("nodes", "no graph nodes in doclea", n.id)
-    # documents, chunks and pending memories exist only in Doclea bundles, which never get here
+    # documents of another format (Letta's files); chunks and pending memories exist only in
+    # Doclea bundles, which never get here
+    documents = [_document(d, now, report) for d in canonical.documents]
+    report.written += len(documents)
     doc = {
         "version": "1.0.0",
         "exportedAt": int(now.timestamp()),
@@ -232,7 +238,7 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
         "schemaVersion": "012",
         "data": {
             "memories": memories,
-            "documents": [],
+            "documents": documents,
             "chunks": [],
             "memoryRelations": memory_relations,
             "crossLayerRelations": cross,
@@ -241,6 +247,30 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
         "metadata": {"totalMemories": len(memories)},
     }
     return from_native(doc)
+
+
+def _document(d: Document, now: datetime, report: ConversionReport) -> dict[str, Any]:
+    """A document of another format as Doclea keeps one: its id, title (else the first line of its
+    text) and text, whole Unix seconds (missing: the export time); what else it has, reported."""
+    content = d.content if isinstance(d.content, str) else ""
+    title = d.title if isinstance(d.title, str) else first_line_title(content)
+    created, updated = utc(d.created_at), utc(d.updated_at)
+    if created is None or updated is None:
+        report.lose(
+            "documents",
+            "created_at" if created is None else "updated_at",
+            d.id,
+            "missing in the source; Doclea requires it: filled with the export time",
+        )
+    record: dict[str, Any] = {"id": str(d.id), "title": title, "content": content}
+    if d.content_hash is not None:
+        record["contentHash"] = d.content_hash
+    record["createdAt"] = int((created or now).timestamp())
+    record["updatedAt"] = int((updated or created or now).timestamp())
+    for key, value in d.extra.items():
+        if value is not None:
+            report.lose("documents", key, d.id, "Doclea documents have no place for it")
+    return record
 
 
 def _ids(views: list[View]) -> dict[int, str]:

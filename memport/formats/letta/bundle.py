@@ -28,7 +28,12 @@ HELPER_TYPES = ("sleeptime_agent", "voice_sleeptime_agent")
 
 
 class LettaBundle(Bundle):
-    """A bundle of format ``letta`` (version ``current`` or ``legacy``)."""
+    """A bundle of format ``letta`` (version ``current`` or ``legacy``); ``notes`` says what an
+    export from the store changed to make it a file Letta imports (see build.py)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.notes: list[str] = []
 
     # native data ---------------------------------------------------------------------------
 

@@ -89,6 +89,19 @@ def timestamp(raw: Any, _ctx: Any = None) -> Timestamp | None:
     return Timestamp.model_construct(raw=raw, utc=utc, dialect=dialect)
 
 
+# Letta validates agent names with re.match(r"^[\w '\-]+$") (letta.md §4)
+NAME_RULE = re.compile(r"^[\w '\-]+$")
+_NAME_CHAR = re.compile(r"[\w '\-]")
+
+
+def sanitized_name(name: str) -> str:
+    """An agent name Letta accepts, made deterministically: every character outside
+    ``[\\w '\\-]`` becomes ``_``; a name left empty becomes ``agent``."""
+    if NAME_RULE.match(name):
+        return name
+    return "".join(c if _NAME_CHAR.match(c) else "_" for c in name) or "agent"
+
+
 # -------------------------------------------------------------------------------------------
 # Message text
 
@@ -109,6 +122,19 @@ def message_text(content: Any) -> str | None:
         return None
     texts = [p["text"] for p in content if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)]
     return "\n".join(texts) if texts else None
+
+
+def in_context_positions(doc: dict[str, Any]) -> set[int] | None:
+    """The positions of a legacy agent's messages that are in its context window: from
+    ``in_context_message_indices`` (0.6.47 and later), else from the messages' own ``in_context``
+    flags (0.6.43); None when the file says neither."""
+    indices = doc.get("in_context_message_indices")
+    if isinstance(indices, list):
+        return {i for i in indices if isinstance(i, int) and not isinstance(i, bool)}
+    messages = doc.get("messages")
+    if isinstance(messages, list) and any(isinstance(m, dict) and isinstance(m.get("in_context"), bool) for m in messages):
+        return {i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("in_context") is True}
+    return None
 
 
 # -------------------------------------------------------------------------------------------

@@ -24,19 +24,15 @@ times, environment-variable descriptions, unknown legacy keys) is listed in the 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
 from .._convert import ConversionReport
-from .codec import exported_time, parse_time
+from .codec import exported_time, in_context_positions, parse_time, sanitized_name
 from .ids import file_id
-from .read import CURRENT, LEGACY, from_native, in_context_positions
+from .read import CURRENT, LEGACY, from_native
 from .write import to_document
 
-# Letta validates agent names with re.match(r"^[\w '\-]+$") (letta.md §4)
-NAME_RULE = re.compile(r"^[\w '\-]+$")
-_NAME_CHAR = re.compile(r"[\w '\-]")
 ROLES = ("assistant", "user", "tool", "function", "system", "approval", "summary")
 AGENT_TYPES = (
     "memgpt_agent",
@@ -86,14 +82,6 @@ _TOOL_KEYS = (
     "return_char_limit",
     "metadata_",
 )
-
-
-def sanitized_name(name: str) -> str:
-    """An agent name Letta accepts, made deterministically: every character outside
-    ``[\\w '\\-]`` becomes ``_``; a name left empty becomes ``agent``."""
-    if NAME_RULE.match(name):
-        return name
-    return "".join(c if _NAME_CHAR.match(c) else "_" for c in name) or "agent"
 
 
 def upgrade(bundle: Any, *, exported_at: datetime | None = None) -> Any:
@@ -263,39 +251,47 @@ def _blocks(core_memory: Any, report: ConversionReport) -> list[dict[str, Any]]:
     """Core memory as blocks, numbered in the agent's order (the block_ids order)."""
     blocks: list[dict[str, Any]] = []
     for item in core_memory if isinstance(core_memory, list) else []:
-        label = item.get("label")
-        value = item.get("value")
-        if not isinstance(label, str) or not isinstance(value, str):
-            report.drop("memories", "a legacy block without a text label and value (Letta requires both)", repr(label))
-            continue
-        limit = item.get("limit")
-        metadata = item["metadata_"] if isinstance(item.get("metadata_"), dict) else item.get("metadata")
-        for key in item:
-            if key in ("created_at", "updated_at"):
-                report.lose("memories", key, label, "the current agent file holds no block timestamps")
-            elif key not in ("label", "value", "limit", "description", "metadata_", "metadata", "is_template", "template_name"):
-                report.lose("memories", key, label, "a legacy block key the current shape has no place for")
-        block: dict[str, Any] = {"value": value}
-        if isinstance(limit, int) and not isinstance(limit, bool):
-            block["limit"] = limit
-        block |= {
-            "project_id": None,
-            "template_name": item.get("template_name") if isinstance(item.get("template_name"), str) else None,
-            "is_template": item.get("is_template") if isinstance(item.get("is_template"), bool) else False,
-            "template_id": None,
-            "base_template_id": None,
-            "deployment_id": None,
-            "entity_id": None,
-            "preserve_on_migration": False,
-            "label": label,
-            "read_only": False,
-            "description": item.get("description") if isinstance(item.get("description"), str) else None,
-            "metadata": metadata if isinstance(metadata, dict) else {},
-            "hidden": None,
-            "id": file_id("block", len(blocks)),
-        }
-        blocks.append(block)
+        block = current_block(item, file_id("block", len(blocks)), report)
+        if block is not None:
+            blocks.append(block)
     return blocks
+
+
+def current_block(item: Any, block_id: str, report: ConversionReport) -> dict[str, Any] | None:
+    """A legacy block in the current shape, with this id; None (reported) when Letta would refuse
+    it (no text label and value)."""
+    label = item.get("label") if isinstance(item, dict) else None
+    value = item.get("value") if isinstance(item, dict) else None
+    if not isinstance(label, str) or not isinstance(value, str):
+        report.drop("memories", "a legacy block without a text label and value (Letta requires both)", repr(label))
+        return None
+    limit = item.get("limit")
+    metadata = item["metadata_"] if isinstance(item.get("metadata_"), dict) else item.get("metadata")
+    for key in item:
+        if key in ("created_at", "updated_at"):
+            report.lose("memories", key, label, "the current agent file holds no block timestamps")
+        elif key not in ("label", "value", "limit", "description", "metadata_", "metadata", "is_template", "template_name"):
+            report.lose("memories", key, label, "a legacy block key the current shape has no place for")
+    block: dict[str, Any] = {"value": value}
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        block["limit"] = limit
+    block |= {
+        "project_id": None,
+        "template_name": item.get("template_name") if isinstance(item.get("template_name"), str) else None,
+        "is_template": item.get("is_template") if isinstance(item.get("is_template"), bool) else False,
+        "template_id": None,
+        "base_template_id": None,
+        "deployment_id": None,
+        "entity_id": None,
+        "preserve_on_migration": False,
+        "label": label,
+        "read_only": False,
+        "description": item.get("description") if isinstance(item.get("description"), str) else None,
+        "metadata": metadata if isinstance(metadata, dict) else {},
+        "hidden": None,
+        "id": block_id,
+    }
+    return block
 
 
 def _tools(tools: Any, report: ConversionReport) -> list[dict[str, Any]]:
@@ -321,59 +317,65 @@ def _messages(legacy: dict[str, Any], agent_id: str, report: ConversionReport, l
     ids: dict[int, str] = {}
     messages: list[dict[str, Any]] = []
     for position, item in enumerate(raw):
-        role = item.get("role")
-        content = item.get("content")
-        if isinstance(content, str):
-            content = [{"type": "text", "text": content}]
-        if role not in ROLES or not isinstance(content, list):
-            report.drop("messages", "a legacy message without a known role and content (Letta requires both)", f"messages[{position}]")
-            continue
-        message_id = ids[position] = file_id("message", len(messages))
-        for key in item:
-            if key == "updated_at":
-                report.lose("messages", key, message_id, "the current agent file holds no message update times")
-            elif key not in (
-                "created_at",
-                "group_id",
-                "model",
-                "name",
-                "role",
-                "content",
-                "tool_call_id",
-                "tool_calls",
-                "tool_returns",
-                "in_context",
-            ):
-                report.lose("messages", key, message_id, "a legacy message key the current shape has no place for")
-        created, _ = parse_time(item.get("created_at"))
-        if created is None:
-            report.lose("messages", "created_at", message_id, "missing or unreadable: Letta will use the import time")
-        messages.append(
-            {
-                "type": "message",
-                "role": role,
-                "content": content,
-                "name": item.get("name") if isinstance(item.get("name"), str) else None,
-                "otid": None,
-                "sender_id": None,
-                "batch_item_id": None,
-                "group_id": None,
-                "id": message_id,
-                "model": item.get("model") if isinstance(item.get("model"), str) else None,
-                "agent_id": agent_id,
-                "tool_calls": item.get("tool_calls") if isinstance(item.get("tool_calls"), list) and item["tool_calls"] else None,
-                "tool_call_id": item.get("tool_call_id") if isinstance(item.get("tool_call_id"), str) else None,
-                "tool_returns": item.get("tool_returns") if isinstance(item.get("tool_returns"), list) else None,
-                **({"created_at": exported_time(created)} if created is not None else {}),
-                "approve": None,
-                "approval_request_id": None,
-                "denial_reason": None,
-                "approvals": None,
-            }
-        )
-        if item.get("group_id") is not None:
-            report.lose("messages", "group_id", message_id, "the group is not in the file")
+        message = current_message(item, file_id("message", len(messages)), agent_id, report, f"messages[{position}]")
+        if message is not None:
+            ids[position] = message["id"]
+            messages.append(message)
     return messages, _window(legacy, raw, ids, report, label)
+
+
+def current_message(item: Any, message_id: str, agent_id: str, report: ConversionReport, where: str) -> dict[str, Any] | None:
+    """A legacy message in the current shape, with these ids; None (reported as the message at
+    ``where``) when Letta would refuse it (no known role and content)."""
+    role = item.get("role") if isinstance(item, dict) else None
+    content = item.get("content") if isinstance(item, dict) else None
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    if role not in ROLES or not isinstance(content, list):
+        report.drop("messages", "a legacy message without a known role and content (Letta requires both)", where)
+        return None
+    for key in item:
+        if key == "updated_at":
+            report.lose("messages", key, message_id, "the current agent file holds no message update times")
+        elif key not in (
+            "created_at",
+            "group_id",
+            "model",
+            "name",
+            "role",
+            "content",
+            "tool_call_id",
+            "tool_calls",
+            "tool_returns",
+            "in_context",
+        ):
+            report.lose("messages", key, message_id, "a legacy message key the current shape has no place for")
+    created, _ = parse_time(item.get("created_at"))
+    if created is None:
+        report.lose("messages", "created_at", message_id, "missing or unreadable: Letta will use the import time")
+    if item.get("group_id") is not None:
+        report.lose("messages", "group_id", message_id, "the group is not in the file")
+    return {
+        "type": "message",
+        "role": role,
+        "content": content,
+        "name": item.get("name") if isinstance(item.get("name"), str) else None,
+        "otid": None,
+        "sender_id": None,
+        "batch_item_id": None,
+        "group_id": None,
+        "id": message_id,
+        "model": item.get("model") if isinstance(item.get("model"), str) else None,
+        "agent_id": agent_id,
+        "tool_calls": item.get("tool_calls") if isinstance(item.get("tool_calls"), list) and item["tool_calls"] else None,
+        "tool_call_id": item.get("tool_call_id") if isinstance(item.get("tool_call_id"), str) else None,
+        "tool_returns": item.get("tool_returns") if isinstance(item.get("tool_returns"), list) else None,
+        **({"created_at": exported_time(created)} if created is not None else {}),
+        "approve": None,
+        "approval_request_id": None,
+        "denial_reason": None,
+        "approvals": None,
+    }
 
 
 def _window(legacy: dict[str, Any], raw: list[Any], ids: dict[int, str], report: ConversionReport, label: str) -> list[str]:
@@ -402,4 +404,4 @@ def _window(legacy: dict[str, Any], raw: list[Any], ids: dict[int, str], report:
     return window
 
 
-__all__ = ["CURRENT", "LEGACY", "sanitized_name", "upgrade", "upgrade_document"]
+__all__ = ["CURRENT", "LEGACY", "current_block", "current_message", "sanitized_name", "upgrade", "upgrade_document"]

@@ -23,8 +23,9 @@ from ...problems import json_path, quote
 from .. import Detection, NativeRecord
 from .._document import walk
 from .bundle import HELPER_TYPES, LettaBundle
-from .codec import BLOCK, FILE, LEGACY_BLOCK, LEGACY_MESSAGE, MESSAGE, NAME, message_text, timestamp
+from .codec import BLOCK, FILE, LEGACY_BLOCK, LEGACY_MESSAGE, MESSAGE, NAME, in_context_positions, message_text, timestamp
 from .container import BOMS, Container, EncodedThrice, Layer, Loaded, decode_text, encoding_of, parse
+from .identity import VOLATILE, document_records, identity
 
 CURRENT, LEGACY = "current", "legacy"
 VERSIONS = (CURRENT, LEGACY)
@@ -319,19 +320,6 @@ def _legacy(doc: dict[str, Any], container: Container, local_tz: str, source: st
     return LettaBundle(meta, records, columns=COLUMNS)
 
 
-def in_context_positions(doc: dict[str, Any]) -> set[int] | None:
-    """The positions of a legacy agent's messages that are in its context window: from
-    ``in_context_message_indices`` (0.6.47 and later), else from the messages' own ``in_context``
-    flags (0.6.43); None when the file says neither."""
-    indices = doc.get("in_context_message_indices")
-    if isinstance(indices, list):
-        return {i for i in indices if isinstance(i, int) and not isinstance(i, bool)}
-    messages = doc.get("messages")
-    if isinstance(messages, list) and any(isinstance(m, dict) and isinstance(m.get("in_context"), bool) for m in messages):
-        return {i for i, m in enumerate(messages) if isinstance(m, dict) and m.get("in_context") is True}
-    return None
-
-
 COLUMNS = {
     "memories": ["id", "key", "agent_name", "content", "summary", "metadata", "tags", "created_at", "updated_at"],
     "messages": ["id", "agent_id", "agent_name", "role", "content", "in_context", "created_at"],
@@ -384,43 +372,58 @@ def _record_kind(member: str, legacy: bool) -> str | None:
 
 
 def records(path: Path, detection: Detection) -> Iterator[NativeRecord]:
-    """Blocks (memories), messages and files (documents), one at a time, as the file has them
-    (memory: one agent with its messages). The members met on the way make the header, as
-    :func:`from_native` keeps it: record arrays as null, agents without their messages."""
+    """Blocks (memories), messages and files (documents) with the context their file gives them
+    (see identity.py), in the file's order. The file is parsed whole: what its records need (a
+    block's owners, a file's source) may come after them (the exporter writes sources after
+    files), and the serialiser that wrote it is only known from the whole (agent files are small:
+    the largest of the real ones is under 3 MB).
+
+    Reading fills ``detection.details``: ``header``, the document without its records as
+    :func:`from_native` keeps it (record arrays as null, agents without their messages), and
+    ``layout``, what else an export needs to give the file back byte for byte: its container, where
+    its records were, and each record's identity and file ids in the file's order."""
     name = str(path)
-    header = detection.details["header"] = {}
-    legacy = detection.version == LEGACY
-    for member, index, value, exact in _events(path, detection):
-        kind = _record_kind(member, legacy)
-        if index is None or kind is None:
-            if index is None:
-                header[member] = value
-            elif index < 0:
-                header[member] = []
-            else:
-                header[member].append(value)
-            continue
-        if index < 0:
-            header[member] = [] if member == "agents" else None
-            continue
-        if member != "agents":
-            if not isinstance(value, dict):
-                raise MalformedInputError(
-                    f"expected an object, got {quote(value)}", Location(name, record=index, path=json_path((member, index)))
-                )
-            yield NativeRecord(kind, value, exact, name, None, index)
-            continue
-        if not isinstance(value, dict) or not isinstance(value.get("messages"), list):
-            header["agents"].append(value)
-            continue
-        header["agents"].append({k: (None if k == "messages" else v) for k, v in value.items()})
-        for position, message in enumerate(value["messages"]):
-            if not isinstance(message, dict):
-                raise MalformedInputError(
-                    f"expected a message object, got {quote(message)}",
-                    Location(name, record=position, path=json_path((member, index, "messages", position))),
-                )
-            yield NativeRecord("messages", message, exact and needs_reference(message), name, None, position)
+    header = detection.details.setdefault("header", {})
+    layout = detection.details.setdefault("layout", {})
+    header.clear()
+    layout.clear()
+    loaded = load(path)
+    if not isinstance(loaded.doc, dict):
+        return
+    found, taken = header_of(loaded.doc)
+    header.update(found)
+    places: dict[str, list[Any]] = {"memories": [], "messages": [], "documents": []}
+    layout |= {"container": loaded.container.to_dict(), "taken": taken, "records": places}
+    for kind, _, position, value in document_records(loaded.doc):
+        if isinstance(value, dict):
+            places[kind].append([identity(kind, value), {key: value[key] for key in VOLATILE if key in value}])
+        yield NativeRecord(kind, value, loaded.exact and needs_reference(value), name, None, position)
+
+
+def header_of(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A document without its records, and where they were: the header a bundle keeps (record
+    arrays as null, agents with their messages as null) and ``taken`` (which arrays were records;
+    each agent's message count, None for an agent without a list of messages)."""
+    header: dict[str, Any] = {}
+    legacy = shape_of(doc) == LEGACY
+    arrays = ("core_memory", "messages") if legacy else ("blocks", "files")
+    taken: dict[str, Any] = {} if legacy else {"messages": []}
+    for key, value in doc.items():
+        if key in arrays and isinstance(value, list):
+            header[key], taken[key] = None, True
+        elif key == "agents" and not legacy and isinstance(value, list):
+            header[key] = []
+            for agent in value:
+                messages = agent.get("messages") if isinstance(agent, dict) else None
+                if isinstance(messages, list):
+                    header[key].append({k: (None if k == "messages" else v) for k, v in agent.items()})
+                    taken["messages"].append(len(messages))
+                else:
+                    header[key].append(agent)
+                    taken["messages"].append(None)
+        else:
+            header[key] = value
+    return header, taken
 
 
 def count(path: Path, detection: Detection) -> dict[str, int]:

@@ -28,10 +28,9 @@ from ...problems import Problem, json_path, quote
 from ...schemas import SchemaSet, schema_set
 from .. import Detection
 from .._document import Event, walk
-from .codec import EXPORTED_TIME, NAME, parse_time
+from .codec import EXPORTED_TIME, NAME, NAME_RULE, parse_time, sanitized_name
 from .container import EXPORTER, Container, EncodedThrice
 from .ids import PREFIXES, id_problem
-from .legacy import NAME_RULE, sanitized_name
 from .read import LEGACY, load
 
 CURRENT_ARRAYS = ("agents", "groups", "blocks", "files", "sources", "tools", "mcp_servers", "skills")
