@@ -271,11 +271,19 @@ def test_lone_surrogates_are_replaced_as_the_targets_would_and_reported(tmp_path
 
 
 def test_repeated_identities_merge_into_kagura_as_kagura_would(tmp_path):
-    dup = doclea_bundle(memories=[copy.deepcopy(DOCLEA_MEMORY), dict(DOCLEA_MEMORY, content="second copy")])
+    """Kagura upserts on (scope, key, user, agent) and keeps one edge per ordered pair of nodes: the
+    later record wins, written in its own place (what Kagura's importer keeps, the file read once)."""
+    other = dict(DOCLEA_MEMORY, id="other", content="in between")
+    dup = doclea_bundle(
+        memories=[copy.deepcopy(DOCLEA_MEMORY), other, dict(DOCLEA_MEMORY, content="second copy")],
+        memoryRelations=[DOCLEA_RELATION, dict(DOCLEA_RELATION, id="r2", target_id="other"), dict(DOCLEA_RELATION, id="again", weight=0.25)],
+    )
     out = tmp_path / "k"
     result = converted(write_doclea(tmp_path / "d.json", dup), "kagura", out)
-    assert [m.content for m in result.records.memories] == ["second copy"]
-    assert result.conversion.merged == 1 and result.conversion.closed
+    assert [m.content for m in result.records.memories] == ["in between", "second copy"]
+    assert [(e.target, e.weight) for e in result.records.relations] == [("other", 1), (DOCLEA_RELATION["target_id"], 0.25)]
+    assert result.conversion.merged == 2 and result.conversion.closed
+    assert result.meta.header["stats"] == {"memories": 2, "graph_nodes": 3, "graph_edges": 2}
     assert memport.validate(out).errors == []
 
 

@@ -152,10 +152,14 @@ class FormatPlugin:
     layout: as read when the records are exactly that import's (``as_read``), else with the counts
     the header declares made true; ``empty()`` a bundle with no records.
 
-    Conversions (see :mod:`memport.formats._convert`): ``to_canonical(bundle, report)`` gives the
-    canonical view of a bundle of this format (provenance that earlier conversions stored restored);
-    ``from_canonical(canonical, target, report)`` builds a bundle of this format from it; ``mapping``
-    says where each canonical field goes in this format (docs/mapping.md is generated from it).
+    Conversions (see :mod:`memport.formats._convert`): ``to_canonical(source, report)`` gives the
+    canonical view of the records of a :class:`~memport.formats._convert.RecordSource` of this
+    format (provenance that earlier conversions stored restored): something whose ``items()`` reads
+    the source again each time, record by record; ``from_canonical(canonical, target, report)``
+    builds this format's native records from it, as a :class:`NativeBundle` whose records are made
+    as the writer asks for them (reading the source as often as the format's rules across records
+    need), or as a whole Bundle for a format built whole (Letta); ``mapping`` says where each
+    canonical field goes in this format (docs/mapping.md is generated from it).
     """
 
     name: str = ""
@@ -307,10 +311,10 @@ class FormatPlugin:
 
     # conversions ---------------------------------------------------------------------------
 
-    def to_canonical(self, bundle: Bundle, report: ConversionReport) -> Canonical:
+    def to_canonical(self, source: Any, report: ConversionReport) -> Any:
         raise ConversionError(f"converting {self.name} to another format is not supported yet: nothing maps its records there")
 
-    def from_canonical(self, canonical: Canonical, target: Target, report: ConversionReport) -> Bundle:
+    def from_canonical(self, canonical: Any, target: Target, report: ConversionReport) -> NativeBundle | Bundle:
         raise ConversionError(f"converting to {self.name} from another format is not supported yet: nothing maps records to it")
 
     def rewrite(self, bundle: Bundle, exported_at: Any = None) -> Bundle:

@@ -31,6 +31,7 @@ import json
 import re
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ from ..bundle import Bundle
 from ..errors import ConversionError
 from ..frames import python_strings
 from ..model import BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
-from . import plugin, plugins
+from . import NativeBundle, NativeRecord, plugin, plugins
 
 NAMESPACE = uuid.UUID("5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72")  # fixed: changing it changes every derived id
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -282,6 +283,75 @@ class Canonical:
     chunks: list[Chunk] = field(default_factory=list)
     pending: list[PendingMemory] = field(default_factory=list)
 
+    def items(self) -> Iterator[Any]:
+        """Its views, links and other records, in that order (what a target reads, as often as it needs)."""
+        for kind in ("memories", "relations", "nodes", "documents", "chunks", "pending"):
+            yield from getattr(self, kind)
+
+
+@dataclass
+class RecordSource:
+    """The native records of one bundle, read again at every call of ``records()``: a file, the
+    store's records of one origin, or a bundle in memory; ``meta`` is what its top level says
+    (export time, owner, vector model). A conversion reads its source as often as the target needs
+    (a target with rules across records reads it once for the facts, once more to write), so
+    nothing holds all records. ``load()`` gives the whole bundle, for a format whose conversion
+    reads it whole (Letta: its records live inside its agents)."""
+
+    format: str
+    describe: Callable[[], BundleMeta]  # what the top level says now (a streamed document completes it as it is read)
+    records: Callable[[], Iterator[NativeRecord]]
+    load: Callable[[], Bundle]
+    label: str = ""
+
+    @property
+    def meta(self) -> BundleMeta:
+        return self.describe()
+
+    @classmethod
+    def of_bundle(cls, bundle: Bundle) -> RecordSource:
+        fmt = plugin(bundle.format)
+        label = bundle.path or f"<{bundle.format} bundle>"
+        return cls(bundle.format, lambda: bundle.meta, lambda: fmt.bundle_records(bundle), lambda: bundle, label)
+
+
+class StreamedCanonical:
+    """A source read record by record as the canonical view: ``items()`` reads the source again
+    and gives a :class:`View` per memory, a :class:`Link` per relation and the records of the other
+    kinds, in the source's order. What the source side reports (fields it could not interpret,
+    records it merges, the input count) goes into the conversion's report on the first read only."""
+
+    def __init__(self, format: str, source: RecordSource, make: Callable[[ConversionReport], Iterator[Any]], report: ConversionReport):
+        self.format, self.source = format, source
+        self._make, self._report, self._reported = make, report, False
+
+    @property
+    def meta(self) -> BundleMeta:
+        return self.source.meta
+
+    def items(self) -> Iterator[Any]:
+        report = self._report if not self._reported else ConversionReport(self._report.source, self._report.target)
+        self._reported = True
+        return self._make(report)
+
+
+def listed(canonical: Any) -> Canonical:
+    """A canonical view as lists (for a target that builds its file whole: Letta)."""
+    if isinstance(canonical, Canonical):
+        return canonical
+    found = Canonical(canonical.format, canonical.meta, [])
+    lists = {View: found.memories, Link: found.relations, Node: found.nodes, Document: found.documents, Chunk: found.chunks}
+    for item in canonical.items():
+        lists.get(type(item), found.pending).append(item)
+    return found
+
+
+def whole(source: RecordSource, report: ConversionReport, to_canonical: Callable[[Bundle, ConversionReport], Canonical]) -> Canonical:
+    """The canonical view of a source read whole (Letta), its input counted."""
+    bundle = source.load()
+    report.input = sum(bundle.counts().values())
+    return to_canonical(bundle, report)
+
 
 @dataclass(frozen=True)
 class Target:
@@ -300,55 +370,72 @@ def utc(ts: Timestamp | None) -> datetime | None:
 
 
 def report_extras(bundle: Bundle, report: ConversionReport, consumed: tuple[str, ...] = ()) -> None:
+    """:func:`record_extras` of every memory, relation and node of a bundle."""
+    for kind in ("memories", "relations", "nodes"):
+        for record in getattr(bundle.records, kind):
+            record_extras(kind, record, report, consumed)
+
+
+def record_extras(kind: str, record: Any, report: ConversionReport, consumed: tuple[str, ...] = ()) -> None:
     """Native values the source format had but memport could not interpret (unknown fields,
     values of the wrong type) survive only in their own format: in a conversion they are lost.
     ``consumed`` names the memories' extra keys the source's view carries after all."""
-    for kind in ("memories", "relations", "nodes"):
-        for record in getattr(bundle.records, kind):
-            for key in record.extra:
-                if not (kind == "memories" and key in consumed):
-                    report.lose(
-                        kind,
-                        key,
-                        getattr(record, "id", None) or getattr(record, "key", None),
-                        "a native value memport could not interpret (unknown field or wrong type) is carried only within its own format",
-                    )
+    for key in record.extra:
+        if not (kind == "memories" and key in consumed):
+            report.lose(
+                kind,
+                key,
+                getattr(record, "id", None) or getattr(record, "key", None),
+                "a native value memport could not interpret (unknown field or wrong type) is carried only within its own format",
+            )
 
 
 def id_views(bundle: Bundle, family: str) -> list[View]:
     """The views of a format whose memories have ids (Tribal, Doclea); ``family`` is the source
     format as provenance and derived ids name it (Tribal's stream is ``tribal``)."""
     exported = utc(bundle.meta.exported_at)
-    views = []
-    for m in bundle.records.memories:
-        ident = m.id if isinstance(m.id, str) else json.dumps(m.extra.get("id"))
-        views.append(
-            View(
-                m,
-                family,
-                ident,
-                m.id,
-                content=m.content,
-                title=m.title,
-                summary=m.summary,
-                type=m.type,
-                source_type=m.source_type,
-                source_instance=m.source_instance,
-                tags=m.tags,
-                importance=m.importance,
-                confidence=m.confidence,
-                context=m.context,
-                supersedes=m.supersedes,
-                related_to=m.related_to,
-                created=utc(m.created_at),
-                updated=utc(m.updated_at) or utc(m.accessed_at),
-                embedding=m.embedding,
-                label=str(m.id),
-            )
-        )
-        if exported is not None:
-            views[-1].fallback, views[-1].fallback_from = exported, "the bundle's export time"
-    return views
+    return [id_view(m, family, exported) for m in bundle.records.memories]
+
+
+def id_view(m: Memory, family: str, exported: datetime | None) -> View:
+    """The view of one memory of a format whose memories have ids; ``exported``: the bundle's
+    export time (what a target that requires times falls back to)."""
+    ident = m.id if isinstance(m.id, str) else json.dumps(m.extra.get("id"))
+    v = View(
+        m,
+        family,
+        ident,
+        m.id,
+        content=m.content,
+        title=m.title,
+        summary=m.summary,
+        type=m.type,
+        source_type=m.source_type,
+        source_instance=m.source_instance,
+        tags=m.tags,
+        importance=m.importance,
+        confidence=m.confidence,
+        context=m.context,
+        supersedes=m.supersedes,
+        related_to=m.related_to,
+        created=utc(m.created_at),
+        updated=utc(m.updated_at) or utc(m.accessed_at),
+        embedding=m.embedding,
+        label=str(m.id),
+    )
+    if exported is not None:
+        v.fallback, v.fallback_from = exported, "the bundle's export time"
+    return v
+
+
+def an_object(record: NativeRecord) -> Any:
+    """A record's value, which must be a JSON object (a conversion refuses others, as reading does)."""
+    if type(record.value) is not dict:
+        from ..errors import Location, MalformedInputError
+
+        where = Location(record.file, line=record.line, record=record.record)
+        raise MalformedInputError(f"expected a JSON object, got {type(record.value).__name__}", where)
+    return record.value
 
 
 def required_times(v: View, report: ConversionReport, target: str) -> tuple[datetime, datetime]:
@@ -407,27 +494,49 @@ def content_text(v: View, report: ConversionReport, target: str) -> str:
     return clean(json.dumps(v.content, ensure_ascii=False), v, "content", report, target)
 
 
-def export_time(bundle: Bundle, exported_at: datetime | None) -> datetime:
+def export_time(canonical: Any, exported_at: datetime | None) -> datetime:
     if exported_at is not None:
         return exported_at.astimezone(UTC)
-    if bundle.meta.exported_at is not None and bundle.meta.exported_at.utc is not None:
-        return bundle.meta.exported_at.utc
+    if canonical.meta.exported_at is not None and canonical.meta.exported_at.utc is not None:
+        return canonical.meta.exported_at.utc
     # no export time in the source (a crashed Kagura export): the latest record time, so that
     # the output still depends on the input only
-    times = [t.utc for m in bundle.records.memories for t in (m.exported_at, m.updated_at, m.created_at) if t is not None and t.utc]
-    return max(times, default=EPOCH)
+    latest = EPOCH
+    for item in canonical.items():
+        if isinstance(item, View):
+            m = item.record
+            for t in (m.exported_at, m.updated_at, m.created_at):
+                if t is not None and t.utc and t.utc > latest:
+                    latest = t.utc
+    return latest
 
 
 def lose_vectors(views: list[View], report: ConversionReport, target: str) -> None:
     for v in views:
-        if v.embedding is not None and v.embedding.vector:
-            report.lose("memories", "embedding", v.label, f"{target} holds no vectors: re-embed after import")
+        lose_vector(v, report, target)
+
+
+def lose_vector(v: View, report: ConversionReport, target: str) -> None:
+    if v.embedding is not None and v.embedding.vector:
+        report.lose("memories", "embedding", v.label, f"{target} holds no vectors: re-embed after import")
 
 
 def drop_all(canonical: Canonical, kinds: tuple[str, ...], report: ConversionReport, target: str) -> None:
     for kind in kinds:
         for record in getattr(canonical, kind):
             report.drop(kind, f"no {kind} in {target}", getattr(record, "id", None))
+
+
+KIND_OF_ITEM = {Node: "nodes", Document: "documents", Chunk: "chunks", PendingMemory: "pending"}
+
+
+def drop_item(item: Any, kinds: tuple[str, ...], report: ConversionReport, target: str) -> bool:
+    """Report a record of one of ``kinds`` (a target has no place for) dropped; whether it was one."""
+    kind = KIND_OF_ITEM.get(type(item))
+    if kind is None or kind not in kinds:
+        return False
+    report.drop(kind, f"no {kind} in {target}", getattr(item, "id", None))
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,22 +557,45 @@ def convert(
     source's own, so the output depends on the input only. ``user_id``/``agent_name`` own the
     memories when the target is Kagura and the source has no such identity.
     """
-    targets = [p.name for p in plugins()]
-    if to not in targets:
-        raise ConversionError(f"unknown target format {to!r}; one of {', '.join(targets)}")
+    _known(to)
     if to == bundle.format:
         result = plugin(to).rewrite(bundle, exported_at)
         if result is bundle:  # written back as read: everything carried
             total = sum(bundle.counts().values())
             result.conversion = ConversionReport(bundle.format, to, input=total, written=total)
         return result
-    report = ConversionReport(bundle.format, to)
-    report.input = sum(bundle.counts().values())
-    canonical = plugin(bundle.format).to_canonical(bundle, report)
-    target = Target(to, export_time(bundle, exported_at), user_id, agent_name, local_tz or bundle.meta.local_tz)
-    result = plugin(to).from_canonical(canonical, target, report)
+    native, report = convert_native(
+        RecordSource.of_bundle(bundle), to, exported_at=exported_at, user_id=user_id, agent_name=agent_name, local_tz=local_tz
+    )
+    result = plugin(to).read_native(native)  # reading the records completes the report
     result.conversion = report
     return result
+
+
+def convert_native(
+    source: RecordSource,
+    to: str,
+    *,
+    exported_at: datetime | None = None,
+    user_id: str = "memport",
+    agent_name: str = "global",
+    local_tz: str | None = None,
+) -> tuple[NativeBundle, ConversionReport]:
+    """Convert the records of ``source`` (another format than ``to``) as native records of ``to``,
+    read and written record by record (see :class:`RecordSource`). The report is complete once the
+    records have all been read (written, or read into a bundle)."""
+    _known(to)
+    report = ConversionReport(source.format, to)
+    canonical = plugin(source.format).to_canonical(source, report)
+    target = Target(to, export_time(canonical, exported_at), user_id, agent_name, local_tz or source.meta.local_tz)
+    built = plugin(to).from_canonical(canonical, target, report)
+    return (built if isinstance(built, NativeBundle) else plugin(to).native(built)), report
+
+
+def _known(to: str) -> None:
+    targets = [p.name for p in plugins()]
+    if to not in targets:
+        raise ConversionError(f"unknown target format {to!r}; one of {', '.join(targets)}")
 
 
 def mapping_markdown() -> str:

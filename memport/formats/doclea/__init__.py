@@ -79,10 +79,10 @@ class Doclea(FormatPlugin):
     def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
         return store.from_store(natives, header, layout, as_read=as_read)
 
-    def to_canonical(self, bundle: Bundle, report: Any) -> Any:
-        return convert.to_canonical(bundle, report)
+    def to_canonical(self, source: Any, report: Any) -> Any:
+        return convert.to_canonical(source, report)
 
-    def from_canonical(self, canonical: Any, target: Any, report: Any) -> Bundle:
+    def from_canonical(self, canonical: Any, target: Any, report: Any) -> NativeBundle:
         return convert.from_canonical(canonical, target, report)
 
     def meaning(self, relation: Any) -> str:

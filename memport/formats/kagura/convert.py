@@ -10,29 +10,31 @@ edges whose ``data.memport`` keeps the original; reading a bundle back restores 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
-from ...bundle import Bundle
-from ...model import Relation, Timestamp
+from ...keys import key64
+from ...model import Node, Relation, Timestamp
 from ...timestamps import zone
-from .. import family, relation_owner
+from .. import NativeBundle, family, relation_owner
 from .._convert import (
     CARRIED,
-    Canonical,
     ConversionReport,
     Link,
+    RecordSource,
+    StreamedCanonical,
     Target,
     View,
-    drop_all,
-    lose_vectors,
-    report_extras,
+    an_object,
+    drop_item,
+    lose_vector,
+    record_extras,
     required_times,
     utc,
 )
-from .codec import GRAPH, MEMORIES, METADATA
+from .codec import EDGE, GRAPH, MEMORIES, MEMORY, METADATA, NODE, Context
 from .identity import derived_identity, upsert_identity
-from .read import from_native
 
 NAME = "kagura"
 EDGE_TYPES = (
@@ -94,45 +96,86 @@ MAPPING = {
 # Kagura as the source
 
 
-def to_canonical(bundle: Bundle, report: ConversionReport) -> Canonical:
-    report_extras(bundle, report)
-    memories = bundle.records.memories
-    # MCP's "_meta_<key>" working records are the metadata of <key> (kagura.md §3.1)
-    keys = {("working", json.dumps(m.key)) for m in memories if m.scope == "working"}
-    companions: dict[Any, Any] = {}
-    for m in memories:
-        if m.scope == "working" and isinstance(m.key, str) and m.key.startswith("_meta_") and ("working", json.dumps(m.key[6:])) in keys:
-            companions[m.key[6:]] = m.content
-    views = []
-    for m in memories:
-        if m.scope == "working" and isinstance(m.key, str) and m.key[6:] in companions and m.key.startswith("_meta_"):
-            report.merged += 1
+def to_canonical(source: RecordSource, report: ConversionReport) -> StreamedCanonical:
+    """Memories as views, edges as links, nodes as they are, read as often as the target needs.
+    MCP's ``_meta_<key>`` working records are the metadata of ``<key>`` (kagura.md §3.1): found by a
+    first read of the memories, they merge into their record."""
+    meta = source.meta
+    ctx = Context(zone(meta.local_tz))
+    exported = utc(meta.exported_at)
+    found: list[dict[Any, Any]] = []
+
+    def items(report: ConversionReport) -> Iterator[Any]:
+        if not found:
+            found.append(_companions(source, ctx))
+        companions = found[0]
+        for record in source.records():
+            value = an_object(record)
+            report.input += 1
+            if record.kind == "relations":
+                edge = EDGE.decode(value, ctx, kind="edge")
+                record_extras("relations", edge, report)
+                yield _link(edge)
+                continue
+            if record.kind != "memories":
+                node = NODE.decode(value, ctx)
+                record_extras("nodes", node, report)
+                yield node
+                continue
+            m = MEMORY.decode(value, ctx)
+            record_extras("memories", m, report)
+            if m.scope == "working" and isinstance(m.key, str) and m.key.startswith("_meta_") and m.key[6:] in companions:
+                report.merged += 1
+                continue
+            yield _view(m, companions, exported)
+
+    return StreamedCanonical(NAME, source, items, report)
+
+
+def _companions(source: RecordSource, ctx: Context) -> dict[Any, Any]:
+    """The contents of the working records ``_meta_<key>`` of a working record ``<key>``, by key
+    (a later one wins, as in Kagura's MCP server). A 64-bit key per working record is kept."""
+    working: set[int] = set()
+    candidates: list[tuple[str, Any]] = []
+    for record in source.records():
+        if record.kind != "memories":
+            break  # the graph follows the memories
+        value = record.value
+        if type(value) is not dict or value.get("scope") != "working":
             continue
-        v = View(
-            m,
-            NAME,
-            derived_identity(m),
-            None,
-            key=m.key,
-            scope=m.scope,
-            user_id=m.user_id,
-            agent_name=m.agent_name,
-            content=m.content,
-            metadata=m.metadata,
-            created=utc(m.created_at),
-            updated=utc(m.updated_at) or utc(m.created_at),
-            label=json.dumps(m.key),
-        )
-        if utc(m.exported_at) is not None:
-            v.fallback, v.fallback_from = utc(m.exported_at), "the record's export time"
-        elif utc(bundle.meta.exported_at) is not None:
-            v.fallback, v.fallback_from = utc(bundle.meta.exported_at), "the bundle's export time"
-        if m.scope == "working" and m.key in companions:
-            v.metadata = companions[m.key]
-        _lift_metadata(v)
-        views.append(v)
-    links = [_link(rel) for rel in bundle.records.relations]
-    return Canonical(NAME, bundle.meta, views, links, nodes=list(bundle.records.nodes))
+        m = MEMORY.decode(value, ctx)
+        if m.scope != "working":
+            continue
+        working.add(key64(json.dumps(m.key).encode("utf-8", "surrogatepass")))
+        if isinstance(m.key, str) and m.key.startswith("_meta_"):
+            candidates.append((m.key[6:], m.content))
+    return {base: content for base, content in candidates if key64(json.dumps(base).encode("utf-8", "surrogatepass")) in working}
+
+
+def _view(m: Any, companions: dict[Any, Any], exported: Any) -> View:
+    v = View(
+        m,
+        NAME,
+        derived_identity(m),
+        None,
+        key=m.key,
+        scope=m.scope,
+        user_id=m.user_id,
+        agent_name=m.agent_name,
+        content=m.content,
+        metadata=m.metadata,
+        created=utc(m.created_at),
+        updated=utc(m.updated_at) or utc(m.created_at),
+        label=json.dumps(m.key),
+    )
+    if utc(m.exported_at) is not None:
+        v.fallback, v.fallback_from = utc(m.exported_at), "the record's export time"
+    elif exported is not None:
+        v.fallback, v.fallback_from = exported, "the bundle's export time"
+    if m.scope == "working" and m.key in companions:
+        v.metadata = companions[m.key]
+    _lift_metadata(v)
+    return v
 
 
 def _lift_metadata(v: View) -> None:
@@ -203,71 +246,231 @@ def meaning(edge: Relation) -> str:
 # Kagura as the target
 
 
-def from_canonical(canonical: Canonical, target: Target, report: ConversionReport) -> Bundle:
+def from_canonical(canonical: Any, target: Target, report: ConversionReport) -> NativeBundle:
+    """A Kagura bundle, record by record. Kagura upserts on (scope, key, user, agent) and keeps one
+    edge per ordered pair of nodes: a repeated identity or pair is written once, the later record
+    in its place (what Kagura's importer keeps); which ones repeat, and the counts metadata.json
+    states, come from a first read of the source (:class:`_Facts`)."""
     tz = zone(target.local_tz)
-    now = target.now
-    local_iso = now.astimezone(tz).replace(tzinfo=None).isoformat()
-    views = canonical.memories
-    lose_vectors(views, report, NAME)
-    memories: list[dict[str, Any]] = []
-    position: dict[str, int] = {}
-    for v in views:
-        scope = v.scope if v.scope in ("working", "persistent") else "persistent"
-        key = v.key if v.key is not None else v.source_id
-        if scope == "persistent" and not isinstance(key, str):
-            key = json.dumps(key)
-        user_id = (v.user_id if v.user_id is not None else target.user_id).lower()
-        if v.user_id is not None and v.user_id != user_id:
-            report.lose("memories", "user_id", v.label, "Kagura lower-cases user ids")
-        record: dict[str, Any] = {
-            "type": "memory",
-            "scope": scope,
-            "key": key,
-            "value": v.content,
-            "user_id": user_id,
-            "agent_name": v.agent_name if v.scope is not None else target.agent_name,
-        }
-        if scope == "persistent":
-            created, updated = required_times(v, report, NAME)
-            if created.microsecond:
-                report.lose("memories", "created_at", v.label, "Kagura's created_at has whole seconds (SQLite CURRENT_TIMESTAMP)")
-            record["created_at"] = created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            record["updated_at"] = (
-                updated.astimezone(tz).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-                if updated.microsecond
-                else updated.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            )
-            record["metadata"] = _metadata(v)
-        elif _metadata(v) is not None:
-            report.lose("memories", "metadata", v.label, "Kagura's working memories hold no metadata")
-        record["exported_at"] = local_iso
-        # Kagura upserts on (key, user, agent): a repeated identity replaces the earlier record
-        identity = upsert_identity(scope, record["key"], user_id, record["agent_name"])
-        if identity in position:
-            memories[position[identity]] = record
-            report.merged += 1
-            report.lose(
-                "memories",
-                "(record)",
-                v.label,
-                "same Kagura identity (scope, key, user, agent) as an earlier record: the later one wins, as in Kagura",
-            )
-        else:
-            position[identity] = len(memories)
-            memories.append(record)
-    graph = _graph(canonical, report, local_iso)
-    nodes = sum(1 for g in graph if g["type"] == "node")
-    drop_all(canonical, ("documents", "chunks", "pending"), report, NAME)
+    local_iso = target.now.astimezone(tz).replace(tzinfo=None).isoformat()
+    facts = _Facts(canonical, target)
     header = {
         "exported_at": local_iso,
         "user_id": (canonical.meta.user_id or target.user_id).lower(),
         "agent_name": canonical.meta.agent_name or target.agent_name,
-        "stats": {"memories": len(memories), "graph_nodes": nodes, "graph_edges": len(graph) - nodes},
+        "stats": {"memories": facts.memories, "graph_nodes": facts.nodes, "graph_edges": facts.edges},
         "format_version": "1.0",
     }
-    files = [MEMORIES] + ([GRAPH] if graph else []) + [METADATA]
-    report.written += len(memories)
-    return from_native(memories, graph, header, files=files, local_tz=target.local_tz)
+    files = [MEMORIES] + ([GRAPH] if facts.edges else []) + [METADATA]
+
+    def records(kind: str) -> Iterator[dict[str, Any]]:
+        if kind == "memories":
+            return _memories(canonical, facts, target, tz, local_iso, report)
+        if kind == "nodes":
+            return _nodes(canonical, facts, local_iso, report)
+        if kind == "relations":
+            return _edges(canonical, facts, local_iso, report)
+        return iter(())
+
+    return NativeBundle(NAME, header, records, {"files": files}, target.local_tz)
+
+
+def _record(v: View, target: Target, tz: Any, local_iso: str, report: ConversionReport) -> dict[str, Any]:
+    """A memory as Kagura writes it (``report``: what it could not carry)."""
+    scope = v.scope if v.scope in ("working", "persistent") else "persistent"
+    key = v.key if v.key is not None else v.source_id
+    if scope == "persistent" and not isinstance(key, str):
+        key = json.dumps(key)
+    user_id = (v.user_id if v.user_id is not None else target.user_id).lower()
+    if v.user_id is not None and v.user_id != user_id:
+        report.lose("memories", "user_id", v.label, "Kagura lower-cases user ids")
+    record: dict[str, Any] = {
+        "type": "memory",
+        "scope": scope,
+        "key": key,
+        "value": v.content,
+        "user_id": user_id,
+        "agent_name": v.agent_name if v.scope is not None else target.agent_name,
+    }
+    if scope == "persistent":
+        created, updated = required_times(v, report, NAME)
+        if created.microsecond:
+            report.lose("memories", "created_at", v.label, "Kagura's created_at has whole seconds (SQLite CURRENT_TIMESTAMP)")
+        record["created_at"] = created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        record["updated_at"] = (
+            updated.astimezone(tz).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            if updated.microsecond
+            else updated.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        )
+        record["metadata"] = _metadata(v)
+    elif _metadata(v) is not None:
+        report.lose("memories", "metadata", v.label, "Kagura's working memories hold no metadata")
+    record["exported_at"] = local_iso
+    return record
+
+
+def _identity_key(record: dict[str, Any]) -> int:
+    identity = upsert_identity(record["scope"], record["key"], record["user_id"], record["agent_name"])
+    return key64(identity.encode("utf-8", "surrogatepass"))
+
+
+def _memories(
+    canonical: Any, facts: _Facts, target: Target, tz: Any, local_iso: str, report: ConversionReport
+) -> Iterator[dict[str, Any]]:
+    seen: set[int] = set()
+    for position, item in enumerate(i for i in canonical.items() if not isinstance(i, (Link, Node))):
+        if not isinstance(item, View):
+            drop_item(item, ("documents", "chunks", "pending"), report, NAME)
+            continue
+        lose_vector(item, report, NAME)
+        record = _record(item, target, tz, local_iso, report)
+        identity = _identity_key(record)
+        if identity in seen:
+            report.merged += 1
+            report.lose(
+                "memories",
+                "(record)",
+                item.label,
+                "same Kagura identity (scope, key, user, agent) as an earlier record: the later one wins, as in Kagura",
+            )
+        seen.add(identity)
+        if facts.last_memory.get(identity, position) == position:
+            report.written += 1
+            yield record
+
+
+class _Facts:
+    """What writing the bundle needs from all its records, read before the first is written: which
+    memories and edges repeat an identity (the place of the last of each), the counts metadata.json
+    states, and the keys of the memories relations name (where a key is not the source id).
+    Memory: a 64-bit key per memory, node and edge; strings only for the ends of relations."""
+
+    def __init__(self, canonical: Any, target: Target):
+        tz = zone(target.local_tz)
+        scratch = ConversionReport(canonical.format, "")
+        seen: set[int] = set()
+        self.last_memory: dict[int, int] = {}  # identity key -> place of its last record, for those that repeat
+        ends: set[int] = set()
+        any_links = False
+        position = 0
+        for item in canonical.items():
+            if isinstance(item, Link):
+                any_links = True
+                rel = item.relation
+                if rel.kind != "edge":
+                    for end in (rel.source, rel.target):
+                        ends.add(_key(end))
+                continue
+            if isinstance(item, Node):
+                continue
+            if isinstance(item, View):
+                identity = _identity_key(_record(item, target, tz, "", scratch))
+                if identity in seen:
+                    self.last_memory[identity] = position
+                seen.add(identity)
+            position += 1
+        self.memories = len(seen)
+        # the key a relation's end names: the last memory with that id (its key, else its id)
+        self.key_of: dict[Any, Any] = {}
+        if ends:
+            for item in canonical.items():
+                if isinstance(item, View) and item.own_id is not None and _key(item.own_id) in ends:
+                    key = item.key if item.key is not None else item.source_id
+                    if key != item.own_id:
+                        self.key_of[item.own_id] = key
+                    else:
+                        self.key_of.pop(item.own_id, None)
+        nodes: set[int] = set()
+        pairs: set[int] = set()
+        self.last_edge: dict[int, int] = {}
+        position = 0
+        if any_links:
+            for link in _links(canonical):
+                src, dst, _, _ = self.edge(link)
+                nodes.update((_key(src), _key(dst)))
+                pair = _pair_key(src, dst)
+                if pair in pairs:
+                    self.last_edge[pair] = position
+                pairs.add(pair)
+                position += 1
+        self.nodes, self.edges = len(nodes), len(pairs)
+
+    def edge(self, link: Link) -> tuple[Any, Any, Any, dict[str, Any]]:
+        """(src, dst, rel_type, data) of the edge a relation becomes, with the node types of its
+        ends: a Kagura edge that went through another format has its own ends, type and data."""
+        rel = link.relation
+        if rel.kind == "edge":
+            return rel.source, rel.target, rel.type, rel.data
+        src = self.key_of.get(rel.source, rel.source)
+        dst = self.key_of.get(rel.target, rel.target) if rel.kind == "memory" else rel.target
+        rel_type = link.meaning if link.meaning in EDGE_TYPES else "related_to"
+        original = {
+            "kind": rel.kind,
+            "id": rel.id,
+            "type": rel.type,
+            "weight": rel.weight,
+            "confidence": rel.confidence,
+            "direction": rel.direction,
+            "metadata": rel.metadata,
+            "created_at": rel.created_at.raw if rel.created_at else None,
+        }
+        return src, dst, rel_type, {"memport": {k: v for k, v in original.items() if v is not None}}
+
+
+def _key(value: Any) -> int:
+    return key64(json.dumps(value).encode("utf-8", "surrogatepass"))
+
+
+def _pair_key(src: Any, dst: Any) -> int:
+    return key64(json.dumps([src, dst]).encode("utf-8", "surrogatepass"))
+
+
+def _links(canonical: Any) -> Iterator[Link]:
+    return (item for item in canonical.items() if isinstance(item, Link))
+
+
+def _nodes(canonical: Any, facts: _Facts, local_iso: str, report: ConversionReport) -> Iterator[dict[str, Any]]:
+    """The nodes the relations' ends are, each once, in the order the relations name them."""
+    seen: set[int] = set()
+    for link in _links(canonical):
+        rel = link.relation
+        src, dst, _, _ = facts.edge(link)
+        if rel.kind == "edge":
+            ends = ((src, "memory", {}), (dst, "memory", {}))
+        elif rel.kind == "memory":
+            ends = ((src, "memory", {"memport": {"memory_id": rel.source}}), (dst, "memory", {"memport": {"memory_id": rel.target}}))
+        else:
+            ends = ((src, "memory", {"memport": {"memory_id": rel.source}}), (dst, "file", {"memport": {"code_node_id": rel.target}}))
+        for node_id, node_type, data in ends:
+            key = _key(node_id)
+            if key not in seen:
+                seen.add(key)
+                report.created += 1
+                yield {"type": "node", "id": node_id, "node_type": node_type, "data": data, "exported_at": local_iso}
+
+
+def _edges(canonical: Any, facts: _Facts, local_iso: str, report: ConversionReport) -> Iterator[dict[str, Any]]:
+    """One edge per ordered pair of nodes: a later relation between the same nodes replaces it."""
+    seen: set[int] = set()
+    for position, link in enumerate(_links(canonical)):
+        rel = link.relation
+        src, dst, rel_type, data = facts.edge(link)
+        pair = _pair_key(src, dst)
+        if pair in seen:
+            report.merged += 1
+            report.lose(
+                "relations",
+                "(record)",
+                rel.id,
+                "Kagura keeps one edge per ordered pair of nodes: a later relation between the same memories replaces it",
+            )
+        else:
+            report.written += 1
+        seen.add(pair)
+        if facts.last_edge.get(pair, position) != position:
+            continue
+        weight = rel.weight if rel.weight is not None else (rel.confidence if rel.confidence is not None else 1.0)
+        yield {"type": "edge", "src": src, "dst": dst, "rel_type": rel_type, "weight": weight, "data": data, "exported_at": local_iso}
 
 
 def _metadata(v: View) -> Any:
@@ -284,66 +487,3 @@ def _metadata(v: View) -> Any:
         meta[v.origin] = v.native_only
     meta["memport"] = {"source_format": v.source_format, "source_id": v.source_id}
     return meta
-
-
-def _graph(canonical: Canonical, report: ConversionReport, local_iso: str) -> list[dict[str, Any]]:
-    """Relations as graph edges: nodes first, then edges, one edge per ordered pair."""
-    nodes: dict[str, dict[str, Any]] = {}
-    edges: dict[tuple[str, str], dict[str, Any]] = {}
-    key_of = {v.own_id: (v.key if v.key is not None else v.source_id) for v in canonical.memories if v.own_id is not None}
-
-    def node(node_id: Any, node_type: str, data: dict[str, Any]) -> None:
-        if json.dumps(node_id) not in nodes:
-            nodes[json.dumps(node_id)] = {"type": "node", "id": node_id, "node_type": node_type, "data": data, "exported_at": local_iso}
-            report.created += 1
-
-    for link in canonical.relations:
-        rel = link.relation
-        if rel.kind == "edge":
-            # a Kagura edge that went through another format: its own ends, type and data
-            src, dst, rel_type, data = rel.source, rel.target, rel.type, rel.data
-            node(src, "memory", {})
-            node(dst, "memory", {})
-        else:
-            src = key_of.get(rel.source, rel.source)
-            node(src, "memory", {"memport": {"memory_id": rel.source}})
-            if rel.kind == "memory":
-                dst = key_of.get(rel.target, rel.target)
-                node(dst, "memory", {"memport": {"memory_id": rel.target}})
-            else:
-                dst = rel.target
-                node(dst, "file", {"memport": {"code_node_id": rel.target}})
-            rel_type = link.meaning if link.meaning in EDGE_TYPES else "related_to"
-            original = {
-                "kind": rel.kind,
-                "id": rel.id,
-                "type": rel.type,
-                "weight": rel.weight,
-                "confidence": rel.confidence,
-                "direction": rel.direction,
-                "metadata": rel.metadata,
-                "created_at": rel.created_at.raw if rel.created_at else None,
-            }
-            data = {"memport": {k: v for k, v in original.items() if v is not None}}
-        pair = (json.dumps(src), json.dumps(dst))
-        if pair in edges:
-            report.merged += 1
-            report.lose(
-                "relations",
-                "(record)",
-                rel.id,
-                "Kagura keeps one edge per ordered pair of nodes: a later relation between the same memories replaces it",
-            )
-        else:
-            report.written += 1
-        weight = rel.weight if rel.weight is not None else (rel.confidence if rel.confidence is not None else 1.0)
-        edges[pair] = {
-            "type": "edge",
-            "src": src,
-            "dst": dst,
-            "rel_type": rel_type,
-            "weight": weight,
-            "data": data,
-            "exported_at": local_iso,
-        }
-    return list(nodes.values()) + list(edges.values())

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import Detection, FormatPlugin, Indexed, NativeBundle, NativeRecord
+from .._convert import listed, whole
 from . import convert, store
 from .bundle import LettaBundle
 from .codec import NAME
@@ -113,11 +114,11 @@ class LettaFormat(FormatPlugin):
         notes.extend(combined.notes)
         return combined
 
-    def to_canonical(self, bundle: Any, report: Any) -> Any:
-        return convert.to_canonical(bundle, report)
+    def to_canonical(self, source: Any, report: Any) -> Any:
+        return whole(source, report, convert.to_canonical)  # its records live inside its agents: read whole
 
     def from_canonical(self, canonical: Any, target: Any, report: Any) -> Any:
-        return convert.from_canonical(canonical, target, report)
+        return convert.from_canonical(listed(canonical), target, report)  # built whole (build.py)
 
     def native_defaults(self, native_only: dict[str, Any]) -> frozenset[str]:
         return convert.native_defaults(native_only)

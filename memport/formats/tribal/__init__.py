@@ -96,10 +96,10 @@ class Tribal(FormatPlugin):
             else super().combine(parts, notes)
         )
 
-    def to_canonical(self, bundle: Bundle, report: Any) -> Any:
-        return convert.to_canonical(bundle, report)
+    def to_canonical(self, source: Any, report: Any) -> Any:
+        return convert.to_canonical(source, report)
 
-    def from_canonical(self, canonical: Any, target: Any, report: Any) -> Bundle:
+    def from_canonical(self, canonical: Any, target: Any, report: Any) -> NativeBundle:
         return convert.from_canonical(canonical, target, report)
 
 
