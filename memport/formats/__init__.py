@@ -32,7 +32,7 @@ from ..errors import BundleNotFoundError, ConversionError, Location, NotABundleE
 
 if TYPE_CHECKING:
     from ..problems import Problem
-    from ._convert import Canonical, ConversionReport, Target
+    from ._convert import ConversionReport, Target
 
 
 @dataclass(frozen=True)
