@@ -6,7 +6,7 @@
 >>> memport.validate("examples/kagura").valid        # doctest: +SKIP
 """
 
-from .api import convert, inspect, read, validate, write
+from .api import convert, convert_file, inspect, read, validate, write
 from .bundle import Bundle, Records
 from .errors import (
     BundleNotFoundError,
@@ -57,6 +57,7 @@ __all__ = [
     "Timestamp",
     "UnsupportedVersionError",
     "convert",
+    "convert_file",
     "detect",
     "export",
     "fleet",

@@ -6,17 +6,21 @@ Each takes a path (str or Path), finds the format by itself, and raises only mem
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .bundle import Bundle
 from .errors import ConversionError
-from .formats import Detection, detect, plugin
+from .formats import Detection, NativeBundle, detect, plugin
+from .formats._convert import ConversionReport, convert_native, file_source
 from .formats._convert import convert as _convert
 from .model import KINDS
 from .problems import Report, without_shadowed_warnings
 from .store.schema import EMBEDDED
+from .timestamps import zone
 
 
 def read(path: str | Path, *, local_tz: str = "UTC") -> Bundle:
@@ -55,6 +59,67 @@ def convert(
     where each field goes.
     """
     return _convert(bundle, to, exported_at=exported_at, user_id=user_id, agent_name=agent_name)
+
+
+def convert_file(
+    src: str | Path,
+    to: str,
+    dest: str | Path,
+    *,
+    overwrite: bool = False,
+    exported_at: datetime | None = None,
+    user_id: str = "memport",
+    agent_name: str = "global",
+    local_tz: str = "UTC",
+    strict: bool = False,
+) -> dict[str, Any]:
+    """Convert the bundle at ``src`` to format ``to``, written at ``dest`` record by record: nothing
+    holds all records, so a million convert in bounded memory (the source is read as often as the
+    target's rules across records need). The same format is rewritten as it was read.
+
+    ``strict``: nothing is written when anything cannot be carried (the source is read once more to
+    know). The other options are :func:`convert`'s, and :func:`write`'s ``overwrite``. Returns
+    ``{"report": ConversionReport, "path", "written", "backup"}``.
+    """
+    path, dest = Path(src), Path(dest)
+    zone(local_tz)  # an unknown zone is refused before anything is read
+    detection = detect(path)
+    fmt, target = plugin(detection.format), plugin(to)
+    options = dict(exported_at=exported_at, user_id=user_id, agent_name=agent_name, local_tz=local_tz)
+    if to == fmt.name and fmt.streams:
+        counted: list[int] = [0]
+        native = counting(fmt.native_of(path, detection, local_tz), counted)
+        backup = target.write_native(native, dest, overwrite=overwrite, exported_at=exported_at)
+        report = ConversionReport(fmt.name, to, input=counted[0], written=counted[0])
+        return {"report": report, "path": str(dest), "written": True, "backup": str(backup) if backup else None}
+    if to == fmt.name:  # read whole (a legacy Letta file is upgraded)
+        result = _convert(fmt.read(path, detection, local_tz), to, **options)
+        native, report = target.native(result), result.conversion
+    else:
+        source = file_source(path, detection, local_tz)
+        if strict:  # everything the writer would read, written nowhere: the report complete
+            native, report = convert_native(source, to, **options)
+            for kind in target.native_kinds:
+                for _ in native.records(kind):
+                    pass
+            if not report.lossless:
+                return {"report": report, "path": str(dest), "written": False, "backup": None}
+        native, report = convert_native(source, to, **options)
+    if strict and not report.lossless:
+        return {"report": report, "path": str(dest), "written": False, "backup": None}
+    backup = target.write_native(native, dest, overwrite=overwrite, exported_at=exported_at)
+    return {"report": report, "path": str(dest), "written": True, "backup": str(backup) if backup else None}
+
+
+def counting(native: NativeBundle, counted: list[int]) -> NativeBundle:
+    """``native``, the records the writer reads counted into ``counted[0]``."""
+
+    def records(kind: str) -> Iterator[Any]:
+        for record in native.records(kind):
+            counted[0] += 1
+            yield record
+
+    return dataclasses.replace(native, records=records)
 
 
 def validate(path: str | Path) -> Report:

@@ -296,6 +296,8 @@ def _write_to_stdout(stack: contextlib.ExitStack, write: Callable[[Path], Any]) 
     folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="memport-out-")))
     target = folder / "bundle"
     result = write(target)
+    if not target.exists():  # nothing written (convert --strict with losses)
+        return result
     sys.stdout.flush()
     out = sys.stdout.buffer
     with open(target, "rb") as f:
@@ -516,21 +518,16 @@ def convert(
     to_stdout = _stdout_target(target, output, as_json)
     _check_outputs([] if to_stdout else [output], loss_report, overwrite)
     path = _input(stack, src, quiet)
-    with _show_progress(quiet, as_json):
-        bundle = api.read(path, local_tz=local_tz)
-    result = api.convert(bundle, target, user_id=user_id, agent_name=agent_name, exported_at=when)
-    report = result.conversion
-    failed = strict and not report.lossless
-    backup = None
+    options = dict(user_id=user_id, agent_name=agent_name, exported_at=when, local_tz=local_tz, strict=strict)
     text = functools.partial(say, err=to_stdout)  # the bundle itself may be on stdout
-    if not failed:
-        with modes_like(_source_mode(src, path)):
-            if to_stdout:
-                _write_to_stdout(stack, lambda where: api.write(result, where, exported_at=when))
-            else:
-                backup = api.write(result, output, overwrite=overwrite, exported_at=when)
-            if loss_report:
-                _write_loss_report(loss_report, report, overwrite)
+    with _show_progress(quiet, as_json), modes_like(_source_mode(src, path)):
+        if to_stdout:
+            done = _write_to_stdout(stack, lambda where: api.convert_file(path, target, where, **options))
+        else:
+            done = api.convert_file(path, target, output, overwrite=overwrite, **options)
+        report, backup, failed = done["report"], done["backup"], not done["written"]
+        if loss_report and not failed:
+            _write_loss_report(loss_report, report, overwrite)
     if as_json:
         emit_json(report.to_dict())
     else:

@@ -3,10 +3,12 @@
 Records keep their exact native JSON in the store, so exporting to their own format (or a variant
 of it: Tribal's stream) gives them back unchanged, with the header and layout of the latest import
 of that format: as read when the store holds exactly that import's records (a round trip gives its
-bytes back), otherwise with the counts it declares made true. Records of another origin go through
-:func:`memport.convert`, whose reports are returned so that an export says what it could not carry,
-like a conversion. The parts, one per origin, become one bundle by the target format's own rules
-(``FormatPlugin.combine``).
+bytes back), otherwise with the counts it declares made true. Records of another origin are
+converted as they are read from the store (:func:`memport.formats._convert.convert_native`), whose
+reports are returned so that an export says what it could not carry, like a conversion. Nothing
+holds all records: each is read from the store when the writer needs it. The parts, one per
+origin, become one bundle by the target format's own rules (``FormatPlugin.combine``, which holds
+them: several origins in one export are the rare case).
 
 With users among the filters, an export is everything the store holds of those users
 (:mod:`memport.userdata`: the same records ``memport erase`` would remove), narrowed by the other
@@ -17,36 +19,40 @@ no more readable than the store file it comes from.
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from . import progress
-from .bundle import Bundle
 from .errors import MemportError
 from .filters import Filters
-from .formats import FormatPlugin, NativeBundle, family, plugin, plugins
-from .formats._convert import ConversionReport, convert
+from .formats import FormatPlugin, NativeBundle, NativeRecord, Reread, family, plugin, plugins
+from .formats._convert import ConversionReport, RecordSource, convert_native
 from .model import KINDS
 from .outputs import modes_like
 from .store import Store
 from .userdata import Selection, select
 
 
-def store_natives(store: Store, origin: str, filters: Filters | None = None, selection: Selection | None = None) -> dict[str, list[Any]]:
+def store_natives(store: Store, origin: str, filters: Filters | None = None, selection: Selection | None = None) -> dict[str, Any]:
     """The stored native records of one origin format, by kind, in the store's order: those of
     ``selection`` (a user's: see :func:`user_selection`) when given; else those the filters select
-    (the memories, the relations that touch them and the nodes those name)."""
+    (the memories, the relations that touch them and the nodes those name). Unfiltered, each kind
+    is read from the store anew whenever it is iterated (:class:`~memport.formats.Reread`): an
+    export of a million memories never holds them all."""
     fmt = family(origin)
     filters = filters or Filters()
     if selection is not None:
         chosen = {kind: set(selection.uids.get(kind, ())) for kind in fmt.kinds}
         return {kind: [native for uid, _, native in store.records_of(kind, origin) if uid in chosen[kind]] for kind in fmt.kinds}
-    natives: dict[str, list[Any]] = {"memories": list(store.natives("memories", origin=origin, filters=filters))}
+    natives: dict[str, Any] = {"memories": _stored(store, "memories", origin, filters)}
     if not filters.active:
         for kind in fmt.kinds:
             if kind != "memories":
-                natives[kind] = list(store.natives(kind, origin=origin))
+                natives[kind] = _stored(store, kind, origin)
         return natives
     ends = [end for m in natives["memories"] if (end := fmt.end("memories", m)) is not None]
     natives["relations"] = list(store.touching("relations", origin, ends))
@@ -56,46 +62,36 @@ def store_natives(store: Store, origin: str, filters: Filters | None = None, sel
     return natives
 
 
+def _stored(store: Store, kind: str, origin: str, filters: Filters | None = None) -> Reread:
+    return Reread(lambda: store.natives(kind, origin=origin, filters=filters), lambda: store.count(kind, origin=origin, filters=filters))
+
+
+def _record_source(store: Store, origin: str, natives: dict[str, Any]) -> RecordSource:
+    """The stored records of one origin as a conversion's source, read from the store at every read,
+    with what the latest import of that origin said of itself."""
+    fmt = family(origin)
+    latest = latest_import(store, fmt) or {}
+    header, layout = latest.get("header"), latest.get("layout")
+    label = f"{store.path} ({origin})"
+
+    @functools.cache
+    def describe() -> Any:
+        return fmt.read_native(fmt.from_store({}, header, layout)).meta
+
+    def records() -> Iterator[NativeRecord]:
+        for kind in fmt.kinds:
+            for position, value in enumerate(natives.get(kind, ())):
+                yield NativeRecord(kind, value, False, label, None, position)
+
+    return RecordSource(origin, describe, records, lambda: fmt.read_native(fmt.from_store(natives, header, layout)), label)
+
+
 def user_selection(store: Store, filters: Filters) -> Selection | None:
     """Everything of the filters' users (None without users), narrowed by the other filters."""
     if not filters.users:
         return None
     rest = dataclasses.replace(filters, users=[])
     return select(store, filters.users, memories=store.memory_uids(rest) if rest.active else None)
-
-
-def store_bundle(
-    store: Store,
-    origin: str,
-    filters: Filters | None = None,
-    to: str | None = None,
-    selection: Selection | None = None,
-    *,
-    empty: bool = False,
-) -> Bundle | None:
-    """The records of one origin format (those the filters select) as a bundle of that format (or
-    of ``to``, a variant of it), with the header and layout of the latest import of that format:
-    as read when the bundle holds exactly that import's records, else with the counts the header
-    declares made true. None when there are none (unless ``empty``: then a bundle without records,
-    the last import's header and layout kept)."""
-    native = store_native(store, origin, filters, to, selection, empty=empty)
-    return plugin(native.format).read_native(native) if native is not None else None
-
-
-def store_native(
-    store: Store,
-    origin: str,
-    filters: Filters | None = None,
-    to: str | None = None,
-    selection: Selection | None = None,
-    *,
-    empty: bool = False,
-) -> NativeBundle | None:
-    """:func:`store_bundle` as native records, read from the store as they are written."""
-    natives = store_natives(store, origin, filters, selection)
-    if not any(natives.values()) and not empty:
-        return None
-    return _from_store(store, origin, natives, filters, to, selection)
 
 
 def _from_store(
@@ -114,6 +110,21 @@ def _from_store(
         and latest["format"] == target.name
     )
     return target.from_store(natives, latest["header"], latest["layout"], as_read=as_read)
+
+
+def _counted(target: FormatPlugin, native: NativeBundle, counts: Counter) -> NativeBundle:
+    """``native``, its records counted by kind into ``counts`` as the writer reads them."""
+    whole = target.native_counts(native)
+    if whole is not None:
+        counts.update(whole)
+        return native
+
+    def records(kind: str) -> Iterator[Any]:
+        for record in native.records(kind):
+            counts[target.kind_of(kind)] += 1
+            yield record
+
+    return dataclasses.replace(native, records=records)
 
 
 def latest_import(store: Store, target: FormatPlugin) -> dict[str, Any] | None:
@@ -148,36 +159,36 @@ def export(
     now = None if keep else (exported_at or datetime.now(UTC))
     filters = filters or Filters()
     selection = user_selection(store, filters)
-    parts: list[Bundle | NativeBundle] = []  # in the store's order of origins
+    parts: list[NativeBundle] = []  # in the store's order of origins
     reports: list[ConversionReport] = []
-    counts = dict.fromkeys(KINDS, 0)
+    counts: Counter = Counter(dict.fromkeys(KINDS, 0))
     origins = store.origins()
     with progress.counting(len(origins), f"exporting to {to}", unit="format") as bar:
         for origin in origins:
-            if origin == target.family:  # the records as they are, with the header of their latest import
-                natives = store_natives(store, origin, filters, selection)
-                if any(natives.values()):
-                    parts.append(_from_store(store, origin, natives, filters, to, selection))
-                    for kind, records in natives.items():
-                        counts[kind] += len(records)
-            elif (bundle := store_bundle(store, origin, filters, None, selection)) is not None:
-                # the part keeps the header its conversion made, which holds what its records belong
-                # to in the target (a Letta file's agents and sources)
-                bundle = convert(bundle, to, exported_at=now)
-                reports.append(bundle.conversion)
-                parts.append(bundle)
-                for kind, n in bundle.counts().items():
-                    counts[kind] = counts.get(kind, 0) + n
+            natives = store_natives(store, origin, filters, selection)
             bar.update(1)
+            if not any(natives.values()):
+                continue
+            if origin == target.family:  # the records as they are, with the header of their latest import
+                parts.append(_from_store(store, origin, natives, filters, to, selection))
+                counts.update({kind: len(records) for kind, records in natives.items()})
+            else:  # converted record by record; the part keeps the header its conversion made
+                native, report = convert_native(_record_source(store, origin, natives), to, exported_at=now)
+                reports.append(report)
+                parts.append(native)
     notes: list[str] = []
-    if len(parts) == 1 and isinstance(parts[0], NativeBundle):
+    if len(parts) == 1:
         native = parts[0]
         notes.extend(native.notes)
-    elif len(parts) == 1:
-        native = target.native(target.combine(parts, notes))
+        if reports:  # a conversion's records, counted as they are written
+            native = _counted(target, native, counts)
     elif parts:  # several origins: one bundle by the target's rules
         latest = latest_import(store, target) or {}
-        bundles = [target.read_native(p) if isinstance(p, NativeBundle) else p for p in parts]
+        bundles = [target.read_native(p) for p in parts]
+        if reports:
+            counts = Counter(dict.fromkeys(KINDS, 0))
+            for bundle in bundles:
+                counts.update(bundle.counts())
         native = target.native(target.combine(bundles, notes, latest.get("header"), latest.get("layout")))
     else:  # nothing to export: the target's empty bundle, as its last import had it (if any)
         native = _from_store(store, target.family, {}, filters, to, selection)
@@ -185,7 +196,7 @@ def export(
         backup = target.write_native(native, Path(path), overwrite=overwrite, exported_at=now)
     return {
         "path": str(path),
-        "counts": counts,
+        "counts": dict(counts),
         "backup": str(backup) if backup else None,
         "conversions": [r.to_dict() for r in reports],
         "notes": notes,

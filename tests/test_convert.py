@@ -66,6 +66,27 @@ def test_every_pair_validates_accounts_and_is_deterministic(src, tmp_path, sourc
     assert sum(loss.count for loss in conversion.losses.values() if loss.field == "(record)") == sum(conversion.dropped.values())
 
 
+@pytest.mark.parametrize("source, target", [(a, b) for a in FORMATS for b in FORMATS])
+def test_a_file_converted_record_by_record_is_the_bundle_converted_whole(src, tmp_path, source, target):
+    """memport.convert_file reads the source record by record (as often as the target needs) and
+    writes as the writer asks: the same bytes and the same report as converting the bundle in
+    memory; the same format is rewritten as read."""
+    streamed = tmp_path / ("streamed" + SUFFIX[target])
+    done = memport.convert_file(src[source], target, streamed)
+    whole = tmp_path / ("whole" + SUFFIX[target])
+    expected = converted(src[source], target, whole)
+    assert done["written"] and done["backup"] is None
+    assert snapshot(streamed) == {name.replace("whole", "streamed"): data for name, data in snapshot(whole).items()}
+    assert done["report"].to_dict() == expected.conversion.to_dict()
+
+
+def test_convert_file_strict_writes_nothing_when_something_is_lost(src, tmp_path):
+    done = memport.convert_file(src["doclea"], "tribal", tmp_path / "t.json", strict=True)
+    assert not done["written"] and not (tmp_path / "t.json").exists() and not done["report"].lossless
+    kept = memport.convert_file(src["kagura"], "kagura", tmp_path / "k", strict=True)  # nothing lost: written
+    assert kept["written"] and kept["report"].lossless and snapshot(tmp_path / "k") == snapshot(src["kagura"])
+
+
 def native_memories(bundle: memport.Bundle) -> list[dict]:
     codec = {"kagura": KAGURA_MEMORY, "tribal": TRIBAL_ENTRY_CODEC, "tribal-jsonl": TRIBAL_ENTRY_CODEC, "doclea": DOCLEA_CODEC}[
         bundle.format
@@ -276,7 +297,11 @@ def test_repeated_identities_merge_into_kagura_as_kagura_would(tmp_path):
     other = dict(DOCLEA_MEMORY, id="other", content="in between")
     dup = doclea_bundle(
         memories=[copy.deepcopy(DOCLEA_MEMORY), other, dict(DOCLEA_MEMORY, content="second copy")],
-        memoryRelations=[DOCLEA_RELATION, dict(DOCLEA_RELATION, id="r2", target_id="other"), dict(DOCLEA_RELATION, id="again", weight=0.25)],
+        memoryRelations=[
+            DOCLEA_RELATION,
+            dict(DOCLEA_RELATION, id="r2", target_id="other"),
+            dict(DOCLEA_RELATION, id="again", weight=0.25),
+        ],
     )
     out = tmp_path / "k"
     result = converted(write_doclea(tmp_path / "d.json", dup), "kagura", out)

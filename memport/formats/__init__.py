@@ -59,6 +59,9 @@ class NativeRecord:
     line: int | None = None
     record: int | None = None
     raw: bytes | None = None  # the line itself, for records of a JSON Lines file (see keys.line_key)
+    # the member of a document whose array holds it, where one kind has several (Doclea's
+    # memoryRelations and crossLayerRelations): what a NativeBundle of the file gives it as
+    section: str | None = None
 
 
 @dataclass(slots=True)
@@ -109,6 +112,26 @@ class NativeBundle:
     layout: Any = None
     local_tz: str = "UTC"
     notes: tuple[str, ...] = ()  # what building it from stored records changed (an export says)
+
+
+class Reread:
+    """Native records of one kind, read anew at every iteration (from the store: an export never
+    holds them all), their number known beforehand (a header states it before them). Reads like a
+    list where ``from_store`` iterates records and takes their ``len``."""
+
+    def __init__(self, read: Any, count: Any):
+        self._read, self._count, self._known = read, count, None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        if self._known is None:
+            self._known = self._count()
+        return self._known
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +197,8 @@ class FormatPlugin:
     kinds: tuple[str, ...] = ("memories",)
     relation_kinds: tuple[str, ...] = ()
     carries_vectors = False  # whether memories may carry vectors (``vector``, ``vector_model``)
+    streams = True  # whether conversions read its records one at a time (else the bundle whole: Letta)
+    native_kinds: tuple[str, ...] = ("memories",)  # the kinds its writer asks a NativeBundle for, in order
     directory = False  # whether a bundle is a directory (else one file, which may go to stdout)
     mapping: dict[str, str] = {}  # noqa: RUF012 (each format sets its own)
 
@@ -193,6 +218,11 @@ class FormatPlugin:
         writes a Bundle through it); ``exported_at`` replaces the header's export time."""
         raise NotImplementedError
 
+    def native_of(self, path: Path, detection: Detection, local_tz: str = "UTC") -> NativeBundle:
+        """A bundle on disk as native records read from the file as the writer asks for them (a
+        conversion to its own format: nothing holds all records)."""
+        return self.native(self.read(path, detection, local_tz))
+
     def native(self, bundle: Bundle) -> NativeBundle:
         """A Bundle of this format as native records (through its codecs) and its top level (its own
         header, or one made from what it says of itself)."""
@@ -201,6 +231,16 @@ class FormatPlugin:
     def read_native(self, bundle: NativeBundle) -> Bundle:
         """Native records (a conversion's output) as a Bundle in memory."""
         raise NotImplementedError
+
+    def kind_of(self, native_kind: str) -> str:
+        """The record kind (the store's, a Bundle's) of the records a NativeBundle gives as
+        ``native_kind`` (Doclea's ``memoryRelations`` are relations)."""
+        return native_kind
+
+    def native_counts(self, bundle: NativeBundle) -> dict[str, int] | None:
+        """Records per kind of a NativeBundle that holds its records whole (Letta); None for one
+        whose records are counted as they are read."""
+        return None
 
     def validate(self, path: Path, detection: Detection) -> list[Problem]:
         raise NotImplementedError

@@ -34,13 +34,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ..bundle import Bundle
 from ..errors import ConversionError
 from ..frames import python_strings
 from ..model import BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
-from . import NativeBundle, NativeRecord, plugin, plugins
+from . import Detection, NativeBundle, NativeRecord, plugin, plugins
 
 NAMESPACE = uuid.UUID("5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72")  # fixed: changing it changes every derived id
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -313,6 +314,23 @@ class RecordSource:
         fmt = plugin(bundle.format)
         label = bundle.path or f"<{bundle.format} bundle>"
         return cls(bundle.format, lambda: bundle.meta, lambda: fmt.bundle_records(bundle), lambda: bundle, label)
+
+
+def file_source(path: Path, detection: Detection, local_tz: str = "UTC") -> RecordSource:
+    """A bundle on disk as a conversion's source: its records read from the file at every read
+    (a format read whole, Letta, once). Its top level as detection read it, completed as the
+    records are read (a document's members after its records)."""
+    fmt = plugin(detection.format)
+    if not fmt.streams:
+        return RecordSource.of_bundle(fmt.read(path, detection, local_tz))
+    header, layout = fmt.header(path, detection), fmt.layout(path, detection)
+
+    def describe() -> BundleMeta:
+        meta = fmt.read_native(NativeBundle(fmt.name, header, lambda kind: iter(()), layout, local_tz)).meta
+        meta.version = detection.version
+        return meta
+
+    return RecordSource(fmt.name, describe, lambda: fmt.records(path, detection), lambda: fmt.read(path, detection, local_tz), str(path))
 
 
 class StreamedCanonical:

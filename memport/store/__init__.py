@@ -445,6 +445,12 @@ class Store:
         for (text,) in self.conn.execute(sql, [*params, *([origin] if origin else [])]):
             yield json.loads(text)
 
+    def count(self, kind: str, *, origin: str | None = None, filters: Any = None) -> int:
+        """How many records :meth:`natives` gives for the same arguments."""
+        where, params = filter_sql(filters) if filters is not None and kind == "memories" else ("1", [])
+        sql = f"SELECT count(*) FROM {kind} WHERE ({where})" + (" AND origin = ?" if origin else "")
+        return int(self.conn.execute(sql, [*params, *([origin] if origin else [])]).fetchone()[0])
+
     def touching(self, kind: str, origin: str, ends: list[str]) -> Iterator[Any]:
         """The native records of ``kind`` (relations) of ``origin`` with an end among ``ends``."""
         marks = "SELECT value FROM json_each(?)"

@@ -29,6 +29,7 @@ class Doclea(FormatPlugin):
     looks_for = 'a JSON file {"version": "1.0.0", "schemaVersion": ..., "data": {"memories": [...], ...}}'
     kinds = ("memories", "documents", "chunks", "relations", "pending")
     relation_kinds = ("memory", "cross_layer")
+    native_kinds = ("memories", "documents", "chunks", "memoryRelations", "crossLayerRelations", "pending")
     mapping = convert.MAPPING
 
     def sniff(self, path: Path) -> Detection | None:
@@ -55,6 +56,9 @@ class Doclea(FormatPlugin):
     def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
         return read.records(path, detection)
 
+    def native_of(self, path: Path, detection: Detection, local_tz: str = "UTC") -> NativeBundle:
+        return read.native_of(path, detection, local_tz)
+
     def identity(self, kind: str, native: Any) -> str:
         return store.identity(kind, native)
 
@@ -75,6 +79,9 @@ class Doclea(FormatPlugin):
 
     def layout(self, path: Path, detection: Detection) -> Any:
         return detection.details.get("layout")
+
+    def kind_of(self, native_kind: str) -> str:
+        return "relations" if native_kind in ("memoryRelations", "crossLayerRelations") else native_kind
 
     def from_store(self, natives: dict[str, list[Any]], header: Any, layout: Any = None, *, as_read: bool = False) -> NativeBundle:
         return store.from_store(natives, header, layout, as_read=as_read)

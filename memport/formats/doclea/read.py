@@ -17,7 +17,8 @@ from ...jsonio import read_document
 from ...model import BundleMeta, EmbeddingModel
 from ...problems import json_path, quote
 from ...schemas import refusal
-from .. import Detection, NativeRecord
+from .. import Detection, NativeBundle, NativeRecord
+from .._convert import an_object
 from .._document import head_of, header_of, walk
 from .codec import COLUMNS, NAME, READERS, SECTIONS, seconds
 
@@ -94,7 +95,7 @@ def records(path: Path, detection: Detection) -> Iterator[NativeRecord]:
             layout["keys"].append(event.path[1])
         elif event.kind == "item":
             # anything but an object is handed on: the store names it as a record it cannot hold
-            yield NativeRecord(READERS[event.path[1]][1], event.value, event.exact, name, None, event.index)
+            yield NativeRecord(READERS[event.path[1]][1], event.value, event.exact, name, None, event.index, section=event.path[1])
         elif event.kind == "value" and (event.path == ("data",) or (len(event.path) == 2 and event.path[1] in SECTIONS)):
             # a record container memport cannot read: refused, as validation reports it
             skeleton = {"data": event.value} if event.path == ("data",) else {"data": {event.path[1]: event.value}}
@@ -156,3 +157,34 @@ def from_native(doc: dict[str, Any], *, version: str = "1.0.0", local_tz: str = 
                 provider=metadata.get("embeddingProvider") if isinstance(metadata.get("embeddingProvider"), str) else None,
             )
     return Bundle(meta, records, columns=COLUMNS)
+
+
+def native_of(path: Path, detection: Detection, local_tz: str) -> NativeBundle:
+    """The records read from the file as the writer asks for them: a first read completes the top
+    level (``metadata`` follows the data) and the data object's members, and refuses what is no
+    record before anything is written; then one more read gives each array's records in turn, as
+    the writer writes the arrays in the file's order."""
+    for record in records(path, detection):
+        an_object(record)
+    sections = _Sections(records(path, detection))
+    return NativeBundle(NAME, detection.details.get("header"), sections.take, detection.details.get("layout"), local_tz)
+
+
+class _Sections:
+    """One read of the file, handed out array by array: ``take(section)`` gives the records of that
+    array (the next one in the file: the writer asks for them in the file's order)."""
+
+    def __init__(self, stream: Iterator[NativeRecord]):
+        self.stream, self.ahead = stream, None
+
+    def take(self, section: str) -> Iterator[dict[str, Any]]:
+        wanted = "pendingMemories" if section == "pending" else section
+        while True:
+            record = self.ahead if self.ahead is not None else next(self.stream, None)
+            self.ahead = None
+            if record is None:
+                return
+            if record.section != wanted:
+                self.ahead = record
+                return
+            yield an_object(record)

@@ -9,7 +9,7 @@ from typing import Any
 from ...bundle import Bundle
 from ...jsonio import needs_reference
 from ...timestamps import parse_epoch, store_text
-from .. import Indexed, NativeBundle, NativeRecord, Reference, render
+from .. import Indexed, NativeBundle, NativeRecord, Reference, Reread, render
 from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, NAME, PENDING, SECTIONS
 from .write import KIND_OF
 
@@ -110,12 +110,13 @@ def from_store(natives: dict[str, list[Any]], header: Any, layout: Any = None, *
     members in order, those that hold no records as they were); metadata.totalMemories is made true
     unless the records are exactly that import's. Without a header, a fresh one."""
     relations = natives.get("relations", [])
+    crossed = Reread(lambda: (r for r in relations if _cross(r)), lambda: sum(1 for r in relations if _cross(r)) if relations else 0)
     records = {
         "memories": natives.get("memories", []),
         "documents": natives.get("documents", []),
         "chunks": natives.get("chunks", []),
-        "memoryRelations": [r for r in relations if not _cross(r)],
-        "crossLayerRelations": [r for r in relations if _cross(r)],
+        "memoryRelations": Reread(lambda: (r for r in relations if not _cross(r)), lambda: len(relations) - len(crossed)),
+        "crossLayerRelations": crossed,
         "pending": natives.get("pending", []),
     }
     keys = list(layout.get("keys", [])) if isinstance(layout, dict) else []

@@ -30,6 +30,7 @@ class Kagura(FormatPlugin):
     volatile = ("exported_at",)  # every record carries the time of its export (shared/formats/kagura.md §2.3)
     kinds = ("memories", "nodes", "relations")
     relation_kinds = ("edge",)
+    native_kinds = ("memories", "nodes", "relations")
     directory = True
     mapping = convert.MAPPING
 
@@ -59,6 +60,9 @@ class Kagura(FormatPlugin):
 
     def header(self, path: Path, detection: Detection) -> Any:
         return read.header(path, detection.version)
+
+    def native_of(self, path: Path, detection: Detection, local_tz: str = "UTC") -> NativeBundle:
+        return read.native_of(path, detection, local_tz, self.header(path, detection), self.layout(path, detection))
 
     def split(self, path: Path, detection: Detection) -> Split | None:
         return store.split(path)

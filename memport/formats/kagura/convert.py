@@ -314,9 +314,7 @@ def _identity_key(record: dict[str, Any]) -> int:
     return key64(identity.encode("utf-8", "surrogatepass"))
 
 
-def _memories(
-    canonical: Any, facts: _Facts, target: Target, tz: Any, local_iso: str, report: ConversionReport
-) -> Iterator[dict[str, Any]]:
+def _memories(canonical: Any, facts: _Facts, target: Target, tz: Any, local_iso: str, report: ConversionReport) -> Iterator[dict[str, Any]]:
     seen: set[int] = set()
     for position, item in enumerate(i for i in canonical.items() if not isinstance(i, (Link, Node))):
         if not isinstance(item, View):

@@ -16,7 +16,8 @@ from ...jsonio import read_document
 from ...model import BundleMeta
 from ...schemas import refusal
 from ...timestamps import zone
-from .. import Detection, NativeRecord
+from .. import Detection, NativeBundle, NativeRecord
+from .._convert import an_object
 from .._jsonl import records as jsonl_records
 from .._jsonl import scan
 from .codec import COLUMNS, EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE, Context, local_time
@@ -146,3 +147,17 @@ def _object(value: Any, file: Path, line: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise MalformedInputError(f"expected a JSON object, got {type(value).__name__}", Location(str(file), line=line))
     return value
+
+
+def native_of(path: Path, detection: Detection, local_tz: str, header: Any, layout: Any) -> NativeBundle:
+    """The bundle's records read from its files as the writer asks for them: memories.jsonl, then
+    graph.jsonl's nodes and its edges (a read each); metadata.json as it is."""
+    graph = path / GRAPH
+
+    def records(kind: str) -> Iterator[dict[str, Any]]:
+        if kind == "memories" and (path / MEMORIES).is_file():
+            yield from (an_object(r) for r in jsonl_records(path / MEMORIES, lambda value: "memories"))
+        elif kind in ("nodes", "relations") and graph.is_file():
+            yield from (an_object(r) for r in jsonl_records(graph, graph_kind, default="nodes") if r.kind == kind)
+
+    return NativeBundle(NAME, header, records, layout, local_tz)

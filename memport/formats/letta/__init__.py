@@ -35,6 +35,7 @@ class LettaFormat(FormatPlugin):
     looks_for = 'a JSON file {"agents": [...], "blocks": [...], ...} (Letta agent file, also double-encoded or the legacy single agent)'
     kinds = ("memories", "messages", "documents")
     volatile = VOLATILE  # file ids, numbered anew on every export
+    streams = False  # one document whose agents hold the records: read and built whole
     mapping = convert.MAPPING
 
     def sniff(self, path: Path) -> Detection | None:
@@ -54,6 +55,9 @@ class LettaFormat(FormatPlugin):
 
     def read_native(self, bundle: NativeBundle) -> LettaBundle:
         return bundle.layout["bundle"]
+
+    def native_counts(self, bundle: NativeBundle) -> dict[str, int] | None:
+        return bundle.layout["bundle"].counts()
 
     def write_native(self, bundle: NativeBundle, path: Path, *, overwrite: bool = False, exported_at: Any = None) -> Path | None:
         return self.write(bundle.layout["bundle"], path, overwrite=overwrite, exported_at=exported_at)

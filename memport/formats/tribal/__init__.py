@@ -47,6 +47,9 @@ class Tribal(FormatPlugin):
     def read_native(self, bundle: NativeBundle) -> Bundle:
         return write.read_native(bundle)
 
+    def native_of(self, path: Path, detection: Detection, local_tz: str = "UTC") -> NativeBundle:
+        return read.native_of(path, detection, local_tz)
+
     def validate(self, path: Path, detection: Detection) -> list[Any]:
         return validate.validate_bundle(path, detection)
 

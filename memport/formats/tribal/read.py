@@ -19,7 +19,8 @@ from ...jsonio import BOM, loads, read_document
 from ...model import BundleMeta, EmbeddingModel
 from ...problems import quote
 from ...schemas import refusal
-from .. import Detection, NativeRecord
+from .. import Detection, NativeBundle, NativeRecord
+from .._convert import an_object
 from .._document import head_of, header_of, walk
 from .._jsonl import scan
 from .codec import COLUMNS, ENTRY, ENTRY_KEYS, ENVELOPE_KEYS, JSONL_NAME, NAME, Context, embedding_model, timestamp
@@ -209,3 +210,19 @@ def jsonl_from_native(entries: Iterable[dict[str, Any]], *, local_tz: str = "UTC
     ctx = Context(model.name if model else None, model.dimensions if model else None)
     records = Records(memories=[ENTRY.decode(e, ctx) for e in entries])
     return Bundle(BundleMeta(format=JSONL_NAME, version="1.0", local_tz=local_tz, embedding_model=model), records, columns=COLUMNS)
+
+
+def native_of(path: Path, detection: Detection, local_tz: str) -> NativeBundle:
+    """The entries read from the file as the writer asks for them. A first read completes the top
+    level (members after the entries, which the writer writes after them) and refuses what is no
+    entry before anything is written."""
+    stream = detection.format == JSONL_NAME
+    read = stream_entries if stream else bundle_entries
+    if not stream:
+        for record in read(path, detection):
+            an_object(record)
+
+    def records(kind: str) -> Iterator[dict[str, Any]]:
+        return (an_object(r) for r in read(path, detection)) if kind == "memories" else iter(())
+
+    return NativeBundle(detection.format, None if stream else detection.details.get("header"), records, {"model": None}, local_tz)
