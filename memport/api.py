@@ -18,14 +18,14 @@ from .model import KINDS
 from .problems import Report, without_shadowed_warnings
 
 
-def read(path: str | Path, *, local_tz: str = "UTC") -> Bundle:
+def read(path: str | Path, *, local_tz: str = "UTC", format: str | None = None) -> Bundle:
     """Read a bundle of any supported format into memory.
 
     ``local_tz`` is the IANA zone of the machine that wrote naive *local* times (Kagura's
     ``exported_at``, graph times and updated rows); it defaults to UTC because the bundle does
-    not record it.
+    not record it. ``format`` names the bundle's format: only that one is tried (see :func:`detect`).
     """
-    detection = detect(path)
+    detection = detect(path, format)
     return plugin(detection.format).read(Path(path), detection, local_tz)
 
 
@@ -56,13 +56,14 @@ def convert(
     return _convert(bundle, to, exported_at=exported_at, user_id=user_id, agent_name=agent_name)
 
 
-def validate(path: str | Path) -> Report:
+def validate(path: str | Path, *, format: str | None = None) -> Report:
     """Check a bundle against its format version's JSON Schemas and cross-record rules.
 
     Reports every problem (not only the first) with file, line or record, JSON path, a stable
-    code and a severity. Streams JSONL files, so memory stays flat on large bundles.
+    code and a severity. Streams JSONL files, so memory stays flat on large bundles. ``format``
+    names the bundle's format: only that one is tried (see :func:`detect`).
     """
-    detection = detect(path)
+    detection = detect(path, format)
     problems = without_shadowed_warnings(plugin(detection.format).validate(Path(path), detection))
     problems.sort(
         key=lambda p: (p.file or "", p.line if p.line is not None else -1, p.record if p.record is not None else -1, p.path or "", p.code)
@@ -70,11 +71,14 @@ def validate(path: str | Path) -> Report:
     return Report(detection.format, detection.version, str(path), problems)
 
 
-def inspect(path: str | Path) -> dict[str, Any]:
+def inspect(path: str | Path, *, format: str | None = None) -> dict[str, Any]:
     """Format, version, evidence and record counts, without loading the bundle (the shape of
-    ``memport inspect --json``)."""
-    detection: Detection = detect(path)
+    ``memport inspect --json``). The bundle's header is read too: what an import would refuse
+    (a truncated metadata.json, say) is refused here, not counted as fine. ``format`` names the
+    bundle's format: only that one is tried (see :func:`detect`)."""
+    detection: Detection = detect(path, format)
     fmt = plugin(detection.format)
+    fmt.header(Path(path), detection)
     found = fmt.count(Path(path), detection)
     # memories without a vector (a format that carries none: all of them)
     if not fmt.carries_vectors:

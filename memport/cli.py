@@ -56,6 +56,16 @@ def _guard(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _format_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--format NAME: the format of the bundle read; only that format is tried (no guess)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([p.name for p in plugins()]),
+        help="The bundle's format: only it is tried (default: detected, with the evidence shown by inspect).",
+    )(command)
+
+
 def _emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False))
 
@@ -69,10 +79,11 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print format, version and counts as JSON.")
+@_format_option
 @_guard
-def inspect(path: str, as_json: bool) -> None:
+def inspect(path: str, as_json: bool, fmt: str | None) -> None:
     """Show the format, version and record counts of the bundle at PATH."""
-    found = api.inspect(path)
+    found = api.inspect(path, format=fmt)
     if as_json:
         _emit_json(
             {
@@ -94,14 +105,15 @@ def inspect(path: str, as_json: bool) -> None:
 @click.argument("path", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--strict", is_flag=True, help="Treat warnings as failures (exit 1).")
+@_format_option
 @_guard
-def validate(path: str, as_json: bool, strict: bool) -> None:
+def validate(path: str, as_json: bool, strict: bool, fmt: str | None) -> None:
     """Check the bundle at PATH against its format's JSON Schemas and cross-record rules.
 
     Exit 0 when valid (warnings allowed unless --strict), 1 when invalid, 2 when PATH cannot be
     read or is not a bundle.
     """
-    report = api.validate(path)
+    report = api.validate(path, format=fmt)
     failed = not report.valid or (strict and report.warnings)
     if as_json:
         _emit_json(report.to_dict())
@@ -138,6 +150,7 @@ def validate(path: str, as_json: bool, strict: bool) -> None:
     show_default=True,
     help="The export time written into the output: an ISO 8601 date-time, or keep (the source's own).",
 )
+@_format_option
 @_guard
 def convert(
     src: str,
@@ -151,6 +164,7 @@ def convert(
     user_id: str,
     agent_name: str,
     exported_at: str,
+    fmt: str | None,
 ) -> None:
     """Read SRC and write it as FORMAT to OUTPUT, atomically, saying what could not be carried.
 
@@ -159,7 +173,7 @@ def convert(
     """
     when = export_time(exported_at)
     when = None if when == "keep" else when
-    bundle = api.read(src, local_tz=local_tz)
+    bundle = api.read(src, local_tz=local_tz, format=fmt)
     result = api.convert(bundle, target, user_id=user_id, agent_name=agent_name, exported_at=when)
     report = result.conversion
     failed = strict and not report.lossless
@@ -230,6 +244,7 @@ def _filters(kwargs: dict[str, Any]) -> Filters:
     help="Vectors a bundle carries: keep them when their model is the store's (auto), always (keep), or never (drop).",
 )
 @_filter_options
+@_format_option
 @_guard
 def import_(
     src: str,
@@ -241,11 +256,12 @@ def import_(
     as_json: bool,
     local_tz: str,
     vectors: str,
+    fmt: str | None,
     **kwargs: Any,
 ) -> None:
     """Import the bundle SRC into the store, in one transaction."""
     filters = _filters(kwargs)
-    options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear, vectors=vectors)
+    options = dict(strategy=strategy, decisions=decisions, filters=filters, local_tz=local_tz, clear=clear, vectors=vectors, format=fmt)
     with Store(db_path) as store:
         result = planning.plan(src, store, **options).summary() if dry_run else planning.import_bundle(src, store, **options)
     if as_json:
@@ -271,19 +287,20 @@ def import_(
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and the differing records as JSON.")
 @click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
 @_filter_options
+@_format_option
 @_guard
-def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, local_tz: str, **kwargs: Any) -> None:
+def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, local_tz: str, fmt: str | None, **kwargs: Any) -> None:
     """Show what differs between the bundle SRC and a store (--db) or another bundle (--against)."""
     if (db_path is None) == (against is None):
         raise click.UsageError("give exactly one of --db STORE or --against OTHER")
     filters = _filters(kwargs)
     with contextlib.ExitStack() as stack:
         if against:
-            result = planning.compare(src, against, filters=filters, local_tz=local_tz)
+            result = planning.compare(src, against, filters=filters, local_tz=local_tz, format=fmt)
             stack.callback(result.store.close)
         else:
             store = stack.enter_context(Store(db_path))
-            result = planning.plan(src, store, strategy="manual", filters=filters, local_tz=local_tz)
+            result = planning.plan(src, store, strategy="manual", filters=filters, local_tz=local_tz, format=fmt)
         summary = result.summary()
         rows = [
             {

@@ -18,8 +18,10 @@ conversion report.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
+import os
 import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -321,17 +323,23 @@ def families() -> list[str]:
     return sorted({p.family for p in plugins()})
 
 
-def detect(path: str | Path) -> Detection:
+def detect(path: str | Path, format: str | None = None) -> Detection:
     """Say which format and version ``path`` holds, with the evidence used.
 
-    Raises :class:`NotABundleError` naming what was looked for when nothing matches, and
+    With ``format`` (a format's name), that format's plugin is asked and no other: a path that is
+    not that format is an error saying what the format reads, rather than another format's guess.
+
+    Raises :class:`NotABundleError` naming what was looked for when nothing matches,
     :class:`UnsupportedVersionError` naming the supported versions when the format is known but
-    its version is not.
+    its version is not, and :class:`BundleNotFoundError` for a path that leads nowhere (a broken
+    symbolic link or a loop of them is said as such).
     """
     path = Path(path)
+    followed(path)
     if not path.exists():
         raise BundleNotFoundError("no such file or directory", Location(str(path)))
-    for p in plugins():
+    asked = (plugin(format),) if format is not None else plugins()
+    for p in asked:
         found = p.sniff(path)
         if found is None:
             continue
@@ -341,6 +349,24 @@ def detect(path: str | Path) -> Detection:
                 Location(str(path)),
             )
         return found
-    looked = "; ".join(f"{p.name}: {p.looks_for}" for p in plugins())
     kind = "directory" if path.is_dir() else "file"
+    if format is not None:
+        raise NotABundleError(f"this {kind} is not a {format} bundle: {format} reads {asked[0].looks_for}", Location(str(path)))
+    looked = "; ".join(f"{p.name}: {p.looks_for}" for p in plugins())
     raise NotABundleError(f"this {kind} is not a memory bundle memport knows. Looked for {looked}", Location(str(path)))
+
+
+def followed(path: Path) -> None:
+    """A path that is a symbolic link must lead to something: every command follows links alike,
+    and a broken link or a loop of links is said as such (a plain existence test would only say
+    "no such file", or skip a bundle's file as if it were absent)."""
+    if not path.is_symlink():
+        return
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise BundleNotFoundError(f"a symbolic link to {os.readlink(path)}, which does not exist", Location(str(path))) from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise BundleNotFoundError("a loop of symbolic links: it never reaches a file", Location(str(path))) from None
+        raise

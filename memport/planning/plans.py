@@ -371,13 +371,15 @@ def plan(
     local_tz: str = "UTC",
     clear: bool = False,
     vectors: str = "auto",
+    format: str | None = None,
 ) -> Plan:
     """A dry run: what importing ``bundle`` into ``store`` would do, without writing anything.
-    ``vectors`` (auto, keep, drop) says what becomes of vectors a bundle carries."""
+    ``vectors`` (auto, keep, drop) says what becomes of vectors a bundle carries; ``format`` names
+    the bundle's format (only that one is tried, see :func:`memport.detect`)."""
     if isinstance(decisions, (str, Path)):
         decisions = load_decisions(decisions)
     return Plan(
-        source_of(bundle) if not isinstance(bundle, Source) else bundle,
+        source_of(bundle, format) if not isinstance(bundle, Source) else bundle,
         store,
         strategy,
         decisions or {},
@@ -414,11 +416,13 @@ def import_bundle(
     local_tz: str = "UTC",
     clear: bool = False,
     vectors: str = "auto",
+    format: str | None = None,
 ) -> dict[str, Any]:
     """Import in one transaction: all of it lands or none of it. ``clear`` empties the store first;
     it and the ``overwrite`` strategy, which replace stored data, take a backup first (its path is
-    in the result). Returns the accounting (the shape of ``memport import --json``)."""
-    source = bundle if isinstance(bundle, Source) else source_of(bundle)
+    in the result). Returns the accounting (the shape of ``memport import --json``). ``format``
+    names the bundle's format (only that one is tried, see :func:`memport.detect`)."""
+    source = bundle if isinstance(bundle, Source) else source_of(bundle, format)
     if isinstance(decisions, (str, Path)):
         decisions = load_decisions(decisions)
     backup = store.backup() if clear or strategy == "overwrite" else None
@@ -467,9 +471,18 @@ def _splittable(source: Source, store: Any) -> Any:
     return source.split if worth_two(source.split.memories) else None
 
 
-def compare(bundle: str | Path | Bundle, other: str | Path | Bundle, *, filters: Filters | None = None, local_tz: str = "UTC") -> Plan:
+def compare(
+    bundle: str | Path | Bundle,
+    other: str | Path | Bundle,
+    *,
+    filters: Filters | None = None,
+    local_tz: str = "UTC",
+    format: str | None = None,
+) -> Plan:
     """What differs between two bundles: ``bundle`` planned (``manual``: nothing resolved) against a
-    store in memory that holds ``other``. Rows say which records are new, the same, or differ."""
+    store in memory that holds ``other``. Rows say which records are new, the same, or differ.
+    ``format`` names the format of ``bundle`` (only that one is tried)."""
+    source = source_of(bundle, format) if not isinstance(bundle, Source) else bundle
     store = Store(":memory:")
     import_bundle(other, store, local_tz=local_tz)
-    return plan(bundle, store, strategy="manual", filters=filters, local_tz=local_tz)
+    return plan(source, store, strategy="manual", filters=filters, local_tz=local_tz)

@@ -6,6 +6,7 @@ exporter crash; the importer never reads it (shared/formats/kagura.md §1).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from ...jsonio import read_document
 from ...model import BundleMeta
 from ...schemas import refusal
 from ...timestamps import zone
-from .. import Detection, NativeRecord
+from .. import Detection, NativeRecord, followed
 from .._jsonl import records as jsonl_records
 from .._jsonl import scan
 from .codec import COLUMNS, EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE, Context, local_time
@@ -32,13 +33,22 @@ def sniff(path: Path) -> Detection | None:
         return None
     if not path.is_dir():
         return None
-    present = [name for name in FILES if (path / name).exists()]
-    if not present:
-        return None
+    present = [name for name in FILES if os.path.lexists(path / name)]
     for name in present:
+        followed(path / name)  # a broken link or a loop is said, not skipped as a missing file
         if not (path / name).is_file():
             raise MalformedInputError(f"{name} is not a regular file", Location(str(path / name)))
+    lookalikes = _lookalikes(path)
+    if lookalikes and not {MEMORIES, GRAPH} & set(present):
+        raise NotABundleError(
+            f"holds {', '.join(lookalikes)}, which Kagura does not read: Kagura's importer reads memories.jsonl and graph.jsonl "
+            "by these exact names (and never metadata.json), so it would import nothing from this directory; rename the files",
+            Location(str(path)),
+        )
+    if not present:
+        return None
     evidence = [f"{name} present" for name in present]
+    evidence += [f"{name} ignored: Kagura reads memories.jsonl and graph.jsonl only" for name in lookalikes]
     version = "1.0"
     if METADATA in present:
         try:
@@ -55,6 +65,15 @@ def sniff(path: Path) -> Detection | None:
     else:
         evidence.append("no metadata.json (the exporter writes it last; a crashed export lacks it); assuming 1.0")
     return Detection(NAME, version, evidence)
+
+
+def _lookalikes(path: Path) -> list[str]:
+    """Names in the directory that look like Kagura's files but are not them (memories.json,
+    Graph.jsonl, metadata.jsonl, memories.jsonl.gz, ...): the importer opens its files by their
+    exact names only. A JSON-like name is asked for, so that a graph.png is not taken for one."""
+    stems = {name.split(".")[0] for name in FILES}
+    with os.scandir(path) as entries:
+        return sorted(e.name for e in entries if e.name not in FILES and e.name.split(".")[0].lower() in stems and "json" in e.name.lower())
 
 
 def read(path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:

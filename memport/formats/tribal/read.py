@@ -166,7 +166,11 @@ def sniff_stream(path: Path) -> Detection | None:
                 first = raw.lstrip(BOM).strip()
                 break
         else:
-            return None
+            if path.suffix.lower() != ".jsonl":
+                return None
+            # what ``convert --to tribal-jsonl`` writes for a bundle without memories: the stream
+            # is the only JSON Lines format that is a single file
+            return Detection(JSONL_NAME, "1.0", ["an empty JSON Lines file (*.jsonl): a stream of no Tribal entries"])
     if not first.startswith(b"{"):
         return None
     try:
