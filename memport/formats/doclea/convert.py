@@ -17,6 +17,7 @@ from typing import Any
 from ...bundle import Bundle
 from ...jsonio import dumps_js_compact
 from ...model import Relation
+from ...timestamps import epoch_milliseconds, epoch_seconds
 from .. import relation_owner
 from .._convert import (
     EPOCH,
@@ -199,8 +200,8 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
         record["experts"] = own.get("experts", [])
         if "qdrantId" in own:
             record["qdrantId"] = own["qdrantId"]
-        record["createdAt"] = int(created.timestamp())
-        record["accessedAt"] = int(accessed.timestamp())
+        record["createdAt"] = epoch_seconds(created)
+        record["accessedAt"] = epoch_seconds(accessed)
         record["accessCount"] = own.get("accessCount", 0)
         record["needsReview"] = own.get("needsReview", False)
         for k in ("decayRate", "lastRefreshedAt", "confidenceFloor", "decayFunction"):
@@ -226,7 +227,7 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
     # documents, chunks and pending memories exist only in Doclea bundles, which never get here
     doc = {
         "version": "1.0.0",
-        "exportedAt": int(now.timestamp()),
+        "exportedAt": epoch_seconds(now),
         "backendType": "sqlite",
         "storageMode": "manual",
         "schemaVersion": "012",
@@ -302,7 +303,7 @@ def _relations(canonical: Canonical, ids: dict[int, str], report: ConversionRepo
                         "type": rel_type,
                         "weight": 1,
                         "metadata": None,
-                        "created_at": int((v.updated or v.created or EPOCH).timestamp() * 1000),
+                        "created_at": epoch_milliseconds(v.updated or v.created or EPOCH),
                     },
                     None,
                 )
@@ -375,7 +376,7 @@ def _millis(text: Any) -> int:
             return 0
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
-        return int(dt.timestamp() * 1000)
+        return epoch_milliseconds(dt)
     return 0
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ...bundle import Bundle
 from ...jsonio import atomic_output, dumps_js, write_synced
+from ...timestamps import epoch_seconds
 from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, NAME, PENDING, SECTIONS
 
 
@@ -17,7 +18,7 @@ def write(bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: d
     header = dict(meta.header) if same else _fresh_header(bundle)
     container = meta.container if same and meta.container is not None else {"keys": list(SECTIONS), "raw": {}}
     if exported_at is not None:
-        header["exportedAt"] = int(exported_at.timestamp())
+        header["exportedAt"] = epoch_seconds(exported_at)
     r = bundle.records
     encoded = {
         "memories": [MEMORY.encode(m) for m in r.memories],
@@ -45,7 +46,7 @@ def _fresh_header(bundle: Bundle) -> dict[str, Any]:
         metadata["embeddingModel"] = model.name
     return {
         "version": "1.0.0",
-        "exportedAt": int(exported.timestamp()),
+        "exportedAt": epoch_seconds(exported),
         "backendType": meta.backend_type or "sqlite",
         "storageMode": meta.storage_mode or "manual",
         "schemaVersion": meta.schema_version or "012",

@@ -10,12 +10,11 @@ edges whose ``data.memport`` keeps the original; reading a bundle back restores 
 from __future__ import annotations
 
 import json
-from datetime import UTC
 from typing import Any
 
 from ...bundle import Bundle
 from ...model import Relation, Timestamp
-from ...timestamps import zone
+from ...timestamps import in_zone, sqlite_text, zone
 from .. import family, relation_owner
 from .._convert import (
     CARRIED,
@@ -206,7 +205,7 @@ def meaning(edge: Relation) -> str:
 def from_canonical(canonical: Canonical, target: Target, report: ConversionReport) -> Bundle:
     tz = zone(target.local_tz)
     now = target.now
-    local_iso = now.astimezone(tz).replace(tzinfo=None).isoformat()
+    local_iso = in_zone(now, tz, "the export time").isoformat()
     views = canonical.memories
     lose_vectors(views, report, NAME)
     memories: list[dict[str, Any]] = []
@@ -231,11 +230,11 @@ def from_canonical(canonical: Canonical, target: Target, report: ConversionRepor
             created, updated = required_times(v, report, NAME)
             if created.microsecond:
                 report.lose("memories", "created_at", v.label, "Kagura's created_at has whole seconds (SQLite CURRENT_TIMESTAMP)")
-            record["created_at"] = created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            record["created_at"] = sqlite_text(created)
             record["updated_at"] = (
-                updated.astimezone(tz).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+                in_zone(updated, tz, f"{v.label}: updated_at").isoformat(sep=" ", timespec="microseconds")
                 if updated.microsecond
-                else updated.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+                else sqlite_text(updated)
             )
             record["metadata"] = _metadata(v)
         elif _metadata(v) is not None:

@@ -9,7 +9,7 @@ from typing import Any
 from ...bundle import Bundle
 from ...jsonio import atomic_output, dumps_python, write_synced
 from ...model import Relation
-from ...timestamps import zone
+from ...timestamps import in_zone, zone
 from .codec import EDGE, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE
 
 
@@ -31,8 +31,7 @@ def write(bundle: Bundle, path: Path, *, overwrite: bool = False, exported_at: d
             header = dict(meta.header) if same and meta.header is not None else _fresh_header(bundle, edges)
             if exported_at is not None:
                 # naive local ISO, in the zone the bundle was read with
-                local = exported_at.astimezone(zone(meta.local_tz)).replace(tzinfo=None)
-                header["exported_at"] = local.isoformat()
+                header["exported_at"] = in_zone(exported_at, zone(meta.local_tz), "the export time").isoformat()
             # json.dump(metadata, f, indent=2): no final newline
             write_synced(out.tmp / METADATA, dumps_python(header, indent=2).encode("ascii"))
     return out.backup

@@ -1,0 +1,113 @@
+"""Time at the edges: integer arithmetic for Unix times (the last microsecond of 9999 stays in
+9999), years below 1000 written as the native writers write them, and one note, with its count and
+the flag to use, when Kagura's naive local times are read without a zone."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+
+import pytest
+from native import TRIBAL_ENTRY, doclea_bundle, tribal_bundle, write_doclea, write_tribal
+
+import memport
+from memport.formats.letta.codec import parse_time
+from memport.timestamps import parse_epoch, store_text
+
+LAST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+FIRST = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def tribal_with_times(path, created, updated, **extra):
+    entry = dict(copy.deepcopy(TRIBAL_ENTRY), created_at=created, updated_at=updated, **extra)
+    return write_tribal(path, tribal_bundle([entry]))
+
+
+# Unix times: integers, floored ------------------------------------------------------------------
+
+
+def test_the_last_microsecond_of_9999_stays_in_9999(tmp_path):
+    src = tribal_with_times(tmp_path / "t.json", LAST.isoformat(), LAST.isoformat())
+    out = tmp_path / "d.json"
+    memport.write(memport.convert(memport.read(src), "doclea"), out)
+    memory = json.loads(out.read_text())["data"]["memories"][0]
+    assert memory["createdAt"] == memory["accessedAt"] == 253402300799  # float arithmetic made it 253402300800: year 10000
+    back = memport.read(out).records.memories[0]
+    assert back.created_at.utc == LAST.replace(microsecond=0)
+    assert memport.validate(out).valid
+
+
+def test_a_relation_of_the_last_millisecond_keeps_it(tmp_path):
+    supersedes = dict(copy.deepcopy(TRIBAL_ENTRY), id="0b7c6a52-1111-4a2b-9c3d-000000000002", supersedes=TRIBAL_ENTRY["id"])
+    supersedes.update(created_at=LAST.isoformat(), updated_at=LAST.isoformat())
+    src = write_tribal(tmp_path / "t.json", tribal_bundle([copy.deepcopy(TRIBAL_ENTRY), supersedes]))
+    out = tmp_path / "d.json"
+    memport.write(memport.convert(memport.read(src), "doclea"), out)
+    relation = json.loads(out.read_text())["data"]["memoryRelations"][0]
+    assert relation["created_at"] == 253402300799999
+    assert memport.read(out).records.relations[0].created_at.utc == LAST.replace(microsecond=999000)
+
+
+def test_epoch_values_are_read_with_integer_arithmetic():
+    assert parse_epoch(253402300799999, milliseconds=True) == (LAST.replace(microsecond=999000), "epoch-ms")
+    assert parse_epoch(253402300799, milliseconds=False) == (LAST.replace(microsecond=0), "epoch-s")
+    assert parse_epoch(-62135596800, milliseconds=False) == (FIRST, "epoch-s")
+    assert parse_epoch(253402300800, milliseconds=False) == (None, "unparsed")  # year 10000: no datetime holds it
+    assert parse_epoch(1.5, milliseconds=False)[0] == datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=UTC)
+    # Letta reads a number as seconds, or milliseconds beyond 2e10 (pydantic's rule), numeric text alike
+    assert parse_time(253402300799999)[0] == LAST.replace(microsecond=999000)
+    assert parse_time("253402300799999")[0] == LAST.replace(microsecond=999000)
+
+
+def test_times_before_1970_are_floored_as_javascript_floors_them(tmp_path):
+    half = datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)
+    src = tribal_with_times(tmp_path / "t.json", half.isoformat(), half.isoformat())
+    out = tmp_path / "d.json"
+    memport.write(memport.convert(memport.read(src), "doclea"), out)
+    assert json.loads(out.read_text())["data"]["memories"][0]["createdAt"] == -1  # Math.floor(-0.5); int() gave 0
+
+
+def test_export_times_are_whole_seconds_floored(tmp_path):
+    src = write_doclea(tmp_path / "d.json", doclea_bundle())
+    out = tmp_path / "o.json"
+    memport.write(memport.read(src), out, exported_at=LAST)
+    assert json.loads(out.read_text())["exportedAt"] == 253402300799
+
+
+# years below 1000 -----------------------------------------------------------------------------
+
+
+def test_year_one_is_written_as_sqlite_and_isoformat_write_it(tmp_path):
+    src = tribal_with_times(tmp_path / "t.json", FIRST.isoformat(), FIRST.isoformat())
+    kagura = tmp_path / "k"
+    memport.write(memport.convert(memport.read(src), "kagura"), kagura)
+    record = json.loads((kagura / "memories.jsonl").read_text())
+    assert (record["created_at"], record["updated_at"]) == ("0001-01-01 00:00:00", "0001-01-01 00:00:00")
+    assert memport.validate(kagura).valid
+    assert memport.read(kagura).records.memories[0].created_at.utc == FIRST
+    doclea = tmp_path / "d.json"
+    memport.write(memport.convert(memport.read(src), "doclea"), doclea)
+    assert json.loads(doclea.read_text())["data"]["memories"][0]["createdAt"] == -62135596800
+    tribal = tmp_path / "back.json"
+    memport.write(memport.convert(memport.read(doclea), "tribal"), tribal)
+    assert json.loads(tribal.read_text())["entries"][0]["created_at"] == "0001-01-01T00:00:00+00:00"
+
+
+def test_the_store_time_text_is_fixed_width_so_that_it_sorts():
+    texts = [store_text(FIRST), store_text(datetime(999, 5, 1, tzinfo=UTC)), store_text(datetime(2025, 1, 1, tzinfo=UTC)), store_text(LAST)]
+    assert texts[0] == "0001-01-01T00:00:00.000000Z"
+    assert {len(t) for t in texts} == {27}
+    assert texts == sorted(texts)
+
+
+@pytest.mark.parametrize("zone, edge", [("America/New_York", FIRST.replace(microsecond=1)), ("Asia/Tokyo", LAST)])
+def test_a_time_that_leaves_the_calendar_in_the_local_zone_is_a_clear_error(tmp_path, zone, edge):
+    """Kagura writes an updated row's time in local time: the first microseconds of year 1 are
+    year 0 in New York, the last of 9999 are year 10000 in Tokyo; neither can be written."""
+    src = tribal_with_times(tmp_path / "t.json", edge.isoformat(), edge.isoformat())
+    with pytest.raises(memport.ConversionError) as err:
+        memport.convert(memport.read(src, local_tz=zone), "kagura")
+    assert str(err.value) == (
+        f"{TRIBAL_ENTRY['id']}: updated_at {edge.isoformat()} cannot be written in {zone}, where it falls outside the years 1 to 9999"
+    )
