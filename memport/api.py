@@ -16,14 +16,16 @@ from .formats import Detection, detect, plugin
 from .formats._convert import convert as _convert
 from .model import KINDS
 from .problems import Report, without_shadowed_warnings
+from .timestamps import naive_local_note
 
 
-def read(path: str | Path, *, local_tz: str = "UTC", format: str | None = None) -> Bundle:
+def read(path: str | Path, *, local_tz: str | None = None, format: str | None = None) -> Bundle:
     """Read a bundle of any supported format into memory.
 
     ``local_tz`` is the IANA zone of the machine that wrote naive *local* times (Kagura's
-    ``exported_at``, graph times and updated rows); it defaults to UTC because the bundle does
-    not record it. ``format`` names the bundle's format: only that one is tried (see :func:`detect`).
+    ``exported_at`` and updated rows); the bundle does not record it, so without one they are read
+    as UTC and ``bundle.meta.local_tz`` is None (a conversion then notes how many there were).
+    ``format`` names the bundle's format: only that one is tried (see :func:`detect`).
     """
     detection = detect(path, format)
     return plugin(detection.format).read(Path(path), detection, local_tz)
@@ -68,14 +70,18 @@ def validate(path: str | Path, *, format: str | None = None) -> Report:
     problems.sort(
         key=lambda p: (p.file or "", p.line if p.line is not None else -1, p.record if p.record is not None else -1, p.path or "", p.code)
     )
-    return Report(detection.format, detection.version, str(path), problems)
+    # naive local times are a note, not a problem: the exporter writes exactly them, and only the
+    # reader lacks the zone; a note changes no verdict (--strict included)
+    notes = naive_local_note(detection.details.get("naive_local_times", 0))
+    return Report(detection.format, detection.version, str(path), problems, notes=notes)
 
 
 def inspect(path: str | Path, *, format: str | None = None) -> dict[str, Any]:
     """Format, version, evidence and record counts, without loading the bundle (the shape of
-    ``memport inspect --json``). The bundle's header is read too: what an import would refuse
-    (a truncated metadata.json, say) is refused here, not counted as fine. ``format`` names the
-    bundle's format: only that one is tried (see :func:`detect`)."""
+    ``memport inspect --json``), and ``notes`` (naive local times the bundle holds, see
+    :func:`memport.timestamps.naive_local_note`). The bundle's header is read too: what an import
+    would refuse (a truncated metadata.json, say) is refused here, not counted as fine. ``format``
+    names the bundle's format: only that one is tried (see :func:`detect`)."""
     detection: Detection = detect(path, format)
     fmt = plugin(detection.format)
     fmt.header(Path(path), detection)
@@ -91,4 +97,5 @@ def inspect(path: str | Path, *, format: str | None = None) -> dict[str, Any]:
         "counts": {kind: int(found.get(kind, 0)) for kind in KINDS},
         "needs_reembedding": needs,
         "evidence": detection.evidence,
+        "notes": naive_local_note(detection.details.get("naive_local_times", 0)),
     }

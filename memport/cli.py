@@ -66,6 +66,12 @@ def _format_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def _notes(notes: list[dict[str, Any]]) -> None:
+    """What the library noted about how it read the bundle (naive local times read as UTC), once each."""
+    for note in notes:
+        click.echo(f"note: {note['message']}")
+
+
 def _emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False))
 
@@ -91,6 +97,7 @@ def inspect(path: str, as_json: bool, fmt: str | None) -> None:
                 "version": found["version"],
                 "counts": found["counts"],
                 "needs_reembedding": found["needs_reembedding"],
+                "notes": found["notes"],
             }
         )
         return
@@ -99,6 +106,7 @@ def inspect(path: str, as_json: bool, fmt: str | None) -> None:
         click.echo(f"  {kind:<10} {n}")
     click.echo(f"  needing an embedding: {found['needs_reembedding']} (memories without a vector)")
     click.echo("evidence: " + "; ".join(found["evidence"]))
+    _notes(found["notes"])
 
 
 @cli.command()
@@ -122,6 +130,7 @@ def validate(path: str, as_json: bool, strict: bool, fmt: str | None) -> None:
             click.echo(str(problem))
         verdict = "invalid" if not report.valid else ("valid, but --strict fails on warnings" if failed else "valid")
         click.echo(f"{report.format} {report.version}: {verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
+        _notes(report.notes)
     if failed:
         sys.exit(EXIT_INVALID)
 
@@ -134,7 +143,10 @@ def validate(path: str, as_json: bool, strict: bool, fmt: str | None) -> None:
 @click.option("--strict", is_flag=True, help="Fail (exit 1, nothing written) if anything cannot be carried.")
 @click.option("--json", "as_json", is_flag=True, help="Print the accounting and losses as JSON.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output (the old one is kept as <name>.bak-<time>).")
-@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of the machine that wrote naive local times (Kagura).")
+@click.option(
+    "--local-tz",
+    help="IANA time zone of the machine that wrote naive local times (Kagura); without it they are read as UTC, and said so.",
+)
 @click.option(
     "--user-id", default="memport", show_default=True, help="Owner of the memories when converting to Kagura from a format without users."
 )
@@ -160,7 +172,7 @@ def convert(
     strict: bool,
     as_json: bool,
     overwrite: bool,
-    local_tz: str,
+    local_tz: str | None,
     user_id: str,
     agent_name: str,
     exported_at: str,
@@ -185,6 +197,7 @@ def convert(
         _emit_json(report.to_dict())
     else:
         click.echo(report.summary_line())
+        _notes(report.notes)
         for loss in sorted(report.losses.values(), key=lambda x: (x.kind, x.field)):
             examples = ", ".join(loss.examples)
             click.echo(f"  lost {loss.kind}.{loss.field}: {loss.count} (e.g. {examples}){' - ' + loss.note if loss.note else ''}")
@@ -235,7 +248,10 @@ def _filters(kwargs: dict[str, Any]) -> Filters:
 @click.option("--dry-run", is_flag=True, help="Only report what would happen; write nothing.")
 @click.option("--clear", is_flag=True, help="Empty the store first (after a backup).")
 @click.option("--json", "as_json", is_flag=True, help="Print the accounting as JSON.")
-@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
+@click.option(
+    "--local-tz",
+    help="IANA time zone of the machine that wrote naive local times (Kagura); without it they are read as UTC, and said so.",
+)
 @click.option(
     "--vectors",
     type=click.Choice(list(planning.VECTOR_STRATEGIES)),
@@ -254,7 +270,7 @@ def import_(
     dry_run: bool,
     clear: bool,
     as_json: bool,
-    local_tz: str,
+    local_tz: str | None,
     vectors: str,
     fmt: str | None,
     **kwargs: Any,
@@ -276,6 +292,7 @@ def import_(
             click.echo(f"{result['needs_reembedding']} memories need (re-)embedding: memport reembed --db {db_path}")
         if result["backup"]:
             click.echo(f"backup of the store before replacing data: {result['backup']}")
+        _notes(result["notes"])
     if result["conflicts"] and strategy == "error":
         sys.exit(EXIT_INVALID)
 
@@ -285,11 +302,14 @@ def import_(
 @click.option("--db", "db_path", type=click.Path(), help="Compare with this store.")
 @click.option("--against", type=click.Path(), help="Compare with this other bundle.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and the differing records as JSON.")
-@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
+@click.option(
+    "--local-tz",
+    help="IANA time zone of the machine that wrote naive local times (Kagura); without it they are read as UTC, and said so.",
+)
 @_filter_options
 @_format_option
 @_guard
-def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, local_tz: str, fmt: str | None, **kwargs: Any) -> None:
+def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, local_tz: str | None, fmt: str | None, **kwargs: Any) -> None:
     """Show what differs between the bundle SRC and a store (--db) or another bundle (--against)."""
     if (db_path is None) == (against is None):
         raise click.UsageError("give exactly one of --db STORE or --against OTHER")
@@ -302,6 +322,7 @@ def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, loc
             store = stack.enter_context(Store(db_path))
             result = planning.plan(src, store, strategy="manual", filters=filters, local_tz=local_tz, format=fmt)
         summary = result.summary()
+        notes = summary["notes"]
         rows = [
             {
                 "uid": r.uid,
@@ -321,11 +342,12 @@ def diff_(src: str, db_path: str | None, against: str | None, as_json: bool, loc
         "total": summary["total"],
     }
     if as_json:
-        _emit_json({"summary": summary, "records": rows})
+        _emit_json({"summary": summary, "records": rows, "notes": notes})
         return
     click.echo(", ".join(f"{k} {v}" for k, v in summary.items()))
     for row in rows:
         click.echo(f"  {row['action']:<8} {row['uid']}  {', '.join(row['fields'])}")
+    _notes(notes)
 
 
 @cli.command(name="export")

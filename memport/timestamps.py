@@ -37,6 +37,9 @@ EPOCH_SECONDS = "epoch-s"
 EPOCH_MILLISECONDS = "epoch-ms"
 UNPARSED = "unparsed"
 
+# the dialects of times written in the exporting machine's zone without saying which
+NAIVE_LOCAL = (KAGURA_LOCAL_ISO, SQLITE_LOCAL)
+
 _SQLITE_UTC = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _SQLITE_LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
@@ -155,6 +158,35 @@ def parse_epoch(value: Any, *, milliseconds: bool) -> tuple[datetime | None, str
         return EPOCH + (timedelta(milliseconds=value) if milliseconds else timedelta(seconds=value)), dialect
     except (OverflowError, ValueError):
         return None, UNPARSED
+
+
+def is_naive_iso(text: str) -> bool:
+    """Whether ``text`` reads as an ISO date-time without an offset (``fromisoformat``, as
+    :func:`parse_text` reads it): a naive local time where the field is one."""
+    try:
+        return datetime.fromisoformat(text).tzinfo is None
+    except ValueError:
+        return False
+
+
+def is_sqlite_local(text: str) -> bool:
+    """Whether ``text`` is SQLite-adapter local time ``YYYY-MM-DD HH:MM:SS.ffffff`` (see
+    :func:`parse_text`; the length test first, as most such values are SQLite's UTC)."""
+    return len(text) == 26 and _SQLITE_LOCAL.match(text) is not None and is_naive_iso(text)
+
+
+def naive_local_note(count: int, where: str = "") -> list[dict[str, Any]]:
+    """The note said once when times written in the exporting machine's unnamed zone were read
+    without one (as UTC): how many, and the flag that names the zone. Empty when there are none.
+    ``where`` narrows what was counted ("in the records written")."""
+    if not count:
+        return []
+    message = (
+        f"{count} naive local time{'s' if count != 1 else ''}{' ' + where if where else ''}: written in the exporting machine's "
+        "zone, which the bundle does not record, and read as UTC; if that machine was not on UTC, they are off by its offset. "
+        "Give import, diff and convert the zone with --local-tz ZONE (local_tz= in the library), for example --local-tz Asia/Tokyo"
+    )
+    return [{"code": "time.naive-local", "count": count, "message": message}]
 
 
 def export_time(text: str) -> datetime | str:

@@ -61,7 +61,7 @@ def test_inspect_json_shape_for_every_format(tmp_path):
         result = run("inspect", path, "--json")
         assert result.exit_code == 0
         got = json.loads(result.output)
-        assert list(got) == ["format", "version", "counts", "needs_reembedding"]
+        assert list(got) == ["format", "version", "counts", "needs_reembedding", "notes"]
         assert got["format"] == fmt and isinstance(got["version"], str)
         assert list(got["counts"]) == COUNT_KEYS
         assert got["counts"] == {k: expected.get(k, 0) for k in COUNT_KEYS}
@@ -71,7 +71,10 @@ def test_validate_json_shape_and_exit_codes(tmp_path):
     valid = reference_kagura(tmp_path / "ok")
     result = run("validate", valid, "--json")
     assert result.exit_code == 0
-    assert json.loads(result.output) == {"valid": True, "format": "kagura", "version": "1.0", "errors": [], "warnings": []}
+    got = json.loads(result.output)
+    notes = got.pop("notes")
+    assert got == {"valid": True, "format": "kagura", "version": "1.0", "errors": [], "warnings": []}
+    assert [(n["code"], n["count"]) for n in notes] == [("time.naive-local", 6)]  # every exported_at: a note, not a problem
 
     warned = write_kagura(tmp_path / "warn", [dict(KAGURA_WORKING, exported_at="2025-06-01T12:00:00Z")])
     assert run("validate", warned).exit_code == 0
@@ -94,9 +97,10 @@ def test_validate_json_shape_and_exit_codes(tmp_path):
 def test_validate_text_output_is_one_line_per_problem(tmp_path):
     src = write_kagura(tmp_path / "bad", [dict(KAGURA_WORKING, scope="episodic"), dict(KAGURA_WORKING, key="k", type="x")])
     lines = run("validate", src).output.strip().splitlines()
-    assert len(lines) == 3
+    assert len(lines) == 4
     assert lines[0].startswith("error: ") and "line 1" in lines[0] and lines[0].endswith("[kagura.memory.scope]")
-    assert lines[-1] == "kagura 1.0: invalid: 2 error(s), 0 warning(s)"
+    assert lines[2] == "kagura 1.0: invalid: 2 error(s), 0 warning(s)"
+    assert lines[3].startswith("note: 3 naive local times: ")  # said once, after the verdict
 
 
 def test_convert_same_format_is_byte_exact_and_atomic(tmp_path):

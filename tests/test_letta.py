@@ -899,6 +899,7 @@ def test_inspect_validate_and_convert_from_the_cli(tmp_path):
         "version": "current",
         "counts": {"memories": 3, "relations": 0, "nodes": 0, "documents": 1, "chunks": 0, "pending": 0, "messages": 6},
         "needs_reembedding": 3,
+        "notes": [],
     }
     assert "messages   5" in run("inspect", DOUBLE).output
     assert json.loads(run("validate", COMPANION, "--json").output) == {
@@ -907,6 +908,7 @@ def test_inspect_validate_and_convert_from_the_cli(tmp_path):
         "version": "current",
         "errors": [],
         "warnings": [],
+        "notes": [],
     }
     assert run("validate", DOUBLE).exit_code == 0 and run("validate", DOUBLE, "--strict").exit_code == 1
     result = run("validate", LEGACY)

@@ -9,11 +9,29 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from native import TRIBAL_ENTRY, doclea_bundle, tribal_bundle, write_doclea, write_tribal
+from click.testing import CliRunner
+from native import (
+    KAGURA_EDGE,
+    KAGURA_NODES,
+    KAGURA_PERSISTENT,
+    KAGURA_WORKING,
+    TRIBAL_ENTRY,
+    doclea_bundle,
+    tribal_bundle,
+    write_doclea,
+    write_kagura,
+    write_tribal,
+)
 
 import memport
+from memport.cli import cli
 from memport.formats.letta.codec import parse_time
 from memport.timestamps import parse_epoch, store_text
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
+
 
 LAST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 FIRST = datetime(1, 1, 1, tzinfo=UTC)
@@ -111,3 +129,95 @@ def test_a_time_that_leaves_the_calendar_in_the_local_zone_is_a_clear_error(tmp_
     assert str(err.value) == (
         f"{TRIBAL_ENTRY['id']}: updated_at {edge.isoformat()} cannot be written in {zone}, where it falls outside the years 1 to 9999"
     )
+
+
+# naive local times: said once, with the count and the flag ---------------------------------------
+
+UPDATED_IN_TOKYO = dict(KAGURA_PERSISTENT, updated_at="2025-06-01 12:00:01.250000")  # kagura.md §2.3's illustration
+
+
+def updated_tokyo(path):
+    """One persistent memory updated on a machine in Tokyo, a working one, two nodes and an edge:
+    seven naive local times (every record's exported_at, the updated row's updated_at, and
+    metadata.json's exported_at); the persistent created_at is SQLite's UTC."""
+    return write_kagura(path, [UPDATED_IN_TOKYO, KAGURA_WORKING], [*KAGURA_NODES, KAGURA_EDGE])
+
+
+def the_note(notes, count):
+    assert len(notes) == 1, notes
+    note = notes[0]
+    assert (note["code"], note["count"]) == ("time.naive-local", count)
+    assert f"{count} naive local time" in note["message"] and "--local-tz ZONE" in note["message"]
+    return note
+
+
+def test_the_library_notes_naive_local_times_read_without_a_zone(tmp_path):
+    src = updated_tokyo(tmp_path / "k")
+    report = memport.validate(src)
+    the_note(report.notes, 7)
+    assert report.valid and not report.problems  # a note, not a problem: the exporter writes exactly this
+    assert report.to_dict()["notes"] == report.notes
+    the_note(memport.inspect(src)["notes"], 7)
+    the_note(memport.convert(memport.read(src), "doclea").conversion.notes, 7)
+    the_note(memport.convert(memport.read(src), "tribal").conversion.to_dict()["notes"], 7)
+    for given in ("Asia/Tokyo", "UTC"):  # a zone given, even UTC, is not assumed
+        assert memport.convert(memport.read(src, local_tz=given), "doclea").conversion.notes == []
+    # an import: the records it writes (metadata.json is no record), the dry run as the real run
+    with memport.Store(tmp_path / "s.db") as store:
+        dry = memport.plan(src, store).summary()
+        the_note(dry["notes"], 6)
+        real = memport.import_bundle(src, store)
+        assert real["notes"] == dry["notes"]
+        assert memport.import_bundle(src, store)["notes"] == []  # nothing written
+    with memport.Store(tmp_path / "t.db") as store:
+        assert memport.import_bundle(src, store, local_tz="Asia/Tokyo")["notes"] == []
+
+
+def test_the_zone_changes_the_stored_time_and_the_note_says_so(tmp_path):
+    src = write_kagura(tmp_path / "k", [UPDATED_IN_TOKYO], metadata=None)
+    with memport.Store(tmp_path / "utc.db") as store:
+        result = memport.import_bundle(src, store)
+        the_note(result["notes"], 2)
+        assert store.updated_at("memories", store_uid(store)) == "2025-06-01T12:00:01.250000Z"  # 9 h late, said
+    with memport.Store(tmp_path / "tokyo.db") as store:
+        memport.import_bundle(src, store, local_tz="Asia/Tokyo")
+        assert store.updated_at("memories", store_uid(store)) == "2025-06-01T03:00:01.250000Z"
+
+
+def store_uid(store):
+    return next(uid for uid, _, _ in store.records_of("memories"))
+
+
+def test_other_formats_and_utc_only_bundles_get_no_note(tmp_path):
+    tribal = write_tribal(tmp_path / "t.json", tribal_bundle())
+    doclea = write_doclea(tmp_path / "d.json", doclea_bundle())
+    utc_only = write_kagura(tmp_path / "k", [{k: v for k, v in KAGURA_PERSISTENT.items() if k != "exported_at"}], metadata=None)
+    for src in (tribal, doclea, utc_only):
+        assert memport.validate(src).notes == []
+        assert memport.inspect(src)["notes"] == []
+        assert memport.import_bundle(src, memport.Store(":memory:"))["notes"] == []
+
+
+@pytest.mark.parametrize("name", ["inspect", "validate", "import", "convert", "diff"])
+def test_the_cli_says_it_once(tmp_path, name):
+    src = updated_tokyo(tmp_path / "k")
+
+    def once(n, *extra):
+        """The command with a fresh store or output of its own."""
+        more = {
+            "import": ("--db", tmp_path / f"s{n}.db"),
+            "diff": ("--db", tmp_path / f"s{n}.db"),
+            "convert": ("--to", "doclea", "-o", tmp_path / f"d{n}.json"),
+        }.get(name, ())
+        result = run(name, src, *more, *extra)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    notes = [line for line in once(1).splitlines() if line.startswith("note: ")]
+    assert len(notes) == 1 and "naive local time" in notes[0] and "--local-tz ZONE" in notes[0], notes
+    assert notes[0].startswith(
+        "note: 7 " if name in ("inspect", "validate", "convert") else "note: 6 naive local times in the records written"
+    )
+    assert json.loads(once(2, "--json"))["notes"][0]["code"] == "time.naive-local"
+    if name in ("import", "convert", "diff"):
+        assert "note:" not in once(3, "--local-tz", "Asia/Tokyo")

@@ -121,11 +121,16 @@ class FormatPlugin:
     * ``split(path, detection)``: for a bundle whose memories are a large JSON Lines file, a
       :class:`Split` (plans read such a file on two cores); None otherwise.
 
+    ``validate`` and ``count`` of a format that writes naive local times (``naive_local``) leave in
+    ``detection.details["naive_local_times"]`` how many they met (``naive_local_times`` of every
+    record and of the header): the verbs say so once (:func:`memport.timestamps.naive_local_note`).
+
     Records: ``identity(kind, native)`` is what makes a record the same record in this format (with
     the family and kind, its uid); ``index`` what the store's columns hold; ``schema_for`` the schema
     that validates one record; ``end`` how this format's relations name a record; ``references``
     which names a record holds that must resolve; ``embed_text`` the text embedded for a memory;
-    ``vector`` and ``vector_model`` the vectors a bundle carries and their model.
+    ``vector`` and ``vector_model`` the vectors a bundle carries and their model;
+    ``naive_local_times`` how many of a record's times are naive local ones.
 
     Bundles in memory and the store: ``bundle_records(bundle)`` encodes a Bundle's records as
     native ones; ``from_store(natives, header, layout, as_read=...)`` builds a bundle from stored
@@ -151,6 +156,9 @@ class FormatPlugin:
     kinds: tuple[str, ...] = ("memories",)
     relation_kinds: tuple[str, ...] = ()
     carries_vectors = False  # whether memories may carry vectors (``vector``, ``vector_model``)
+    # whether the format writes times in the exporting machine's zone without naming it (Kagura):
+    # read in ``local_tz``, UTC when none is given (``naive_local_times``)
+    naive_local = False
     mapping: dict[str, str] = {}  # noqa: RUF012 (each format sets its own)
 
     # files ---------------------------------------------------------------------------------
@@ -216,6 +224,12 @@ class FormatPlugin:
 
     def references(self, kind: str, native: Any) -> list[Reference]:
         return []
+
+    def naive_local_times(self, kind: str, native: Any) -> int:
+        """How many times of a native record (``kind`` "header": the bundle's header) memport
+        reads as naive local time: written in the exporting machine's zone without saying which,
+        read in ``local_tz`` (UTC when none is given). 0 for a format that writes none."""
+        return 0
 
     def came_from(self, native: Any) -> str | None:
         """Where a memory came from, as its format says (an audit counts memories by it): Tribal's

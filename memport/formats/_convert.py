@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..bundle import Bundle
+from ..bundle import TIMESTAMPS, Bundle
 from ..errors import ConversionError
-from ..model import BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
+from ..model import KINDS, BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
+from ..timestamps import NAIVE_LOCAL, naive_local_note
 from . import plugin, plugins
 
 NAMESPACE = uuid.UUID("5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72")  # fixed: changing it changes every derived id
@@ -120,6 +121,9 @@ class ConversionReport:
     created: int = 0
     dropped: Counter = field(default_factory=Counter)
     losses: dict[tuple[str, str], Loss] = field(default_factory=dict)
+    # what the reader should know about how the source was read: naive local times read as UTC
+    # because no zone was given (timestamps.naive_local_note); no loss, it changes nothing here
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def lose(self, kind: str, field_name: str, example: Any, note: str = "") -> None:
         loss = self.losses.setdefault((kind, field_name), Loss(kind, field_name, note=note))
@@ -150,6 +154,7 @@ class ConversionReport:
             "created": self.created,
             "dropped": dict(sorted(self.dropped.items())),
             "losses": [loss.to_dict() for _, loss in sorted(self.losses.items())],
+            "notes": list(self.notes),
         }
 
     def summary_line(self) -> str:
@@ -169,7 +174,10 @@ class ConversionReport:
     def _repr_html_(self) -> str:
         from ..masking import frame_html
 
-        return f"<p>{html.escape(self.summary_line())}</p>" + (frame_html(self.to_frame()) if self.losses else "<p>nothing lost</p>")
+        notes = "".join(f"<p>note: {html.escape(note['message'])}</p>" for note in self.notes)
+        return (
+            f"<p>{html.escape(self.summary_line())}</p>" + notes + (frame_html(self.to_frame()) if self.losses else "<p>nothing lost</p>")
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,11 +464,24 @@ def convert(
         return result
     report = ConversionReport(bundle.format, to)
     report.input = sum(bundle.counts().values())
+    if bundle.meta.local_tz is None and local_tz is None:
+        report.notes = naive_local_note(naive_local_times(bundle))
     canonical = plugin(bundle.format).to_canonical(bundle, report)
     target = Target(to, export_time(bundle, exported_at), user_id, agent_name, local_tz or bundle.meta.local_tz)
     result = plugin(to).from_canonical(canonical, target, report)
     result.conversion = report
     return result
+
+
+def naive_local_times(bundle: Bundle) -> int:
+    """How many of a bundle's times were read as naive local time (in the dialects that mean the
+    exporting machine's zone, and parsed): what ``naive_local_times`` of its format's plugin counts
+    in the native records and header, counted here on the canonical ones."""
+    stamps: list[Any] = [bundle.meta.exported_at]
+    for kind in KINDS:
+        for record in getattr(bundle.records, kind):
+            stamps.extend(getattr(record, name, None) for name in TIMESTAMPS)
+    return sum(1 for t in stamps if isinstance(t, Timestamp) and t.dialect in NAIVE_LOCAL and t.utc is not None)
 
 
 def mapping_markdown() -> str:

@@ -78,7 +78,7 @@ class Evaluator:
         strategy: str = "skip",
         decisions: dict[str, Decision] | None = None,
         filters: Filters | None = None,
-        local_tz: str = "UTC",
+        local_tz: str | None = None,
         vectors: str = "auto",
         write_run: int | None = None,
     ):
@@ -108,6 +108,9 @@ class Evaluator:
 
         self.decided: set[str] = set()
         self.unused_decisions: list[str] = []
+        # naive local times in the records written, read as UTC for want of a zone (the note said)
+        self.counting_local = local_tz is None and self.plugin.naive_local
+        self.local_times = 0
         self.last_key = 0
         self._vectors_for(vectors)
 
@@ -305,6 +308,8 @@ class Evaluator:
         self.from_run.add(ukey)
         if kind == "memories":
             self.count_vector("", value)
+        if self.counting_local:
+            self.local_times += self.plugin.naive_local_times(kind, value)
         return "insert"
 
     def lean_rows(self, records: Iterable[NativeRecord], start: int = 0) -> Iterator[tuple[str, Row | None]]:
@@ -344,6 +349,8 @@ class Evaluator:
         self.from_run.add(ukey)
         if kind == "memories":
             self.count_vector(uid, value)
+        if self.counting_local:
+            self.local_times += self.plugin.naive_local_times(kind, value)
         if self.strategy == "newer":
             self.updated[ukey] = item.updated_at if item is not None else None
         if self.writer is not None:

@@ -156,6 +156,8 @@ def lean_memories(
                         # inserted: _insert() without its indirections or the content key
                         state[ukey] = DEFERRED + offsets[i]
                         from_run.add(ukey)
+                        if ev.counting_local:
+                            ev.local_times += ev.plugin.naive_local_times("memories", value)
                         relative, counted = len(codes) - start, ev.needs_reembedding
                         add_code(_INSERT)
                         if add_key is not None:
@@ -368,6 +370,7 @@ def _plan_range(
         "notable": notable,
         "decided": evaluator.decided,
         "stale": evaluator.stale,
+        "local_times": evaluator.local_times,
     }
 
 
@@ -412,6 +415,7 @@ def plan_in_two(
     codes = array("b", result["codes"])
     needs = array("i", result["needs"])  # positions in the worker's range of records that need embedding
     evaluator.needs_reembedding += len(needs)
+    evaluator.local_times += result["local_times"]
     rows = {}
     for row in result["notable"]:
         row.position += offset
@@ -424,6 +428,8 @@ def plan_in_two(
             if relative in wanted:
                 record.line = record.line + line_offset if record.line is not None else None
                 evaluator.needs_reembedding -= relative in needs  # decided again below, counted again there
+                if evaluator.counting_local and codes[relative] in (_INSERT, _UPDATE):
+                    evaluator.local_times -= evaluator.plugin.naive_local_times("memories", record.value)
                 action, row = evaluator.decide(offset + relative, record)
                 codes[relative] = CODE[action]
                 rows.pop(offset + relative, None)

@@ -27,7 +27,7 @@ from ..keys import content_key, hex_key
 from ..masking import frame_html, masked
 from ..parallel import worth_two
 from ..store import Store
-from ..timestamps import zone
+from ..timestamps import naive_local_note, zone
 from .decisions import Decision, field_diff, load_decisions
 from .evaluate import ACTIONS, CODE, Evaluator, Row, gc_paused
 from .large import plan_in_two
@@ -52,7 +52,7 @@ class Plan:
         strategy: str,
         decisions: dict[str, Decision],
         filters: Filters,
-        local_tz: str,
+        local_tz: str | None,
         clear: bool,
         vectors: str = "auto",
     ):
@@ -79,6 +79,7 @@ class Plan:
         self.counts = Counter({ACTIONS[number]: n for number, n in enumerate(_tally(self.actions)) if n})
         self.unused_decisions = evaluator.unused_decisions
         self.needs_reembedding = evaluator.needs_reembedding
+        self.local_times = evaluator.local_times
 
     def _collect(self, rows: Iterable[tuple[str, Row | None]]) -> None:
         code = CODE
@@ -146,7 +147,14 @@ class Plan:
     def summary(self) -> dict[str, Any]:
         """The accounting: total = inserted + updated + unchanged + skipped + conflicts + invalid
         (see :func:`accounting`)."""
-        return {**accounting(self.counts, self._notable), "dry_run": True, "backup": None, "needs_reembedding": self.needs_reembedding}
+        return {
+            **accounting(self.counts, self._notable),
+            "dry_run": True,
+            "backup": None,
+            "needs_reembedding": self.needs_reembedding,
+            "unused_decisions": self.unused_decisions,
+            "notes": naive_local_note(self.local_times, WRITTEN),
+        }
 
     def conflicts(self) -> list[Row]:
         return [r for r in self.notable if r.action == "conflict"]
@@ -368,7 +376,7 @@ def plan(
     strategy: str = "skip",
     decisions: dict[str, Decision] | str | Path | None = None,
     filters: Filters | None = None,
-    local_tz: str = "UTC",
+    local_tz: str | None = None,
     clear: bool = False,
     vectors: str = "auto",
     format: str | None = None,
@@ -388,6 +396,10 @@ def plan(
         clear,
         vectors,
     )
+
+
+# what an import's note on naive local times counts: the records it writes take their times in
+WRITTEN = "in the records written"
 
 
 # an import this many records or more (and at least as many as the store holds) rebuilds the
@@ -413,7 +425,7 @@ def import_bundle(
     strategy: str = "skip",
     decisions: dict[str, Decision] | str | Path | None = None,
     filters: Filters | None = None,
-    local_tz: str = "UTC",
+    local_tz: str | None = None,
     clear: bool = False,
     vectors: str = "auto",
     format: str | None = None,
@@ -457,6 +469,8 @@ def import_bundle(
             "dry_run": False,
             "backup": str(backup) if backup else None,
             "needs_reembedding": evaluator.needs_reembedding,
+            "unused_decisions": evaluator.unused_decisions,
+            "notes": naive_local_note(evaluator.local_times, WRITTEN),
         }
         recorded = {k: v for k, v in result.items() if k not in ("dry_run", "backup")}
         store.finish_run(run, recorded, source.header, source.layout, evaluator.writer.contents)
@@ -476,7 +490,7 @@ def compare(
     other: str | Path | Bundle,
     *,
     filters: Filters | None = None,
-    local_tz: str = "UTC",
+    local_tz: str | None = None,
     format: str | None = None,
 ) -> Plan:
     """What differs between two bundles: ``bundle`` planned (``manual``: nothing resolved) against a

@@ -19,7 +19,7 @@ from typing import Any
 from ...bundle import Bundle
 from .. import Detection, FormatPlugin, Indexed, NativeRecord, Reference, Split
 from . import convert, read, store, validate, write
-from .codec import NAME, VERSIONS
+from .codec import NAME, VERSIONS, naive_local_times
 from .identity import identity_bytes
 
 
@@ -30,6 +30,7 @@ class Kagura(FormatPlugin):
     volatile = ("exported_at",)  # every record carries the time of its export (shared/formats/kagura.md §2.3)
     kinds = ("memories", "nodes", "relations")
     relation_kinds = ("edge",)
+    naive_local = True  # exported_at everywhere, updated rows' updated_at (shared/formats/kagura.md §2.3)
     mapping = convert.MAPPING
 
     def sniff(self, path: Path) -> Detection | None:
@@ -45,7 +46,7 @@ class Kagura(FormatPlugin):
         return validate.validate(path, detection)
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
-        return read.count(path)
+        return read.count(path, detection)
 
     def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
         return read.records(path)
@@ -80,6 +81,9 @@ class Kagura(FormatPlugin):
 
     def references(self, kind: str, native: Any) -> list[Reference]:
         return store.references(kind, native)
+
+    def naive_local_times(self, kind: str, native: Any) -> int:
+        return naive_local_times(kind, native)
 
     def came_from(self, native: Any) -> str | None:
         metadata = native.get("metadata") if isinstance(native, dict) else None

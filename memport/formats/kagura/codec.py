@@ -12,7 +12,7 @@ from datetime import tzinfo
 from typing import Any
 
 from ...model import Codec, Field, Memory, Node, Relation, Timestamp, Unfit, raw_timestamp, text
-from ...timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, parse_text
+from ...timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, is_naive_iso, is_sqlite_local, parse_text
 
 NAME = "kagura"
 VERSIONS = ("1.0",)
@@ -100,6 +100,26 @@ EDGE = Codec(
     ],
     lambda _: EDGE_LAYOUT,
 )
+
+
+def naive_local_times(kind: str, native: Any) -> int:
+    """How many times of a native record (``kind`` "header": metadata.json) memport reads as the
+    exporting machine's local time: exported_at as naive ISO (every record and metadata.json), and
+    a memory's created_at or updated_at with microseconds (a row updated through the local-time
+    adapter). The very test the codecs' decoders make (:func:`memport.timestamps.parse_text`),
+    cheap enough for validation's hot loop (one ``fromisoformat`` a record, in the common case)."""
+    if type(native) is not dict:
+        return 0
+    found = 0
+    exported = native.get("exported_at")
+    if type(exported) is str and is_naive_iso(exported):
+        found += 1
+    if kind == "memories":
+        for name in ("created_at", "updated_at"):
+            value = native.get(name)
+            if type(value) is str and is_sqlite_local(value):
+                found += 1
+    return found
 
 
 COLUMNS = {

@@ -20,7 +20,7 @@ from ...timestamps import zone
 from .. import Detection, NativeRecord, followed
 from .._jsonl import records as jsonl_records
 from .._jsonl import scan
-from .codec import COLUMNS, EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE, Context, local_time
+from .codec import COLUMNS, EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE, Context, local_time, naive_local_times
 
 
 def sniff(path: Path) -> Detection | None:
@@ -105,14 +105,22 @@ def header(path: Path, version: str) -> Any:
     return value
 
 
-def count(path: Path) -> dict[str, int]:
+def count(path: Path, detection: Detection) -> dict[str, int]:
+    """Records per kind, streaming; the naive local times met go to the detection's details."""
     counts = {"memories": 0, "relations": 0, "nodes": 0}
+    local = 0
     if (path / MEMORIES).is_file():
-        counts["memories"] = sum(1 for _ in scan(path / MEMORIES, None, ascii_expected=True, exact_integers=False))
+        for _, value, _, _ in scan(path / MEMORIES, None, ascii_expected=True, exact_integers=False):
+            counts["memories"] += 1
+            local += naive_local_times("memories", value)
     if (path / GRAPH).is_file():
         for _, value, _, _ in scan(path / GRAPH, None, ascii_expected=True, exact_integers=False):
-            is_edge = isinstance(value, dict) and value.get("type") == "edge"
-            counts["relations" if is_edge else "nodes"] += 1
+            kind = graph_kind(value) if isinstance(value, dict) else "nodes"
+            counts[kind] += 1
+            local += naive_local_times(kind, value)
+    if (path / METADATA).is_file():
+        local += naive_local_times("header", header(path, detection.version))
+    detection.details["naive_local_times"] = local
     return counts
 
 
