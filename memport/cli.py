@@ -23,6 +23,7 @@ from .errors import MemportError
 from .filters import Filters
 from .formats import plugins
 from .jsonio import atomic_write_bytes
+from .masking import mask_uid
 from .planning import STRATEGIES
 from .store import Store
 from .timestamps import export_time
@@ -292,6 +293,11 @@ def import_(
             click.echo(f"{result['needs_reembedding']} memories need (re-)embedding: memport reembed --db {db_path}")
         if result["backup"]:
             click.echo(f"backup of the store before replacing data: {result['backup']}")
+        unused = result["unused_decisions"]
+        if unused:
+            shown = ", ".join(mask_uid(uid) for uid in unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
+            many = "decisions" if len(unused) > 1 else "decision"
+            click.echo(f"warning: {len(unused)} {many} no record of this bundle needed (not in it, or new or unchanged): {shown}")
         _notes(result["notes"])
     if result["conflicts"] and strategy == "error":
         sys.exit(EXIT_INVALID)

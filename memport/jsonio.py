@@ -67,6 +67,22 @@ def needs_reference(value: Any) -> bool:
     return False
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for messages that say what was found instead: "a string", "an
+    array", "the number 1", "null", ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**40:  # repr of a huge one may even raise (4300 digits)
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+
+
 def has_lone_surrogate(text: str) -> bool:
     try:
         text.encode("utf-8")

@@ -31,7 +31,7 @@ from ..jsonio import needs_reference
 from ..keys import content_key, fingerprint_id, hex_key, storable, uid_key, volatile_member
 from ..schemas import schema_set
 from ..timestamps import zone
-from .decisions import Decision, StaleDecisionError, merge_fields
+from .decisions import Decision, StaleDecisionError, merge_fields, refusal, unknown_fields
 from .source import Source
 from .writer import StoreWriter
 
@@ -105,6 +105,7 @@ class Evaluator:
         self.filtering = filters.active
         self.needs_index = self.filtering or strategy == "newer" or write_run is not None
         self.stale: list[str] = []
+        self.refused: list[Any] = []  # (message, location) of decisions naming fields the records lack
 
         self.decided: set[str] = set()
         self.unused_decisions: list[str] = []
@@ -163,7 +164,10 @@ class Evaluator:
             self.writer.flush()
 
     def finish(self) -> None:
-        """After the last record: refuse stale decisions, and note the decisions nothing needed."""
+        """After the last record: refuse decisions that cannot be applied or are stale, and note the
+        decisions nothing needed."""
+        if self.refused:
+            raise refusal(self.refused)
         if self.stale:
             shown = ", ".join(self.stale[:5]) + (f" and {len(self.stale) - 5} more" if len(self.stale) > 5 else "")
             raise StaleDecisionError(f"{len(self.stale)} decision(s) were made about records that changed since ({shown}); decide again")
@@ -232,10 +236,17 @@ class Evaluator:
                 self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw, problems)
                 return "update", row("update", "decision-take", fields, stored)
             if decision.choice == "fields":
-                merged = merge_fields(None if in_run else self.store.native(kind, uid), value, decision.fields or {})
+                old = None if in_run else self.store.native(kind, uid)
+                wrong = unknown_fields(decision, old, value)
+                if wrong is not None:  # refused when the plan is complete (finish), with the others
+                    self.refused.append(wrong)
+                    return "conflict", row("conflict", "unknown-field", fields, stored)
+                merged = merge_fields(old, value, decision.fields or {})
                 exact = needs_reference(merged)
-                merged_item = self.plugin.index(kind, merged, self.tz) if self.needs_index else None
                 merged_key = content_key(merged, exact, self.volatile)
+                if merged_key == stored:  # every pick kept the stored value: nothing changes
+                    return "skip", row("skip", "decision-fields-keep", fields, stored)
+                merged_item = self.plugin.index(kind, merged, self.tz) if self.needs_index else None
                 problems[:] = self.problems(kind, merged, exact)  # the record written is the merged one
                 self._accept(kind, uid, ukey, merged_key, merged, exact, merged_item, None, problems)
                 return "update", row("update", "decision-fields", fields, stored)

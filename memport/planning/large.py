@@ -370,6 +370,7 @@ def _plan_range(
         "notable": notable,
         "decided": evaluator.decided,
         "stale": evaluator.stale,
+        "refused": evaluator.refused,
         "local_times": evaluator.local_times,
     }
 
@@ -439,6 +440,7 @@ def plan_in_two(
     notable.extend(rows[p] for p in sorted(rows))
     evaluator.decided |= result["decided"]
     evaluator.stale += result["stale"]
+    evaluator.refused += result["refused"]
     return method
 
 

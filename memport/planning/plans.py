@@ -222,7 +222,9 @@ class Plan:
             if decision is None or row.action != "conflict" or row.existing_hash is None:
                 continue
             counts["conflict"] -= 1
-            counts["update" if decision.choice in ("take", "fields") else "skip"] += 1
+            # per-field picks that all keep the stored values change nothing (see Evaluator.decide)
+            takes = decision.choice == "take" or (decision.choice == "fields" and "take" in (decision.fields or {}).values())
+            counts["update" if takes else "skip"] += 1
         return {
             "inserted": counts["insert"],
             "updated": counts["update"],
