@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..bundle import Bundle
-from ..errors import BundleNotFoundError, ConversionError, Location, NotABundleError, UnsupportedVersionError
+from ..errors import BundleNotFoundError, ConversionError, Location, MalformedInputError, NotABundleError, UnsupportedVersionError
 
 if TYPE_CHECKING:
     from ..problems import Problem
@@ -364,10 +364,27 @@ def detect(path: str | Path, format: str | None = None) -> Detection:
             )
         return found
     kind = "directory" if path.is_dir() else "file"
+    if kind == "file":
+        _readable_json(path, f"whether this is a {format} bundle" if format is not None else "which bundle this is")
     if format is not None:
         raise NotABundleError(f"this {kind} is not a {format} bundle: {format} reads {asked[0].looks_for}", Location(str(path)))
     looked = "; ".join(f"{p.name}: {p.looks_for}" for p in plugins())
     raise NotABundleError(f"this {kind} is not a memory bundle memport knows. Looked for {looked}", Location(str(path)))
+
+
+def _readable_json(path: Path, question: str) -> None:
+    """For a JSON object file no format claimed: read its members (whole), so that what hid the
+    members a format looks for (a value nested too deeply or an integer too long for the reader,
+    a break in the JSON) is said, located, instead of "not a bundle"."""
+    from ._document import head_of, walk
+
+    if not head_of(path, 1).startswith(b"{"):
+        return
+    try:
+        for _ in walk(path, lambda member: None, allow_bom=True):
+            pass
+    except MalformedInputError as err:
+        raise MalformedInputError(f"memport cannot tell {question}: {err.message}", err.location) from None
 
 
 def followed(path: Path) -> None:
