@@ -221,3 +221,44 @@ def test_the_cli_says_it_once(tmp_path, name):
     assert json.loads(once(2, "--json"))["notes"][0]["code"] == "time.naive-local"
     if name in ("import", "convert", "diff"):
         assert "note:" not in once(3, "--local-tz", "Asia/Tokyo")
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_every_verb_counts_the_same_naive_local_times(tmp_path, monkeypatch, cores):
+    """Validation counts valid records inline (their shapes are the schema's) and others through
+    the format's hook; inspect, imports and conversions count on their own: all agree, whatever
+    form the times take, on one core or two."""
+    from memport import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 10**12 if cores == 1 else 1)
+    exported = [
+        "2025-06-01T12:00:00.123456",
+        "2025-06-01T12:00:00",
+        "2025-06-01T12:00:00+09:00",
+        "2025-06-01T12:00:00Z",
+        "2025-06-01",
+        "2025-13-45T12:00:00",
+        5,
+        None,
+    ]
+    updated = ["2025-06-01 12:00:01.250000", "2025-05-30 08:15:02", "2025-02-30 12:00:01.250000", "2025-06-01T12:00:01.250000"]
+    created = ["2025-05-30 08:15:02", "2025-05-30 08:15:02.500000"]
+    records = []
+    for i, when in enumerate(exported):
+        for j, update in enumerate(updated):
+            record = dict(KAGURA_PERSISTENT, key=f"k{i}-{j}", updated_at=update, created_at=created[(i + j) % 2], exported_at=when)
+            records.append({k: v for k, v in record.items() if v is not None})
+        records.append({k: v for k, v in dict(KAGURA_WORKING, key=f"w{i}", exported_at=when).items() if v is not None})
+    src = write_kagura(tmp_path / "k", records, [*KAGURA_NODES, dict(KAGURA_EDGE, exported_at="2025-06-01T12:00:00+00:00")])
+    kagura = memport.formats.plugin("kagura")
+    natives = [*(json.loads(line) for line in (src / "memories.jsonl").read_text().splitlines())]
+    expected = sum(kagura.naive_local_times("memories", n) for n in natives)
+    expected += sum(kagura.naive_local_times("nodes", n) for n in KAGURA_NODES) + 1  # metadata.json's exported_at
+    assert expected > 20
+    assert memport.validate(src).notes[0]["count"] == expected
+    assert memport.inspect(src)["notes"][0]["count"] == expected
+    assert memport.convert(memport.read(src), "tribal").conversion.notes[0]["count"] == expected
+    # an import: the records written (metadata.json is none), dry run (two cores want a store file) and real run
+    with memport.Store(tmp_path / "s.db") as store:
+        assert memport.plan(src, store).summary()["notes"][0]["count"] == expected - 1
+        assert memport.import_bundle(src, store)["notes"][0]["count"] == expected - 1
