@@ -94,6 +94,7 @@ def lean_memories(
     # StoredKeys): another instance's export is all such records, and most never meet again
     deferring = isinstance(state, StoredKeys)
     plain_vectors = ev.vector_fingerprint is None  # then every insert needs embedding
+    local_times = ev.plugin.naive_local_times if ev.counting_local else None
     with open(file, "rb") as reread:
         if deferring:
             state.content_key_at = functools.partial(_line_content_key, reread, volatile)
@@ -156,8 +157,8 @@ def lean_memories(
                         # inserted: _insert() without its indirections or the content key
                         state[ukey] = DEFERRED + offsets[i]
                         from_run.add(ukey)
-                        if ev.counting_local:
-                            ev.local_times += ev.plugin.naive_local_times("memories", value)
+                        if local_times is not None:
+                            ev.local_times += local_times("memories", value)
                         relative, counted = len(codes) - start, ev.needs_reembedding
                         add_code(_INSERT)
                         if add_key is not None:
