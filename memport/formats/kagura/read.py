@@ -42,7 +42,8 @@ def sniff(path: Path) -> Detection | None:
     if lookalikes and not {MEMORIES, GRAPH} & set(present):
         raise NotABundleError(
             f"holds {', '.join(lookalikes)}, which Kagura does not read: Kagura's importer reads memories.jsonl and graph.jsonl "
-            "by these exact names (and never metadata.json), so it would import nothing from this directory; rename the files",
+            "by these exact names (and never metadata.json), so it would import nothing from this directory; rename the files "
+            "(or, for a bundle of another format among them, pass that file itself)",
             Location(str(path)),
         )
     if not present:
