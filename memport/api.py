@@ -20,17 +20,18 @@ from .formats._convert import convert as _convert
 from .model import KINDS
 from .problems import Report, without_shadowed_warnings
 from .store.schema import EMBEDDED
-from .timestamps import zone
+from .timestamps import naive_local_note, zone
 
 
-def read(path: str | Path, *, local_tz: str = "UTC") -> Bundle:
+def read(path: str | Path, *, local_tz: str | None = None, format: str | None = None) -> Bundle:
     """Read a bundle of any supported format into memory.
 
     ``local_tz`` is the IANA zone of the machine that wrote naive *local* times (Kagura's
-    ``exported_at``, graph times and updated rows); it defaults to UTC because the bundle does
-    not record it.
+    ``exported_at`` and updated rows); the bundle does not record it, so without one they are read
+    as UTC and ``bundle.meta.local_tz`` is None (a conversion then notes how many there were).
+    ``format`` names the bundle's format: only that one is tried (see :func:`detect`).
     """
-    detection = detect(path)
+    detection = detect(path, format)
     return plugin(detection.format).read(Path(path), detection, local_tz)
 
 
@@ -70,20 +71,24 @@ def convert_file(
     exported_at: datetime | None = None,
     user_id: str = "memport",
     agent_name: str = "global",
-    local_tz: str = "UTC",
+    local_tz: str | None = None,
     strict: bool = False,
+    format: str | None = None,
 ) -> dict[str, Any]:
     """Convert the bundle at ``src`` to format ``to``, written at ``dest`` record by record: nothing
     holds all records, so a million convert in bounded memory (the source is read as often as the
     target's rules across records need). The same format is rewritten as it was read.
 
     ``strict``: nothing is written when anything cannot be carried (the source is read once more to
-    know). The other options are :func:`convert`'s, and :func:`write`'s ``overwrite``. Returns
+    know). ``format`` names the source's format (see :func:`detect`); ``local_tz`` the zone of its
+    naive local times (without one they are read as UTC, and the report notes how many there
+    were). The other options are :func:`convert`'s, and :func:`write`'s ``overwrite``. Returns
     ``{"report": ConversionReport, "path", "written", "backup"}``.
     """
     path, dest = Path(src), Path(dest)
-    zone(local_tz)  # an unknown zone is refused before anything is read
-    detection = detect(path)
+    if local_tz is not None:
+        zone(local_tz)  # an unknown zone is refused before anything is read
+    detection = detect(path, format)
     fmt, target = plugin(detection.format), plugin(to)
     options = dict(exported_at=exported_at, user_id=user_id, agent_name=agent_name, local_tz=local_tz)
     if to == fmt.name and fmt.streams:
@@ -122,25 +127,33 @@ def counting(native: NativeBundle, counted: list[int]) -> NativeBundle:
     return dataclasses.replace(native, records=records)
 
 
-def validate(path: str | Path) -> Report:
+def validate(path: str | Path, *, format: str | None = None) -> Report:
     """Check a bundle against its format version's JSON Schemas and cross-record rules.
 
     Reports every problem (not only the first) with file, line or record, JSON path, a stable
-    code and a severity. Streams JSONL files, so memory stays flat on large bundles.
+    code and a severity. Streams JSONL files, so memory stays flat on large bundles. ``format``
+    names the bundle's format: only that one is tried (see :func:`detect`).
     """
-    detection = detect(path)
+    detection = detect(path, format)
     problems = without_shadowed_warnings(plugin(detection.format).validate(Path(path), detection))
     problems.sort(
         key=lambda p: (p.file or "", p.line if p.line is not None else -1, p.record if p.record is not None else -1, p.path or "", p.code)
     )
-    return Report(detection.format, detection.version, str(path), problems)
+    # naive local times are a note, not a problem: the exporter writes exactly them, and only the
+    # reader lacks the zone; a note changes no verdict (--strict included)
+    notes = naive_local_note(detection.details.get("naive_local_times", 0))
+    return Report(detection.format, detection.version, str(path), problems, notes=notes)
 
 
-def inspect(path: str | Path) -> dict[str, Any]:
+def inspect(path: str | Path, *, format: str | None = None) -> dict[str, Any]:
     """Format, version, evidence and record counts, without loading the bundle (the shape of
-    ``memport inspect --json``)."""
-    detection: Detection = detect(path)
+    ``memport inspect --json``), and ``notes`` (naive local times the bundle holds, see
+    :func:`memport.timestamps.naive_local_note`). The bundle's header is read too: what an import
+    would refuse (a truncated metadata.json, say) is refused here, not counted as fine. ``format``
+    names the bundle's format: only that one is tried (see :func:`detect`)."""
+    detection: Detection = detect(path, format)
     fmt = plugin(detection.format)
+    fmt.header(Path(path), detection)
     found = fmt.count(Path(path), detection)
     # memories (and messages) without a vector (a format that carries none: all of them)
     if not fmt.carries_vectors:
@@ -153,4 +166,5 @@ def inspect(path: str | Path) -> dict[str, Any]:
         "counts": {kind: int(found.get(kind, 0)) for kind in KINDS},
         "needs_reembedding": needs,
         "evidence": detection.evidence,
+        "notes": naive_local_note(detection.details.get("naive_local_times", 0)),
     }

@@ -44,6 +44,7 @@ from .errors import MemportError
 from .filters import Filters
 from .formats import plugin, plugins
 from .formats._convert import ConversionReport
+from .masking import mask_uid
 from .outputs import atomic_write_bytes, check_output, disk_full, is_disk_full, modes_like
 from .planning import STRATEGIES, ConflictError
 from .store import Store, opened_for_writing
@@ -243,6 +244,22 @@ def _steps(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _format_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--format NAME: the format of the bundle read; only that format is tried (no guess)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([p.name for p in plugins()]),
+        help="The bundle's format: only it is tried (default: detected, with the evidence shown by inspect).",
+    )(command)
+
+
+def _notes(notes: list[dict[str, Any]], *, err: bool = False) -> None:
+    """What the library noted about how it read the bundle (naive local times read as UTC), once each."""
+    for note in notes:
+        say(f"note: {note['message']}", err=err)
+
+
 @click.group(name="memport", cls=_Memport, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="memport")
 def cli() -> None:
@@ -323,15 +340,16 @@ def _quiet_option(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--json", "as_json", is_flag=True, help="Print format, version and counts as JSON (a list for several paths).")
 @_quiet_option
+@_format_option
 @_steps
-def inspect(stack: contextlib.ExitStack, paths: tuple[str, ...], as_json: bool, quiet: bool) -> None:
+def inspect(stack: contextlib.ExitStack, paths: tuple[str, ...], as_json: bool, quiet: bool, fmt: str | None) -> None:
     """Show the format, version and record counts of each bundle (PATH - is standard input)."""
     _no_double_stdin(paths)
     results: list[dict[str, Any]] = []
     with _show_progress(quiet, as_json):
         for path in paths:
             try:
-                found = api.inspect(_input(stack, path, quiet))
+                found = api.inspect(_input(stack, path, quiet), format=fmt)
             except MemportError as err:
                 if len(paths) == 1:
                     raise
@@ -343,6 +361,7 @@ def inspect(stack: contextlib.ExitStack, paths: tuple[str, ...], as_json: bool, 
                 "version": found["version"],
                 "counts": found["counts"],
                 "needs_reembedding": found["needs_reembedding"],
+                "notes": found["notes"],
             }
             results.append(item)
             if not as_json:
@@ -351,6 +370,7 @@ def inspect(stack: contextlib.ExitStack, paths: tuple[str, ...], as_json: bool, 
                     say(f"  {kind:<10} {n}")
                 say(f"  needing an embedding: {plural(found['needs_reembedding'], 'record')} (memories and messages without a vector)")
                 say("evidence: " + "; ".join(found["evidence"]))
+                _notes(found["notes"])
     if as_json:
         emit_json(_single(results))
 
@@ -388,9 +408,10 @@ def _single(results: list[dict[str, Any]]) -> Any:
     help="Show at most N problems per bundle (default 100 in text, all in JSON; 0: all); a count by code follows.",
 )
 @_quiet_option
+@_format_option
 @_steps
 def validate(
-    stack: contextlib.ExitStack, paths: tuple[str, ...], as_json: bool, strict: bool, max_problems: int | None, quiet: bool
+    stack: contextlib.ExitStack, paths: tuple[str, ...], as_json: bool, strict: bool, max_problems: int | None, quiet: bool, fmt: str | None
 ) -> None:
     """Check each bundle against its format's JSON Schemas and cross-record rules.
 
@@ -403,7 +424,7 @@ def validate(
     with _show_progress(quiet, as_json):
         for path in paths:
             try:
-                report = api.validate(_input(stack, path, quiet))
+                report = api.validate(_input(stack, path, quiet), format=fmt)
             except MemportError as err:
                 if len(paths) == 1:
                     raise
@@ -438,6 +459,7 @@ def _validation(name: str, report: Any, limit: int, failed: bool, strict: bool, 
         say(
             f"{name}: {report.format} {report.version}: {verdict}: {plural(len(report.errors), 'error')}, {plural(len(report.warnings), 'warning')}"
         )
+        _notes(report.notes)
     contract = report.to_dict()
     kept = {id(p) for p in shown}
     return {
@@ -449,6 +471,7 @@ def _validation(name: str, report: Any, limit: int, failed: bool, strict: bool, 
         "warnings": [c for p, c in zip(report.warnings, contract["warnings"]) if id(p) in kept],
         "omitted": omitted,
         "by_code": {code: n for (code, _), n in sorted(by_code.items())},
+        "notes": contract.get("notes", []),
     }
 
 
@@ -470,7 +493,10 @@ def _validation(name: str, report: Any, limit: int, failed: bool, strict: bool, 
 @click.option("--strict", is_flag=True, help="Fail (exit 1, nothing written) if anything cannot be carried.")
 @click.option("--json", "as_json", is_flag=True, help="Print the accounting and losses as JSON.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (the old ones are kept as <name>.bak-<time>).")
-@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of the machine that wrote naive local times (Kagura).")
+@click.option(
+    "--local-tz",
+    help="IANA time zone of the machine that wrote naive local times (Kagura); without it they are read as UTC, and said so.",
+)
 @click.option(
     "--user-id", default="memport", show_default=True, help="Owner of the memories when converting to Kagura from a format without users."
 )
@@ -487,6 +513,7 @@ def _validation(name: str, report: Any, limit: int, failed: bool, strict: bool, 
     help="The export time written into the output: an ISO 8601 date-time, or keep (the source's own).",
 )
 @_quiet_option
+@_format_option
 @_steps
 def convert(
     stack: contextlib.ExitStack,
@@ -497,11 +524,12 @@ def convert(
     strict: bool,
     as_json: bool,
     overwrite: bool,
-    local_tz: str,
+    local_tz: str | None,
     user_id: str,
     agent_name: str,
     quiet: bool,
     exported_at: str,
+    fmt: str | None,
 ) -> None:
     """Read SRC and write it as FORMAT to OUTPUT, atomically, saying what could not be carried.
 
@@ -518,7 +546,7 @@ def convert(
     to_stdout = _stdout_target(target, output, as_json)
     _check_outputs([] if to_stdout else [output], loss_report, overwrite)
     path = _input(stack, src, quiet)
-    options = dict(user_id=user_id, agent_name=agent_name, exported_at=when, local_tz=local_tz, strict=strict)
+    options = dict(user_id=user_id, agent_name=agent_name, exported_at=when, local_tz=local_tz, strict=strict, format=fmt)
     text = functools.partial(say, err=to_stdout)  # the bundle itself may be on stdout
     with _show_progress(quiet, as_json), modes_like(_source_mode(src, path)):
         if to_stdout:
@@ -532,6 +560,7 @@ def convert(
         emit_json(report.to_dict())
     else:
         text(report.summary_line())
+        _notes(report.notes, err=to_stdout)
         for loss in sorted(report.losses.values(), key=lambda x: (x.kind, x.field)):
             examples = ", ".join(loss.examples)
             text(f"  lost {loss.kind}.{loss.field}: {loss.count} (e.g. {examples}){' - ' + loss.note if loss.note else ''}")
@@ -605,7 +634,10 @@ _ACCOUNT = ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid
 @click.option("--dry-run", is_flag=True, help="Only report what would happen; write nothing (a missing store counts as empty).")
 @click.option("--clear", is_flag=True, help="Empty the store first (after a backup).")
 @click.option("--json", "as_json", is_flag=True, help="Print the accounting as JSON.")
-@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
+@click.option(
+    "--local-tz",
+    help="IANA time zone of the machine that wrote naive local times (Kagura); without it they are read as UTC, and said so.",
+)
 @click.option(
     "--vectors",
     type=click.Choice(list(planning.VECTOR_STRATEGIES)),
@@ -615,6 +647,7 @@ _ACCOUNT = ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid
 )
 @_quiet_option
 @_filter_options
+@_format_option
 @_steps
 def import_(
     stack: contextlib.ExitStack,
@@ -625,9 +658,10 @@ def import_(
     dry_run: bool,
     clear: bool,
     as_json: bool,
-    local_tz: str,
+    local_tz: str | None,
     vectors: str,
     quiet: bool,
+    fmt: str | None,
     **kwargs: Any,
 ) -> None:
     """Import the bundle SRC (- for standard input; or a memport Parquet dataset) into the store, in
@@ -648,7 +682,7 @@ def import_(
             with opened as store:
                 result = import_parquet(src, store, dry_run=dry_run, **options)
         else:
-            source = planning.source_of(path)
+            source = planning.source_of(path, format=fmt)
             if src == STDIO:
                 source.label = STDIN_LABEL
             if dry_run:
@@ -671,6 +705,11 @@ def import_(
         say(f"{plural(n, 'record')} {'needs' if n == 1 else 'need'} (re-)embedding: memport reembed --db {db_path}")
     if result["backup"]:
         say(f"backup of the store before replacing data: {result['backup']}")
+    unused = result.get("unused_decisions") or []
+    if unused:
+        shown = ", ".join(mask_uid(uid) for uid in unused[:5]) + (f" and {len(unused) - 5} more" if len(unused) > 5 else "")
+        say(f"warning: {plural(len(unused), 'decision')} no record of this bundle needed (not in it, or new or unchanged): {shown}")
+    _notes(result.get("notes") or [])
 
 
 @cli.command(name="diff")
@@ -678,9 +717,13 @@ def import_(
 @click.option("--db", "db_path", type=click.Path(dir_okay=False), help="Compare with this store (which must exist).")
 @click.option("--against", help="Compare with this other bundle.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and the differing records as JSON.")
-@click.option("--local-tz", default="UTC", show_default=True, help="IANA time zone of naive local times (Kagura).")
+@click.option(
+    "--local-tz",
+    help="IANA time zone of the machine that wrote naive local times (Kagura); without it they are read as UTC, and said so.",
+)
 @_quiet_option
 @_filter_options
+@_format_option
 @_steps
 def diff_(
     stack: contextlib.ExitStack,
@@ -688,8 +731,9 @@ def diff_(
     db_path: str | None,
     against: str | None,
     as_json: bool,
-    local_tz: str,
+    local_tz: str | None,
     quiet: bool,
+    fmt: str | None,
     **kwargs: Any,
 ) -> None:
     """Show what differs between the bundle SRC and a store (--db) or another bundle (--against).
@@ -703,11 +747,11 @@ def diff_(
     path = _input(stack, src, quiet)
     with _show_progress(quiet, as_json), contextlib.ExitStack() as stores:
         if against:
-            result = planning.compare(path, _input(stack, against, quiet), filters=filters, local_tz=local_tz)
+            result = planning.compare(path, _input(stack, against, quiet), filters=filters, local_tz=local_tz, format=fmt)
             stores.callback(result.store.close)
         else:
             store = stores.enter_context(Store(db_path, readonly=True))
-            result = planning.plan(path, store, strategy="manual", filters=filters, local_tz=local_tz)
+            result = planning.plan(path, store, strategy="manual", filters=filters, local_tz=local_tz, format=fmt)
         found = result.summary()
         rows = [
             {
@@ -730,11 +774,12 @@ def diff_(
     if summary["new"] or summary["differs"] or summary["invalid"]:
         _run().verdict(EXIT_INVALID)
     if as_json:
-        emit_json({"summary": summary, "records": rows})
+        emit_json({"summary": summary, "records": rows, "notes": found.get("notes", [])})
         return
     say(", ".join(f"{k} {v}" for k, v in summary.items()))
-    for row in rows:
-        say(f"  {row['action']:<8} {row['uid']}  {', '.join(row['fields'] or [])}")
+    for row in rows:  # shown as every display shows uids: a secret in an identity masked
+        say(f"  {row['action']:<8} {mask_uid(row['uid'])}  {', '.join(row['fields'] or [])}")
+    _notes(found.get("notes", []))
 
 
 @cli.command(name="export")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -65,6 +66,22 @@ def needs_reference(value: Any) -> bool:
     return False
 
 
+def json_kind(value: Any) -> str:
+    """What a JSON value is, for messages that say what was found instead: "a string", "an
+    array", "the number 1", "null", ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**40:  # repr of a huge one may even raise (4300 digits)
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object" if isinstance(value, dict) else type(value).__name__
+
+
 def has_lone_surrogate(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -89,10 +106,100 @@ class Parsed:
     exact: bool
 
 
-def _decode_error(data: bytes, where: Location, err: Exception) -> MalformedInputError:
+# Python reads integers of at most this many digits (int()'s limit, which its json module meets and
+# no option of it lifts): memport's reader stops there, as do the native importers written in Python
+MAX_DIGITS = sys.int_info.default_max_str_digits
+# about where Python's JSON reader gives up on nesting (the interpreter's recursion limit)
+READER_DEPTH = 1000
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},:]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?')
+_SHOWN_DEPTH = 4  # the path to a deep value shows its first members, then "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Beyond:
+    """Where well-formed JSON goes beyond what the reader takes (see :func:`beyond`): the offset in
+    the text (an integer's first character, or where the level the reader gives up at opens), the
+    path to it from the value read, and what it is."""
+
+    offset: int
+    path: str
+    message: str
+    level: int | None = None  # for nesting: the level the reader gives up at, which opens at the offset
+
+    def said(self, column: int) -> str:
+        """The message, with the column of the offset."""
+        where = f"level {self.level} opens at column {column}" if self.level is not None else f"column {column}"
+        return f"{self.message} ({where})"
+
+
+def beyond(text: str, start: int = 0, outer: int = 0) -> Beyond | None:
+    """Where the JSON value at ``start`` goes beyond what Python's reader takes: its first integer
+    of more than :data:`MAX_DIGITS` digits, or else its deepest nesting (counted from the
+    document's root: ``outer`` containers hold the value). None when neither is found. Looked for only after the reader failed, so the scan (a tokenizer that keeps the path)
+    costs nothing on good input."""
+    # per open container: [is an object, member key or element index, expecting a key]
+    stack: list[list[Any]] = []
+    depth, path, gives_up = 0, (), start
+    for m in _TOKEN.finditer(text, start):
+        token = m.group()
+        first = token[0]
+        if first in "{[":
+            stack.append([True, None, True] if first == "{" else [False, 0, False])
+            if len(stack) > depth:
+                depth = len(stack)
+                path = tuple(entry[1] for entry in stack[: min(depth - 1, _SHOWN_DEPTH)])  # a slice of the whole stack: quadratic
+                if depth + outer <= READER_DEPTH:
+                    gives_up = m.start()
+        elif first in "}]":
+            if stack:
+                stack.pop()
+            if not stack:
+                break  # the value is over
+        elif first == ",":
+            if stack and stack[-1][0]:
+                stack[-1][2] = True
+            elif stack:
+                stack[-1][1] += 1
+        elif first == ":":
+            if stack:
+                stack[-1][2] = False
+        elif first == '"':
+            if stack and stack[-1][2]:
+                try:
+                    stack[-1][1] = json.loads(token)
+                except ValueError:
+                    stack[-1][1] = token[1:-1]
+        else:
+            digits = len(token.lstrip("-"))
+            if digits > MAX_DIGITS and not any(c in token for c in ".eE"):
+                message = f"an integer of {digits} digits: more than the {MAX_DIGITS} Python reads, memport and the native importers alike"
+                return Beyond(m.start(), _path(tuple(entry[1] for entry in stack)), message)
+            if not stack:
+                break
+    if depth < 2:
+        return None
+    shown = _path(path) + ("..." if depth - 1 > len(path) else "")
+    depth += outer
+    message = f"nested too deeply to read ({depth} levels): Python's JSON reader, memport's and the native importers' alike, takes about {READER_DEPTH}"
+    return Beyond(gives_up, shown, message, min(depth, READER_DEPTH))
+
+
+def _path(parts: tuple[Any, ...]) -> str:
+    from .problems import json_path
+
+    return json_path([p for p in parts if p is not None])
+
+
+def _decode_error(data: bytes, where: Location, err: Exception, text: str | None = None) -> MalformedInputError:
     """Turn any parser failure into one readable error with line/column (never a traceback)."""
-    if isinstance(err, RecursionError):
-        return MalformedInputError("JSON is nested too deeply to read (over ~1000 levels)", where)
+    if isinstance(err, RecursionError) or (isinstance(err, ValueError) and not isinstance(err, json.JSONDecodeError) and text is not None):
+        found = beyond(text) if text is not None else None
+        if found is None:
+            return MalformedInputError(f"JSON is nested too deeply to read or holds a value Python cannot read ({err})", where)
+        line = text.count("\n", 0, found.offset)
+        column = found.offset - text.rfind("\n", 0, found.offset)
+        loc = Location(where.file, line=where.line if where.line is not None else line + 1, record=where.record, path=found.path)
+        return MalformedInputError(found.said(column), loc)
     if isinstance(err, UnicodeDecodeError):
         return MalformedInputError(f"bytes are not valid UTF-8 at byte {err.start}: {data[err.start : err.start + 4]!r}", where)
     if isinstance(err, json.JSONDecodeError):
@@ -118,14 +225,15 @@ def loads(data: bytes, where: Location | None = None, *, fast: bool = True) -> P
             pass
     try:
         text = data.decode("utf-8")
-        if text.startswith("\ufeff"):
-            raise MalformedInputError("starts with a UTF-8 byte order mark (BOM)", where)
-        value = json.loads(text)
-        return Parsed(value, needs_reference(value))
-    except MalformedInputError:
-        raise
-    except (ValueError, RecursionError) as err:
+    except UnicodeDecodeError as err:
         raise _decode_error(data, where, err) from None
+    if text.startswith("\ufeff"):
+        raise MalformedInputError("starts with a UTF-8 byte order mark (BOM)", where)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as err:
+        raise _decode_error(data, where, err, text) from None
+    return Parsed(value, needs_reference(value))
 
 
 def read_document(path: Path) -> Parsed:

@@ -190,7 +190,8 @@ class BundleMeta(BaseModel):
     backend_type: str | None = None
     schema_version: str | None = None
     declared_counts: dict[str, JsonValue] = PydanticField(default_factory=dict)
-    local_tz: str = "UTC"
+    # the zone naive local times were read in; None: none was given, so they were read as UTC
+    local_tz: str | None = None
     header: dict[str, JsonValue] | None = None
     files: list[str] | None = None  # the files a directory bundle consisted of, in native order
     # a container's own layout (Doclea's data object): its keys in order, and raw values of

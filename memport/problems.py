@@ -116,6 +116,10 @@ class Report:
     path: str
     problems: list[Problem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # what a reader should know about how memport reads the bundle, which is no fault of the bundle
+    # (its exporter writes exactly this): {"code", "count", "message"}, e.g. naive local times read
+    # as UTC (timestamps.naive_local_note). Not problems: they change no verdict, --strict included.
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -155,6 +159,7 @@ class Report:
             "version": self.version,
             "errors": [_contract(p) for p in self.errors],
             "warnings": [_contract(p) for p in self.warnings],
+            "notes": list(self.notes),
         }
 
     def summary(self) -> dict[str, int]:
@@ -169,6 +174,7 @@ class Report:
             f"<p><b>{html.escape(mask_text(self.path))}</b>: {html.escape(str(self.format))} {html.escape(str(self.version))}, "
             f"<b>{status}</b>: {len(self.errors)} error(s), {len(self.warnings)} warning(s)</p>"
         )
+        head += "".join(f"<p>note: {html.escape(note['message'])}</p>" for note in self.notes)
         if not self.problems:
             return head + "<p>No problems.</p>"
         frame = self.to_frame()

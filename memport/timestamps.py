@@ -37,6 +37,9 @@ EPOCH_SECONDS = "epoch-s"
 EPOCH_MILLISECONDS = "epoch-ms"
 UNPARSED = "unparsed"
 
+# the dialects of times written in the exporting machine's zone without saying which
+NAIVE_LOCAL = (KAGURA_LOCAL_ISO, SQLITE_LOCAL)
+
 _SQLITE_UTC = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _SQLITE_LOCAL = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$")
 _PARTIAL = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
@@ -107,19 +110,83 @@ def parse_text(text: str, *, naive: str, local_tz: tzinfo = UTC) -> tuple[dateti
 
 
 def store_text(dt: datetime | None) -> str | None:
-    """The store's time text: UTC with microseconds and Z, fixed width so that text order is time order."""
-    return None if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The store's time text: UTC with microseconds and Z, fixed width so that text order is time
+    order (years zero-padded: strftime's %Y leaves year 1 as "1" on glibc, which sorts after 2025)."""
+    return None if dt is None else dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def sqlite_text(dt: datetime) -> str:
+    """SQLite's ``CURRENT_TIMESTAMP`` text: UTC, whole seconds, ``0001-01-01 00:00:00`` for year 1
+    (zero-padded as SQLite writes it; strftime's %Y is not)."""
+    return dt.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND, _MILLISECOND = timedelta(seconds=1), timedelta(milliseconds=1)
+
+
+def epoch_seconds(dt: datetime) -> int:
+    """Whole Unix seconds of an aware datetime, floored as JavaScript's ``Math.floor(Date.now() /
+    1000)`` floors them. Integer arithmetic: ``dt.timestamp()`` is a float, which rounds
+    9999-12-31T23:59:59.999999 up to 253402300800, a second of year 10000 no reader can hold."""
+    return (dt - EPOCH) // _SECOND
+
+
+def epoch_milliseconds(dt: datetime) -> int:
+    """Whole Unix milliseconds of an aware datetime, floored (``Date.now()``), in integers."""
+    return (dt - EPOCH) // _MILLISECOND
+
+
+def in_zone(dt: datetime, tz: tzinfo, what: str) -> datetime:
+    """``dt`` as naive wall time in ``tz`` (what Kagura writes as local time). A time of year 1 or
+    9999 may leave the calendar there (year 0 west of Greenwich, year 10000 east of it): that is an
+    error naming the time and the zone, never an overflow."""
+    try:
+        return dt.astimezone(tz).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        from .errors import ConversionError
+
+        raise ConversionError(f"{what} {dt.isoformat()} cannot be written in {tz}, where it falls outside the years 1 to 9999") from None
 
 
 def parse_epoch(value: Any, *, milliseconds: bool) -> tuple[datetime | None, str]:
     dialect = EPOCH_MILLISECONDS if milliseconds else EPOCH_SECONDS
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None, UNPARSED
-    seconds = value / 1000 if milliseconds else value
     try:
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds), dialect
+        # an integer stays an integer (timedelta of a float of 2.5e14 milliseconds is off by a microsecond)
+        return EPOCH + (timedelta(milliseconds=value) if milliseconds else timedelta(seconds=value)), dialect
     except (OverflowError, ValueError):
         return None, UNPARSED
+
+
+def is_naive_iso(text: str) -> bool:
+    """Whether ``text`` reads as an ISO date-time without an offset (``fromisoformat``, as
+    :func:`parse_text` reads it): a naive local time where the field is one."""
+    try:
+        return datetime.fromisoformat(text).tzinfo is None
+    except ValueError:
+        return False
+
+
+def is_sqlite_local(text: str) -> bool:
+    """Whether ``text`` is SQLite-adapter local time ``YYYY-MM-DD HH:MM:SS.ffffff`` (see
+    :func:`parse_text`; the length test first, as most such values are SQLite's UTC)."""
+    return len(text) == 26 and _SQLITE_LOCAL.match(text) is not None and is_naive_iso(text)
+
+
+def naive_local_note(count: int, where: str = "") -> list[dict[str, Any]]:
+    """The note said once when times written in the exporting machine's unnamed zone were read
+    without one (as UTC): how many, and the flag that names the zone. Empty when there are none.
+    ``where`` narrows what was counted ("in the records written")."""
+    if not count:
+        return []
+    message = (
+        f"{count} naive local time{'s' if count != 1 else ''}{' ' + where if where else ''}: written in the exporting machine's "
+        "zone, which the bundle does not record, and read as UTC; if that machine was not on UTC, they are off by its offset. "
+        "Give import, diff and convert the zone with --local-tz ZONE (local_tz= in the library), for example --local-tz Asia/Tokyo"
+    )
+    return [{"code": "time.naive-local", "count": count, "message": message}]
 
 
 def export_time(text: str) -> datetime | str:

@@ -61,7 +61,7 @@ def test_inspect_json_shape_for_every_format(tmp_path):
         result = run("inspect", path, "--json")
         assert result.exit_code == 0
         got = json.loads(result.output)
-        assert list(got) == ["format", "version", "counts", "needs_reembedding"]
+        assert list(got) == ["format", "version", "counts", "needs_reembedding", "notes"]
         assert got["format"] == fmt and isinstance(got["version"], str)
         assert list(got["counts"]) == COUNT_KEYS
         assert got["counts"] == {k: expected.get(k, 0) for k in COUNT_KEYS}
@@ -71,15 +71,10 @@ def test_validate_json_shape_and_exit_codes(tmp_path):
     valid = reference_kagura(tmp_path / "ok")
     result = run("validate", valid, "--json")
     assert result.exit_code == 0
-    assert json.loads(result.output) == {
-        "valid": True,
-        "format": "kagura",
-        "version": "1.0",
-        "errors": [],
-        "warnings": [],
-        "omitted": 0,
-        "by_code": {},
-    }
+    got = json.loads(result.output)
+    notes = got.pop("notes")
+    assert got == {"valid": True, "format": "kagura", "version": "1.0", "errors": [], "warnings": [], "omitted": 0, "by_code": {}}
+    assert [(n["code"], n["count"]) for n in notes] == [("time.naive-local", 6)]  # every exported_at: a note, not a problem
 
     warned = write_kagura(tmp_path / "warn", [dict(KAGURA_WORKING, exported_at="2025-06-01T12:00:00Z")])
     assert run("validate", warned).exit_code == 0
@@ -102,14 +97,15 @@ def test_validate_json_shape_and_exit_codes(tmp_path):
 def test_validate_text_output_is_one_line_per_problem(tmp_path):
     src = write_kagura(tmp_path / "bad", [dict(KAGURA_WORKING, scope="episodic"), dict(KAGURA_WORKING, key="k", type="x")])
     lines = run("validate", src).output.strip().splitlines()
-    assert len(lines) == 6
+    assert len(lines) == 7
     assert lines[0].startswith("error: ") and "line 1" in lines[0] and lines[0].endswith("[kagura.memory.scope]")
     assert lines[2:5] == [
         "2 problems by code:",
         "          1  error    kagura.memory.record-type",
         "          1  error    kagura.memory.scope",
     ]
-    assert lines[-1] == f"{src}: kagura 1.0: invalid: 2 errors, 0 warnings"
+    assert lines[5] == f"{src}: kagura 1.0: invalid: 2 errors, 0 warnings"
+    assert lines[6].startswith("note: 3 naive local times: ")  # said once, after the verdict
 
 
 def test_convert_same_format_is_byte_exact_and_atomic(tmp_path):

@@ -204,11 +204,14 @@ def test_max_problems_and_a_count_by_code(tmp_path):
     lines = run("validate", broken, "--max-problems", "5").output.splitlines()
     assert sum(line.startswith("error: ") for line in lines) == 5
     assert "... 26 more problems not shown (--max-problems 0 shows all)" in lines
-    assert lines[-4:-1] == [
+    assert lines[-5:-2] == [
         "31 problems by code:",
         "         30  error    kagura.memory.scope",
         "          1  error    kagura.memory.record-type",
     ]
+    assert lines[-2].endswith("invalid: 31 errors, 0 warnings") and lines[-1].startswith(
+        "note: 32 naive local times"
+    )  # and metadata.json's
     default = run("validate", write_kagura(tmp_path / "c", [dict(KAGURA_WORKING, key=f"k{i}", scope="episodic") for i in range(150)]))
     assert sum(line.startswith("error: ") for line in default.output.splitlines()) == 100
     report = json.loads(run("validate", broken, "--json", "--max-problems", "2").output)

@@ -179,7 +179,7 @@ def test_loss_report_content(src):
     assert to_tribal.merged == 1  # the _meta_ companion folded into its memory
     assert ("memories", "created_at") in {(loss.kind, loss.field) for loss in to_tribal.losses.values()}  # working memories have none
     shape = memport.convert(memport.read(src["doclea"]), "tribal").conversion.to_dict()
-    assert list(shape) == ["from", "to", "input", "written", "merged", "created", "dropped", "losses"]
+    assert list(shape) == ["from", "to", "input", "written", "merged", "created", "dropped", "losses", "notes"]
     assert all(set(loss) >= {"kind", "field", "count", "examples"} for loss in shape["losses"])
 
 

@@ -898,6 +898,7 @@ def test_inspect_validate_and_convert_from_the_cli(tmp_path):
         "version": "current",
         "counts": {"memories": 3, "relations": 0, "nodes": 0, "documents": 1, "chunks": 0, "pending": 0, "messages": 6},
         "needs_reembedding": 9,  # blocks and messages
+        "notes": [],
     }
     assert "messages   5" in run("inspect", DOUBLE).output
     assert json.loads(run("validate", COMPANION, "--json").output) == {
@@ -908,6 +909,7 @@ def test_inspect_validate_and_convert_from_the_cli(tmp_path):
         "warnings": [],
         "omitted": 0,
         "by_code": {},
+        "notes": [],
     }
     assert run("validate", DOUBLE).exit_code == 0 and run("validate", DOUBLE, "--strict").exit_code == 1
     result = run("validate", LEGACY)

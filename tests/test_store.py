@@ -199,6 +199,8 @@ def test_plan_rows_field_diff_and_frames(tmp_path, store):
         "needs_reembedding": 1,
         "problems": 0,
         "not_imported": [],
+        "unused_decisions": [],
+        "notes": [],
     }
     frame = plan.to_frame()
     assert frame[["uid", "action", "reason"]].values.tolist() == [["tribal:memories:a", "skip", "exists"]]
@@ -453,6 +455,8 @@ def test_cli_import_diff_export_erase(tmp_path):
         "needs_reembedding": 2,
         "problems": 0,
         "not_imported": [],
+        "unused_decisions": [],
+        "notes": [],
     }
     real = runner.invoke(cli, ["import", str(src), "--db", str(db), "--json"], catch_exceptions=False)
     assert json.loads(real.output)["inserted"] == 2 and json.loads(real.output)["dry_run"] is False

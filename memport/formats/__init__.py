@@ -18,8 +18,10 @@ conversion report.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
+import os
 import pkgutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..bundle import Bundle
-from ..errors import BundleNotFoundError, ConversionError, Location, NotABundleError, UnsupportedVersionError
+from ..errors import BundleNotFoundError, ConversionError, Location, MalformedInputError, NotABundleError, UnsupportedVersionError
 
 if TYPE_CHECKING:
     from ..problems import Problem
@@ -160,6 +162,10 @@ class FormatPlugin:
     * ``split(path, detection)``: for a bundle whose memories are a large JSON Lines file, a
       :class:`Split` (plans read such a file on two cores); None otherwise.
 
+    ``validate`` and ``count`` of a format that writes naive local times (``naive_local``) leave in
+    ``detection.details["naive_local_times"]`` how many they met (``naive_local_times`` of every
+    record and of the header): the verbs say so once (:func:`memport.timestamps.naive_local_note`).
+
     Records: ``identity(kind, native)`` is what makes a record the same record in this format (with
     the family and kind, its uid); ``index`` what the store's columns hold; ``schema_for`` the schema
     that validates one record, ``schema_value`` what of it that schema sees; ``end`` how this
@@ -167,7 +173,8 @@ class FormatPlugin:
     ``user_ends`` how relations name a user; ``names_user`` whether a record belongs to a user or
     names one beyond the store's ``user_id`` column (what erasing a user removes and exporting one
     writes, with the records that reference those); ``embed_text`` the text embedded for a memory;
-    ``vector`` and ``vector_model`` the vectors a bundle carries and their model.
+    ``vector`` and ``vector_model`` the vectors a bundle carries and their model;
+    ``naive_local_times`` how many of a record's times are naive local ones.
 
     Bundles in memory and the store: ``bundle_records(bundle)`` encodes a Bundle's records as
     native ones; ``from_store(natives, header, layout, as_read=...)`` builds a bundle from stored
@@ -200,6 +207,9 @@ class FormatPlugin:
     streams = True  # whether conversions read its records one at a time (else the bundle whole: Letta)
     native_kinds: tuple[str, ...] = ("memories",)  # the kinds its writer asks a NativeBundle for, in order
     directory = False  # whether a bundle is a directory (else one file, which may go to stdout)
+    # whether the format writes times in the exporting machine's zone without naming it (Kagura):
+    # read in ``local_tz``, UTC when none is given (``naive_local_times``)
+    naive_local = False
     mapping: dict[str, str] = {}  # noqa: RUF012 (each format sets its own)
 
     # files ---------------------------------------------------------------------------------
@@ -307,6 +317,12 @@ class FormatPlugin:
     def references(self, kind: str, native: Any) -> list[Reference]:
         return []
 
+    def naive_local_times(self, kind: str, native: Any) -> int:
+        """How many times of a native record (``kind`` "header": the bundle's header) memport
+        reads as naive local time: written in the exporting machine's zone without saying which,
+        read in ``local_tz`` (UTC when none is given). 0 for a format that writes none."""
+        return 0
+
     def came_from(self, native: Any) -> str | None:
         """Where a memory came from, as its format says (an audit counts memories by it): Tribal's
         ``source_instance``, Kagura's ``metadata.source``; None where the format does not say."""
@@ -413,17 +429,23 @@ def families() -> list[str]:
     return sorted({p.family for p in plugins()})
 
 
-def detect(path: str | Path) -> Detection:
+def detect(path: str | Path, format: str | None = None) -> Detection:
     """Say which format and version ``path`` holds, with the evidence used.
 
-    Raises :class:`NotABundleError` naming what was looked for when nothing matches, and
+    With ``format`` (a format's name), that format's plugin is asked and no other: a path that is
+    not that format is an error saying what the format reads, rather than another format's guess.
+
+    Raises :class:`NotABundleError` naming what was looked for when nothing matches,
     :class:`UnsupportedVersionError` naming the supported versions when the format is known but
-    its version is not.
+    its version is not, and :class:`BundleNotFoundError` for a path that leads nowhere (a broken
+    symbolic link or a loop of them is said as such).
     """
     path = Path(path)
+    followed(path)
     if not path.exists():
         raise BundleNotFoundError("no such file or directory", Location(str(path)))
-    for p in plugins():
+    asked = (plugin(format),) if format is not None else plugins()
+    for p in asked:
         found = p.sniff(path)
         if found is None:
             continue
@@ -433,6 +455,41 @@ def detect(path: str | Path) -> Detection:
                 Location(str(path)),
             )
         return found
-    looked = "; ".join(f"{p.name}: {p.looks_for}" for p in plugins())
     kind = "directory" if path.is_dir() else "file"
+    if kind == "file":
+        _readable_json(path, f"whether this is a {format} bundle" if format is not None else "which bundle this is")
+    if format is not None:
+        raise NotABundleError(f"this {kind} is not a {format} bundle: {format} reads {asked[0].looks_for}", Location(str(path)))
+    looked = "; ".join(f"{p.name}: {p.looks_for}" for p in plugins())
     raise NotABundleError(f"this {kind} is not a memory bundle memport knows. Looked for {looked}", Location(str(path)))
+
+
+def _readable_json(path: Path, question: str) -> None:
+    """For a JSON object file no format claimed: read its members (whole), so that what hid the
+    members a format looks for (a value nested too deeply or an integer too long for the reader,
+    a break in the JSON) is said, located, instead of "not a bundle"."""
+    from ._document import head_of, walk
+
+    if not head_of(path, 1).startswith(b"{"):
+        return
+    try:
+        for _ in walk(path, lambda member: None, allow_bom=True):
+            pass
+    except MalformedInputError as err:
+        raise MalformedInputError(f"memport cannot tell {question}: {err.message}", err.location) from None
+
+
+def followed(path: Path) -> None:
+    """A path that is a symbolic link must lead to something: every command follows links alike,
+    and a broken link or a loop of links is said as such (a plain existence test would only say
+    "no such file", or skip a bundle's file as if it were absent)."""
+    if not path.is_symlink():
+        return
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise BundleNotFoundError(f"a symbolic link to {os.readlink(path)}, which does not exist", Location(str(path))) from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise BundleNotFoundError("a loop of symbolic links: it never reaches a file", Location(str(path))) from None
+        raise

@@ -37,10 +37,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..bundle import Bundle
+from ..bundle import TIMESTAMPS, Bundle
 from ..errors import ConversionError
 from ..frames import python_strings
-from ..model import BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
+from ..model import KINDS, BundleMeta, Chunk, Document, Embedding, Memory, Node, PendingMemory, Relation, Timestamp
+from ..timestamps import NAIVE_LOCAL, naive_local_note
 from . import Detection, NativeBundle, NativeRecord, plugin, plugins
 
 NAMESPACE = uuid.UUID("5b1f5f4e-8f1e-5c7a-9a55-6d656d706f72")  # fixed: changing it changes every derived id
@@ -124,6 +125,9 @@ class ConversionReport:
     created: int = 0
     dropped: Counter = field(default_factory=Counter)
     losses: dict[tuple[str, str], Loss] = field(default_factory=dict)
+    # what the reader should know about how the source was read: naive local times read as UTC
+    # because no zone was given (timestamps.naive_local_note); no loss, it changes nothing here
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def lose(self, kind: str, field_name: str, example: Any, note: str = "") -> None:
         loss = self.losses.setdefault((kind, field_name), Loss(kind, field_name, note=note))
@@ -154,6 +158,7 @@ class ConversionReport:
             "created": self.created,
             "dropped": dict(sorted(self.dropped.items())),
             "losses": [loss.to_dict() for _, loss in sorted(self.losses.items())],
+            "notes": list(self.notes),
         }
 
     def summary_line(self) -> str:
@@ -174,7 +179,10 @@ class ConversionReport:
     def _repr_html_(self) -> str:
         from ..masking import frame_html
 
-        return f"<p>{html.escape(self.summary_line())}</p>" + (frame_html(self.to_frame()) if self.losses else "<p>nothing lost</p>")
+        notes = "".join(f"<p>note: {html.escape(note['message'])}</p>" for note in self.notes)
+        return (
+            f"<p>{html.escape(self.summary_line())}</p>" + notes + (frame_html(self.to_frame()) if self.losses else "<p>nothing lost</p>")
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,10 +292,15 @@ class Canonical:
     chunks: list[Chunk] = field(default_factory=list)
     pending: list[PendingMemory] = field(default_factory=list)
 
+    naive: int = 0  # naive local times of the bundle it was made of (see convert_native)
+
     def items(self) -> Iterator[Any]:
         """Its views, links and other records, in that order (what a target reads, as often as it needs)."""
         for kind in ("memories", "relations", "nodes", "documents", "chunks", "pending"):
             yield from getattr(self, kind)
+
+    def naive_local_times(self) -> int:
+        return self.naive
 
 
 @dataclass
@@ -316,7 +329,7 @@ class RecordSource:
         return cls(bundle.format, lambda: bundle.meta, lambda: fmt.bundle_records(bundle), lambda: bundle, label)
 
 
-def file_source(path: Path, detection: Detection, local_tz: str = "UTC") -> RecordSource:
+def file_source(path: Path, detection: Detection, local_tz: str | None = None) -> RecordSource:
     """A bundle on disk as a conversion's source: its records read from the file at every read
     (a format read whole, Letta, once). Its top level as detection read it, completed as the
     records are read (a document's members after its records)."""
@@ -342,15 +355,26 @@ class StreamedCanonical:
     def __init__(self, format: str, source: RecordSource, make: Callable[[ConversionReport], Iterator[Any]], report: ConversionReport):
         self.format, self.source = format, source
         self._make, self._report, self._reported = make, report, False
+        self._naive = 0
 
     @property
     def meta(self) -> BundleMeta:
         return self.source.meta
 
     def items(self) -> Iterator[Any]:
-        report = self._report if not self._reported else ConversionReport(self._report.source, self._report.target)
+        if self._reported:
+            return self._make(ConversionReport(self._report.source, self._report.target))
         self._reported = True
-        return self._make(report)
+        return self._first(self._make(self._report))
+
+    def _first(self, items: Iterator[Any]) -> Iterator[Any]:
+        """The first read, which also counts the naive local times (see convert_native)."""
+        for item in items:
+            self._naive += _naive_in(item)
+            yield item
+
+    def naive_local_times(self) -> int:
+        return _naive(self.meta.exported_at) + self._naive
 
 
 def listed(canonical: Any) -> Canonical:
@@ -368,7 +392,9 @@ def whole(source: RecordSource, report: ConversionReport, to_canonical: Callable
     """The canonical view of a source read whole (Letta), its input counted."""
     bundle = source.load()
     report.input = sum(bundle.counts().values())
-    return to_canonical(bundle, report)
+    canonical = to_canonical(bundle, report)
+    canonical.naive = naive_local_times(bundle)
+    return canonical
 
 
 @dataclass(frozen=True)
@@ -601,12 +627,15 @@ def convert_native(
 ) -> tuple[NativeBundle, ConversionReport]:
     """Convert the records of ``source`` (another format than ``to``) as native records of ``to``,
     read and written record by record (see :class:`RecordSource`). The report is complete once the
-    records have all been read (written, or read into a bundle)."""
+    records have all been read (written, or read into a bundle); naive local times read without a
+    zone are said in its notes."""
     _known(to)
     report = ConversionReport(source.format, to)
     canonical = plugin(source.format).to_canonical(source, report)
     target = Target(to, export_time(canonical, exported_at), user_id, agent_name, local_tz or source.meta.local_tz)
     built = plugin(to).from_canonical(canonical, target, report)
+    if source.meta.local_tz is None and local_tz is None:  # the source was read by now (the target's first read)
+        report.notes = naive_local_note(canonical.naive_local_times())
     return (built if isinstance(built, NativeBundle) else plugin(to).native(built)), report
 
 
@@ -614,6 +643,23 @@ def _known(to: str) -> None:
     targets = [p.name for p in plugins()]
     if to not in targets:
         raise ConversionError(f"unknown target format {to!r}; one of {', '.join(targets)}")
+
+
+def naive_local_times(bundle: Bundle) -> int:
+    """How many of a bundle's times were read as naive local time (in the dialects that mean the
+    exporting machine's zone, and parsed): what ``naive_local_times`` of its format's plugin counts
+    in the native records and header, counted here on the canonical ones."""
+    return _naive(bundle.meta.exported_at) + sum(_naive_in(record) for kind in KINDS for record in getattr(bundle.records, kind))
+
+
+def _naive(stamp: Any) -> int:
+    return 1 if isinstance(stamp, Timestamp) and stamp.dialect in NAIVE_LOCAL and stamp.utc is not None else 0
+
+
+def _naive_in(item: Any) -> int:
+    """Naive local times of one record (of a view, its memory; of a link, its relation)."""
+    record = item.record if isinstance(item, View) else item.relation if isinstance(item, Link) else item
+    return sum(_naive(getattr(record, name, None)) for name in TIMESTAMPS)
 
 
 def mapping_markdown() -> str:

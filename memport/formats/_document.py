@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Location, MalformedInputError
-from ..jsonio import BOM, MAX_LINE_BYTES, Parsed, may_hold_huge_integer, needs_reference, parse_document
+from ..jsonio import BOM, MAX_LINE_BYTES, Parsed, beyond, may_hold_huge_integer, needs_reference, parse_document
 from ..problems import Problem, json_path
 from ..progress import open_read
 
@@ -101,6 +101,7 @@ class _Cursor:
         self.tail = b""
         self.suspects: list[tuple[int, int]] = []  # character ranges that may need the reference
         self.element: tuple[Any, ...] = ()  # the path of the array element being read, if any
+        self.member: tuple[Any, ...] = ()  # the path of the member being read whole, if any
         first = f.read(max(chunk, len(BOM)))
         if first.startswith(BOM):
             if not allow_bom:
@@ -169,6 +170,21 @@ class _Cursor:
             self.name, line=line, record=self.element[-1] if self.element else None, path=json_path(self.element) if self.element else None
         )
 
+    def beyond(self, err: Exception) -> MalformedInputError:
+        """What the reader could not take in the value at the position (jsonio.beyond), located:
+        the line and column in the file, the record, and the path from the document's root."""
+        holders = self.element or self.member
+        found = beyond(self.text, self.pos, len(holders))  # each member or index of the path is one container
+        if found is None:
+            return MalformedInputError(f"JSON holds a value Python cannot read ({err})", self.located())
+        at = found.offset
+        newlines = self.text.count("\n", 0, at)
+        column = at - self.text.rfind("\n", 0, at) if newlines else self.column + at
+        base = json_path(holders)
+        inner = found.path[1:]  # "$.a[0]" -> ".a[0]", under the value's own path
+        where = Location(self.name, line=self.line + newlines, record=self.element[-1] if self.element else None, path=base + inner)
+        return MalformedInputError(found.said(column), where)
+
     def peek(self) -> str:
         """The next character after white space ('' at the end of the file)."""
         while True:
@@ -220,8 +236,8 @@ class _Cursor:
                 if self._cut(err) and self.more():
                     continue
                 raise self.error(err.msg, err.pos) from None
-            except RecursionError:
-                raise MalformedInputError("JSON is nested too deeply to read (over ~1000 levels)", self.located()) from None
+            except (RecursionError, ValueError) as err:  # well-formed, but beyond the reader: too deep, or a huge integer
+                raise self.beyond(err) from None
             # a number near the window's end may go on ("1" of "12", "0" of "0.5": the parser
             # leaves "0." or "1e-" unread when nothing follows them)
             if len(self.text) - end < 3 and self.more():
@@ -278,7 +294,9 @@ def _members(
             else:
                 yield from _elements(cursor, member)
         else:
+            cursor.member = member
             value, exact = cursor.value()
+            cursor.member = ()
             yield Event("value", member, value, exact)
         if cursor.closes("}"):
             return

@@ -220,7 +220,7 @@ def slow_line(
     except MalformedInputError as err:
         if problems is None:
             raise
-        problems.append(Problem("json.malformed", "error", err.message, name, number))
+        problems.append(Problem("json.malformed", "error", err.message, name, number, None, err.location.path))
         return None
 
 

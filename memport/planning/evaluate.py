@@ -32,7 +32,7 @@ from ..keys import content_key, fingerprint_id, hex_key, storable, uid_key, vola
 from ..schemas import schema_set
 from ..store.schema import EMBEDDED
 from ..timestamps import zone
-from .decisions import Decision, StaleDecisionError, merge_fields
+from .decisions import Decision, StaleDecisionError, merge_fields, refusal, unknown_fields
 from .source import Source
 from .writer import StoreWriter
 
@@ -79,7 +79,7 @@ class Evaluator:
         strategy: str = "skip",
         decisions: dict[str, Decision] | None = None,
         filters: Filters | None = None,
-        local_tz: str = "UTC",
+        local_tz: str | None = None,
         vectors: str = "auto",
         write_run: int | None = None,
     ):
@@ -106,9 +106,13 @@ class Evaluator:
         self.filtering = filters.active
         self.needs_index = self.filtering or strategy == "newer" or write_run is not None
         self.stale: list[str] = []
+        self.refused: list[Any] = []  # (message, location) of decisions naming fields the records lack
 
         self.decided: set[str] = set()
         self.unused_decisions: list[str] = []
+        # naive local times in the records written, read as UTC for want of a zone (the note said)
+        self.counting_local = local_tz is None and self.plugin.naive_local
+        self.local_times = 0
         self.last_key = 0
         self._vectors_for(vectors)
 
@@ -161,7 +165,10 @@ class Evaluator:
             self.writer.flush()
 
     def finish(self) -> None:
-        """After the last record: refuse stale decisions, and note the decisions nothing needed."""
+        """After the last record: refuse decisions that cannot be applied or are stale, and note the
+        decisions nothing needed."""
+        if self.refused:
+            raise refusal(self.refused)
         if self.stale:
             shown = ", ".join(self.stale[:5]) + (f" and {len(self.stale) - 5} more" if len(self.stale) > 5 else "")
             raise StaleDecisionError(f"{len(self.stale)} decision(s) were made about records that changed since ({shown}); decide again")
@@ -230,10 +237,17 @@ class Evaluator:
                 self._accept(kind, uid, ukey, ckey, value, record.exact, item, record.raw, problems)
                 return "update", row("update", "decision-take", fields, stored)
             if decision.choice == "fields":
-                merged = merge_fields(None if in_run else self.store.native(kind, uid), value, decision.fields or {})
+                old = None if in_run else self.store.native(kind, uid)
+                wrong = unknown_fields(decision, old, value)
+                if wrong is not None:  # refused when the plan is complete (finish), with the others
+                    self.refused.append(wrong)
+                    return "conflict", row("conflict", "unknown-field", fields, stored)
+                merged = merge_fields(old, value, decision.fields or {})
                 exact = needs_reference(merged)
-                merged_item = self.plugin.index(kind, merged, self.tz) if self.needs_index else None
                 merged_key = content_key(merged, exact, self.volatile)
+                if merged_key == stored:  # every pick kept the stored value: nothing changes
+                    return "skip", row("skip", "decision-fields-keep", fields, stored)
+                merged_item = self.plugin.index(kind, merged, self.tz) if self.needs_index else None
                 problems[:] = self.problems(kind, merged, exact)  # the record written is the merged one
                 self._accept(kind, uid, ukey, merged_key, merged, exact, merged_item, None, problems)
                 return "update", row("update", "decision-fields", fields, stored)
@@ -307,6 +321,8 @@ class Evaluator:
         self.from_run.add(ukey)
         if kind in EMBEDDED:
             self.count_vector("", value)
+        if self.counting_local:
+            self.local_times += self.plugin.naive_local_times(kind, value)
         return "insert"
 
     def lean_rows(self, records: Iterable[NativeRecord], start: int = 0) -> Iterator[tuple[str, Row | None]]:
@@ -346,6 +362,8 @@ class Evaluator:
         self.from_run.add(ukey)
         if kind in EMBEDDED:
             self.count_vector(uid, value)
+        if self.counting_local:
+            self.local_times += self.plugin.naive_local_times(kind, value)
         if self.strategy == "newer":
             self.updated[ukey] = item.updated_at if item is not None else None
         if self.writer is not None:

@@ -96,6 +96,7 @@ def lean_memories(
     # StoredKeys): another instance's export is all such records, and most never meet again
     deferring = isinstance(state, StoredKeys)
     plain_vectors = ev.vector_fingerprint is None  # then every insert needs embedding
+    local_times = ev.plugin.naive_local_times if ev.counting_local else None
     with open(file, "rb") as reread:
         if deferring:
             state.content_key_at = functools.partial(_line_content_key, reread, volatile)
@@ -158,6 +159,8 @@ def lean_memories(
                         # inserted: _insert() without its indirections or the content key
                         state[ukey] = DEFERRED + offsets[i]
                         from_run.add(ukey)
+                        if local_times is not None:
+                            ev.local_times += local_times("memories", value)
                         relative, counted = len(codes) - start, ev.needs_reembedding
                         add_code(_INSERT)
                         if add_key is not None:
@@ -370,6 +373,8 @@ def _plan_range(
         "notable": notable,
         "decided": evaluator.decided,
         "stale": evaluator.stale,
+        "refused": evaluator.refused,
+        "local_times": evaluator.local_times,
     }
 
 
@@ -414,6 +419,7 @@ def plan_in_two(
     codes = array("b", result["codes"])
     needs = array("i", result["needs"])  # positions in the worker's range of records that need embedding
     evaluator.needs_reembedding += len(needs)
+    evaluator.local_times += result["local_times"]
     rows = {}
     for row in result["notable"]:
         row.position += offset
@@ -426,6 +432,8 @@ def plan_in_two(
             if relative in wanted:
                 record.line = record.line + line_offset if record.line is not None else None
                 evaluator.needs_reembedding -= relative in needs  # decided again below, counted again there
+                if evaluator.counting_local and codes[relative] in (_INSERT, _UPDATE):
+                    evaluator.local_times -= evaluator.plugin.naive_local_times("memories", record.value)
                 action, row = evaluator.decide(offset + relative, record)
                 codes[relative] = CODE[action]
                 rows.pop(offset + relative, None)
@@ -435,6 +443,7 @@ def plan_in_two(
     notable.extend(rows[p] for p in sorted(rows))
     evaluator.decided |= result["decided"]
     evaluator.stale += result["stale"]
+    evaluator.refused += result["refused"]
     return method
 
 
@@ -521,6 +530,7 @@ def _import_range(
         "seen": collector.seen_keys,
         "decided": evaluator.decided,
         "stale": evaluator.stale,
+        "local_times": evaluator.local_times,
     }
 
 
@@ -558,6 +568,7 @@ def import_in_two(
     codes, worker_keys = array("b", result["codes"]), np.frombuffer(result["keys"], dtype=np.int64)
     needs = set(np.frombuffer(result["needs"], dtype=np.int32).tolist())
     evaluator.needs_reembedding += len(needs)
+    evaluator.local_times += result["local_times"]
     notable: dict[int, Row] = {}
     for row in result["notable"]:
         at = row.position
@@ -584,6 +595,8 @@ def import_in_two(
         if position in hits:
             record.line = record.line + line_offset if record.line is not None else None
             evaluator.needs_reembedding -= position in needs  # decided again below, counted again there
+            if evaluator.counting_local and code in (_INSERT, _UPDATE):
+                evaluator.local_times -= evaluator.plugin.naive_local_times("memories", record.value)
             yield evaluator.decide(offset + position, record)
             continue
         writer.seen(seen[position])

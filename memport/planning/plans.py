@@ -30,7 +30,7 @@ from ..masking import frame_html, masked
 from ..parallel import context as process_context
 from ..parallel import worth_two
 from ..store import Store
-from ..timestamps import zone
+from ..timestamps import naive_local_note, zone
 from .decisions import Decision, field_diff, load_decisions
 from .evaluate import ACTIONS, CODE, EmptyStore, Evaluator, Row, gc_paused
 from .large import import_in_two, plan_in_two
@@ -55,7 +55,7 @@ class Plan:
         strategy: str,
         decisions: dict[str, Decision],
         filters: Filters,
-        local_tz: str,
+        local_tz: str | None,
         clear: bool,
         vectors: str = "auto",
     ):
@@ -82,6 +82,7 @@ class Plan:
         self.counts = Counter({ACTIONS[number]: n for number, n in enumerate(_tally(self.actions)) if n})
         self.unused_decisions = evaluator.unused_decisions
         self.needs_reembedding = evaluator.needs_reembedding
+        self.local_times = evaluator.local_times
 
     def _collect(self, rows: Iterable[tuple[str, Row | None]]) -> None:
         code = CODE
@@ -149,7 +150,14 @@ class Plan:
     def summary(self) -> dict[str, Any]:
         """The accounting: total = inserted + updated + unchanged + skipped + conflicts + invalid
         (see :func:`accounting`)."""
-        return {**accounting(self.counts, self._notable), "dry_run": True, "backup": None, "needs_reembedding": self.needs_reembedding}
+        return {
+            **accounting(self.counts, self._notable),
+            "dry_run": True,
+            "backup": None,
+            "needs_reembedding": self.needs_reembedding,
+            "unused_decisions": self.unused_decisions,
+            "notes": naive_local_note(self.local_times, WRITTEN),
+        }
 
     def conflicts(self) -> list[Row]:
         return [r for r in self.notable if r.action == "conflict"]
@@ -217,7 +225,9 @@ class Plan:
             if decision is None or row.action != "conflict" or row.existing_hash is None:
                 continue
             counts["conflict"] -= 1
-            counts["update" if decision.choice in ("take", "fields") else "skip"] += 1
+            # per-field picks that all keep the stored values change nothing (see Evaluator.decide)
+            takes = decision.choice == "take" or (decision.choice == "fields" and "take" in (decision.fields or {}).values())
+            counts["update" if takes else "skip"] += 1
         return {
             "inserted": counts["insert"],
             "updated": counts["update"],
@@ -355,16 +365,18 @@ def plan(
     strategy: str = "skip",
     decisions: dict[str, Decision] | str | Path | None = None,
     filters: Filters | None = None,
-    local_tz: str = "UTC",
+    local_tz: str | None = None,
     clear: bool = False,
     vectors: str = "auto",
+    format: str | None = None,
 ) -> Plan:
     """A dry run: what importing ``bundle`` into ``store`` would do, without writing anything.
-    ``vectors`` (auto, keep, drop) says what becomes of vectors a bundle carries."""
+    ``vectors`` (auto, keep, drop) says what becomes of vectors a bundle carries; ``format`` names
+    the bundle's format (only that one is tried, see :func:`memport.detect`)."""
     if isinstance(decisions, (str, Path)):
         decisions = load_decisions(decisions)
     return Plan(
-        source_of(bundle) if not isinstance(bundle, Source) else bundle,
+        source_of(bundle, format) if not isinstance(bundle, Source) else bundle,
         store,
         strategy,
         decisions or {},
@@ -373,6 +385,10 @@ def plan(
         clear,
         vectors,
     )
+
+
+# what an import's note on naive local times counts: the records it writes take their times in
+WRITTEN = "in the records written"
 
 
 # an import this many records or more (and at least as many as the store holds) rebuilds the
@@ -398,14 +414,16 @@ def import_bundle(
     strategy: str = "skip",
     decisions: dict[str, Decision] | str | Path | None = None,
     filters: Filters | None = None,
-    local_tz: str = "UTC",
+    local_tz: str | None = None,
     clear: bool = False,
     vectors: str = "auto",
+    format: str | None = None,
 ) -> dict[str, Any]:
     """Import in one transaction: all of it lands or none of it. ``clear`` empties the store first;
     it and the ``overwrite`` strategy, which replace stored data, take a backup first (its path is
-    in the result). Returns the accounting (the shape of ``memport import --json``)."""
-    source = bundle if isinstance(bundle, Source) else source_of(bundle)
+    in the result). Returns the accounting (the shape of ``memport import --json``). ``format``
+    names the bundle's format (only that one is tried, see :func:`memport.detect`)."""
+    source = bundle if isinstance(bundle, Source) else source_of(bundle, format)
     if isinstance(decisions, (str, Path)):
         decisions = load_decisions(decisions)
     backup = store.backup() if clear or strategy == "overwrite" else None
@@ -446,6 +464,8 @@ def import_bundle(
             "dry_run": False,
             "backup": str(backup) if backup else None,
             "needs_reembedding": evaluator.needs_reembedding,
+            "unused_decisions": evaluator.unused_decisions,
+            "notes": naive_local_note(evaluator.local_times, WRITTEN),
         }
         recorded = {k: v for k, v in result.items() if k not in ("dry_run", "backup")}
         store.finish_run(run, recorded, source.header, source.layout, evaluator.writer.contents)
@@ -465,9 +485,18 @@ def _splittable(source: Source, store: Any) -> Any:
     return source.split if worth_two(source.split.memories) else None
 
 
-def compare(bundle: str | Path | Bundle, other: str | Path | Bundle, *, filters: Filters | None = None, local_tz: str = "UTC") -> Plan:
+def compare(
+    bundle: str | Path | Bundle,
+    other: str | Path | Bundle,
+    *,
+    filters: Filters | None = None,
+    local_tz: str | None = None,
+    format: str | None = None,
+) -> Plan:
     """What differs between two bundles: ``bundle`` planned (``manual``: nothing resolved) against a
-    store in memory that holds ``other``. Rows say which records are new, the same, or differ."""
+    store in memory that holds ``other``. Rows say which records are new, the same, or differ.
+    ``format`` names the format of ``bundle`` (only that one is tried)."""
+    source = source_of(bundle, format) if not isinstance(bundle, Source) else bundle
     store = Store(":memory:")
     import_bundle(other, store, local_tz=local_tz)
-    return plan(bundle, store, strategy="manual", filters=filters, local_tz=local_tz)
+    return plan(source, store, strategy="manual", filters=filters, local_tz=local_tz)

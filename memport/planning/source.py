@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bundle import Bundle
+from ..errors import Location, NotABundleError
 from ..formats import FormatPlugin, NativeRecord, Split, detect, plugin
 
 
@@ -34,8 +35,12 @@ class Source:
         return plugin(self.format)
 
 
-def source_of(bundle: str | Path | Bundle) -> Source:
+def source_of(bundle: str | Path | Bundle, format: str | None = None) -> Source:
+    """A bundle as a plan reads it; ``format`` names the format of a bundle on disk (only that one
+    is tried, see :func:`memport.detect`)."""
     if isinstance(bundle, Bundle):
+        if format is not None and format != bundle.format:
+            raise NotABundleError(f"this is a {bundle.format} bundle, not {format}", Location(bundle.path))
         found = plugin(bundle.format)
         return Source(
             found.name,
@@ -46,7 +51,7 @@ def source_of(bundle: str | Path | Bundle) -> Source:
             bundle.meta.header,
         )
     path = Path(bundle)
-    detection = detect(path)
+    detection = detect(path, format)
     found = plugin(detection.format)
     return Source(
         found.name,

@@ -17,6 +17,7 @@ from typing import Any
 from ...jsonio import dumps_js_compact
 from ...keys import key64
 from ...model import Document, Node, Relation
+from ...timestamps import epoch_milliseconds, epoch_seconds
 from .. import NativeBundle, relation_owner
 from .._convert import (
     EPOCH,
@@ -199,7 +200,7 @@ def from_canonical(canonical: Any, target: Target, report: ConversionReport) -> 
     facts = _Facts(canonical)
     header = {
         "version": "1.0.0",
-        "exportedAt": int(now.timestamp()),
+        "exportedAt": epoch_seconds(now),
         "backendType": "sqlite",
         "storageMode": "manual",
         "schemaVersion": "012",
@@ -262,8 +263,8 @@ def _memory(v: View, memory_id: str, report: ConversionReport) -> dict[str, Any]
     record["experts"] = own.get("experts", [])
     if "qdrantId" in own:
         record["qdrantId"] = own["qdrantId"]
-    record["createdAt"] = int(created.timestamp())
-    record["accessedAt"] = int(accessed.timestamp())
+    record["createdAt"] = epoch_seconds(created)
+    record["accessedAt"] = epoch_seconds(accessed)
     record["accessCount"] = own.get("accessCount", 0)
     record["needsReview"] = own.get("needsReview", False)
     for k in ("decayRate", "lastRefreshedAt", "confidenceFloor", "decayFunction"):
@@ -283,12 +284,17 @@ def _memory(v: View, memory_id: str, report: ConversionReport) -> dict[str, Any]
 
 def _documents(canonical: Any, now: datetime, report: ConversionReport) -> Iterator[dict[str, Any]]:
     """Documents of another format (Letta's files); chunks and pending memories exist only in
-    Doclea bundles, which never get here."""
-    for item in canonical.items():
-        if isinstance(item, Document):
-            record = _document(item, now, report)
-            report.written += 1
-            yield record
+    Doclea bundles, which never get here. Doclea keeps one document per id: a repeated id (two
+    files of one name in one Letta source) gets one derived from its place, reported."""
+    used: set[int] = set()
+    for position, item in enumerate(i for i in canonical.items() if isinstance(i, Document)):
+        record = _document(item, now, report)
+        if _key(record["id"]) in used:
+            report.lose("documents", "id", record["id"], "an id an earlier document has: Doclea keeps one per id, so this one's is derived")
+            record["id"] = "doc_" + derived_uuid(canonical.format, f"{record['id']}\x1f{position}").replace("-", "")[:16]
+        used.add(_key(record["id"]))
+        report.written += 1
+        yield record
 
 
 def _document(d: Document, now: datetime, report: ConversionReport) -> dict[str, Any]:
@@ -307,8 +313,8 @@ def _document(d: Document, now: datetime, report: ConversionReport) -> dict[str,
     record: dict[str, Any] = {"id": str(d.id), "title": title, "content": content}
     if d.content_hash is not None:
         record["contentHash"] = d.content_hash
-    record["createdAt"] = int((created or now).timestamp())
-    record["updatedAt"] = int((updated or created or now).timestamp())
+    record["createdAt"] = epoch_seconds(created or now)
+    record["updatedAt"] = epoch_seconds(updated or created or now)
     for key, value in d.extra.items():
         if value is not None:
             report.lose("documents", key, d.id, "Doclea documents have no place for it")
@@ -424,7 +430,7 @@ def _relations(canonical: Any, facts: _Facts, report: ConversionReport, cross: l
                         "type": rel_type,
                         "weight": 1,
                         "metadata": None,
-                        "created_at": int((v.updated or v.created or EPOCH).timestamp() * 1000),
+                        "created_at": epoch_milliseconds(v.updated or v.created or EPOCH),
                     }
                     if add("memory", row, None):
                         yield row
@@ -504,7 +510,7 @@ def _millis(text: Any) -> int:
             return 0
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
-        return int(dt.timestamp() * 1000)
+        return epoch_milliseconds(dt)
     return 0
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...bundle import Bundle, Records
 from ...errors import Location, MalformedInputError
-from ...jsonio import read_document
+from ...jsonio import json_kind, read_document
 from ...model import BundleMeta, EmbeddingModel
 from ...problems import json_path, quote
 from ...schemas import refusal
@@ -65,6 +65,10 @@ def sniff(path: Path) -> Detection | None:
     if not isinstance(doc, dict) or "version" not in doc or "data" not in doc or "manifest" in doc:
         return None
     version = doc["version"]
+    if not isinstance(version, str):
+        raise MalformedInputError(
+            f'version must be a string such as "1.0.0", got {json_kind(version)}', Location(str(path), path="$.version")
+        )
     evidence = [f"top-level version {version!r}", "top-level data object"]
     if "schemaVersion" in doc:
         evidence.append(f"schemaVersion {doc['schemaVersion']!r}")
@@ -72,7 +76,7 @@ def sniff(path: Path) -> Detection | None:
     if isinstance(data, dict) and data:
         evidence.append("data arrays: " + ", ".join(k for k in SECTIONS if k in data) + (", ..." if partial else ""))
     details = {"header": header_of(doc), "layout": {"keys": [], "raw": {}}}
-    return Detection(NAME, version if isinstance(version, str) else repr(version), evidence, details)
+    return Detection(NAME, version, evidence, details)
 
 
 def read(path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
@@ -108,10 +112,15 @@ def records(path: Path, detection: Detection) -> Iterator[NativeRecord]:
 
 
 def count(path: Path, detection: Detection) -> dict[str, int]:
+    """Records per kind, streaming; a record container memport cannot read is refused, as
+    ``records`` refuses it (inspect says what import would say)."""
     found = dict.fromkeys(SECTIONS, 0)
     for event in walk(path, _spread):
         if event.kind == "end":
             found[event.path[1]] = event.index
+        elif event.kind == "value" and (event.path == ("data",) or (len(event.path) == 2 and event.path[1] in SECTIONS)):
+            skeleton = {"data": event.value} if event.path == ("data",) else {"data": {event.path[1]: event.value}}
+            raise refusal(NAME, detection.version, "bundle", skeleton, json_path(event.path), str(path))
     return {
         "memories": found["memories"],
         "relations": found["memoryRelations"] + found["crossLayerRelations"],

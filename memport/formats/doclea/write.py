@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from ...bundle import Bundle
 from ...jsonio import atomic_output, dumps_js
+from ...timestamps import epoch_seconds
 from .. import NativeBundle
 from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, NAME, PENDING, SECTIONS
 from .read import from_native
@@ -32,7 +33,7 @@ def write_native(bundle: NativeBundle, path: Path, *, overwrite: bool = False, e
     relations by their table: ``memoryRelations``, ``crossLayerRelations``)."""
     header = dict(bundle.header)
     if exported_at is not None:
-        header["exportedAt"] = int(exported_at.timestamp())
+        header["exportedAt"] = epoch_seconds(exported_at)
     container = bundle.layout if isinstance(bundle.layout, dict) and "keys" in bundle.layout else {"keys": list(SECTIONS), "raw": {}}
     with atomic_output(path, directory=False, overwrite=overwrite) as out, open(out.tmp, "w", encoding="utf-8") as f:
         _members(f, header, 1, lambda key, value: _data(f, container, bundle) if key == "data" else _value(f, value, 1))
@@ -111,7 +112,7 @@ def fresh_header(bundle: Bundle) -> dict[str, Any]:
         metadata["embeddingModel"] = model.name
     return {
         "version": "1.0.0",
-        "exportedAt": int(exported.timestamp()),
+        "exportedAt": epoch_seconds(exported),
         "backendType": meta.backend_type or "sqlite",
         "storageMode": meta.storage_mode or "manual",
         "schemaVersion": meta.schema_version or "012",

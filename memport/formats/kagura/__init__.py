@@ -19,7 +19,7 @@ from typing import Any
 from ...bundle import Bundle
 from .. import Detection, FormatPlugin, Indexed, NativeBundle, NativeRecord, Reference, Split
 from . import convert, read, store, validate, write
-from .codec import NAME, VERSIONS
+from .codec import NAME, VERSIONS, naive_local_times
 from .identity import identity_bytes
 
 
@@ -32,6 +32,7 @@ class Kagura(FormatPlugin):
     relation_kinds = ("edge",)
     native_kinds = ("memories", "nodes", "relations")
     directory = True
+    naive_local = True  # exported_at everywhere, updated rows' updated_at (shared/formats/kagura.md §2.3)
     mapping = convert.MAPPING
 
     def sniff(self, path: Path) -> Detection | None:
@@ -53,7 +54,7 @@ class Kagura(FormatPlugin):
         return validate.validate(path, detection)
 
     def count(self, path: Path, detection: Detection) -> dict[str, int]:
-        return read.count(path)
+        return read.count(path, detection)
 
     def records(self, path: Path, detection: Detection) -> Iterator[NativeRecord]:
         return read.records(path)
@@ -94,6 +95,9 @@ class Kagura(FormatPlugin):
 
     def references(self, kind: str, native: Any) -> list[Reference]:
         return store.references(kind, native)
+
+    # the codec's function itself: plans call it for every record they write (one call, not two)
+    naive_local_times = staticmethod(naive_local_times)
 
     def came_from(self, native: Any) -> str | None:
         metadata = native.get("metadata") if isinstance(native, dict) else None

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC
 from typing import Any
 
 from ...keys import key64
 from ...model import Node, Relation, Timestamp
-from ...timestamps import zone
+from ...timestamps import in_zone, sqlite_text, zone
 from .. import NativeBundle, family, relation_owner
 from .._convert import (
     CARRIED,
@@ -252,7 +251,7 @@ def from_canonical(canonical: Any, target: Target, report: ConversionReport) -> 
     in its place (what Kagura's importer keeps); which ones repeat, and the counts metadata.json
     states, come from a first read of the source (:class:`_Facts`)."""
     tz = zone(target.local_tz)
-    local_iso = target.now.astimezone(tz).replace(tzinfo=None).isoformat()
+    local_iso = in_zone(target.now, tz, "the export time").isoformat()
     facts = _Facts(canonical, target)
     header = {
         "exported_at": local_iso,
@@ -296,11 +295,11 @@ def _record(v: View, target: Target, tz: Any, local_iso: str, report: Conversion
         created, updated = required_times(v, report, NAME)
         if created.microsecond:
             report.lose("memories", "created_at", v.label, "Kagura's created_at has whole seconds (SQLite CURRENT_TIMESTAMP)")
-        record["created_at"] = created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        record["created_at"] = sqlite_text(created)
         record["updated_at"] = (
-            updated.astimezone(tz).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+            in_zone(updated, tz, f"{v.label}: updated_at").isoformat(sep=" ", timespec="microseconds")
             if updated.microsecond
-            else updated.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            else sqlite_text(updated)
         )
         record["metadata"] = _metadata(v)
     elif _metadata(v) is not None:

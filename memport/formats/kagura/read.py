@@ -6,6 +6,7 @@ exporter crash; the importer never reads it (shared/formats/kagura.md §1).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,11 @@ from ...jsonio import read_document
 from ...model import BundleMeta
 from ...schemas import refusal
 from ...timestamps import zone
-from .. import Detection, NativeBundle, NativeRecord
+from .. import Detection, NativeBundle, NativeRecord, followed
 from .._convert import an_object
 from .._jsonl import records as jsonl_records
 from .._jsonl import scan
-from .codec import COLUMNS, EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE, Context, local_time
+from .codec import COLUMNS, EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE, Context, local_time, naive_local_times
 
 
 def sniff(path: Path) -> Detection | None:
@@ -33,13 +34,23 @@ def sniff(path: Path) -> Detection | None:
         return None
     if not path.is_dir():
         return None
-    present = [name for name in FILES if (path / name).exists()]
-    if not present:
-        return None
+    present = [name for name in FILES if os.path.lexists(path / name)]
     for name in present:
+        followed(path / name)  # a broken link or a loop is said, not skipped as a missing file
         if not (path / name).is_file():
             raise MalformedInputError(f"{name} is not a regular file", Location(str(path / name)))
+    lookalikes = _lookalikes(path)
+    if lookalikes and not {MEMORIES, GRAPH} & set(present):
+        raise NotABundleError(
+            f"holds {', '.join(lookalikes)}, which Kagura does not read: Kagura's importer reads memories.jsonl and graph.jsonl "
+            "by these exact names (and never metadata.json), so it would import nothing from this directory; rename the files "
+            "(or, for a bundle of another format among them, pass that file itself)",
+            Location(str(path)),
+        )
+    if not present:
+        return None
     evidence = [f"{name} present" for name in present]
+    evidence += [f"{name} ignored: Kagura reads memories.jsonl and graph.jsonl only" for name in lookalikes]
     version = "1.0"
     if METADATA in present:
         try:
@@ -56,6 +67,15 @@ def sniff(path: Path) -> Detection | None:
     else:
         evidence.append("no metadata.json (the exporter writes it last; a crashed export lacks it); assuming 1.0")
     return Detection(NAME, version, evidence)
+
+
+def _lookalikes(path: Path) -> list[str]:
+    """Names in the directory that look like Kagura's files but are not them (memories.json,
+    Graph.jsonl, metadata.jsonl, memories.jsonl.gz, ...): the importer opens its files by their
+    exact names only. A JSON-like name is asked for, so that a graph.png is not taken for one."""
+    stems = {name.split(".")[0] for name in FILES}
+    with os.scandir(path) as entries:
+        return sorted(e.name for e in entries if e.name not in FILES and e.name.split(".")[0].lower() in stems and "json" in e.name.lower())
 
 
 def read(path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
@@ -87,14 +107,22 @@ def header(path: Path, version: str) -> Any:
     return value
 
 
-def count(path: Path) -> dict[str, int]:
+def count(path: Path, detection: Detection) -> dict[str, int]:
+    """Records per kind, streaming; the naive local times met go to the detection's details."""
     counts = {"memories": 0, "relations": 0, "nodes": 0}
+    local = 0
     if (path / MEMORIES).is_file():
-        counts["memories"] = sum(1 for _ in scan(path / MEMORIES, None, ascii_expected=True, exact_integers=False))
+        for _, value, _, _ in scan(path / MEMORIES, None, ascii_expected=True, exact_integers=False):
+            counts["memories"] += 1
+            local += naive_local_times("memories", value)
     if (path / GRAPH).is_file():
         for _, value, _, _ in scan(path / GRAPH, None, ascii_expected=True, exact_integers=False):
-            is_edge = isinstance(value, dict) and value.get("type") == "edge"
-            counts["relations" if is_edge else "nodes"] += 1
+            kind = graph_kind(value) if isinstance(value, dict) else "nodes"
+            counts[kind] += 1
+            local += naive_local_times(kind, value)
+    if (path / METADATA).is_file():
+        local += naive_local_times("header", header(path, detection.version))
+    detection.details["naive_local_times"] = local
     return counts
 
 

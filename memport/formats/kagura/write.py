@@ -9,7 +9,7 @@ from typing import Any
 
 from ...bundle import Bundle
 from ...jsonio import atomic_output, dumps_python, write_synced
-from ...timestamps import zone
+from ...timestamps import in_zone, zone
 from .. import NativeBundle
 from .codec import EDGE, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE
 from .read import from_native
@@ -29,7 +29,7 @@ def write_native(bundle: NativeBundle, path: Path, *, overwrite: bool = False, e
             header = dict(bundle.header)
             if exported_at is not None:
                 # naive local ISO, in the zone the bundle was read with
-                header["exported_at"] = exported_at.astimezone(zone(bundle.local_tz)).replace(tzinfo=None).isoformat()
+                header["exported_at"] = in_zone(exported_at, zone(bundle.local_tz), "the export time").isoformat()
             # json.dump(metadata, f, indent=2): no final newline
             write_synced(out.tmp / METADATA, dumps_python(header, indent=2).encode("ascii"))
     return out.backup

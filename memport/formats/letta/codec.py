@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...model import Codec, Document, Field, Memory, Message, Timestamp, Unfit, raw_timestamp, text, text_list
-from ...timestamps import EPOCH_MILLISECONDS, EPOCH_SECONDS, ISO_AWARE, ISO_NAIVE_UTC, UNPARSED
+from ...timestamps import ISO_AWARE, ISO_NAIVE_UTC, UNPARSED, parse_epoch
 
 NAME = "letta"
 LEGACY_ORIGIN = "letta-legacy"
@@ -34,7 +34,6 @@ _ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[Tt _](\d{2}):(\d{2})(?::(\d{2})(
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 # what the exporter writes: orjson's RFC 3339, UTC, microseconds omitted when zero
 EXPORTED_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{6})?\+00:00$")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_time(raw: Any) -> tuple[datetime | None, str]:
@@ -43,13 +42,11 @@ def parse_time(raw: Any) -> tuple[datetime | None, str]:
     if isinstance(raw, bool):
         return None, UNPARSED
     if isinstance(raw, str) and _NUMBER.match(raw):
-        raw = float(raw)
+        raw = float(raw) if "." in raw else int(raw)
     if isinstance(raw, (int, float)):
-        millis = abs(raw) > 2e10
-        try:
-            return _EPOCH + timedelta(seconds=raw / 1000 if millis else raw), EPOCH_MILLISECONDS if millis else EPOCH_SECONDS
-        except (OverflowError, ValueError):
-            return None, UNPARSED
+        # milliseconds beyond 2e10 (pydantic's rule); an integer stays one (raw / 1000 is a float,
+        # a microsecond off near year 9999)
+        return parse_epoch(raw, milliseconds=abs(raw) > 2e10)
     if not isinstance(raw, str):
         return None, UNPARSED
     m = _ISO.match(raw)

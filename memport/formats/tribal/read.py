@@ -15,7 +15,7 @@ from typing import Any
 
 from ...bundle import Bundle, Records
 from ...errors import Location, MalformedInputError
-from ...jsonio import BOM, loads, read_document
+from ...jsonio import BOM, json_kind, loads, read_document
 from ...model import BundleMeta, EmbeddingModel
 from ...problems import quote
 from ...schemas import refusal
@@ -89,14 +89,21 @@ def sniff_bundle(path: Path) -> Detection | None:
     if not isinstance(bundle, dict) or "manifest" not in bundle:
         return None
     manifest = bundle["manifest"]
-    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    at = "$.bundle.manifest" if wrapped else "$.manifest"
+    if not isinstance(manifest, dict):
+        raise MalformedInputError(f"manifest must be an object, got {json_kind(manifest)}", Location(str(path), path=at))
+    version = manifest.get("schema_version")
+    if not isinstance(version, str):
+        found = "it is missing" if "schema_version" not in manifest else f"got {json_kind(version)}"
+        raise MalformedInputError(
+            f'schema_version must be a string such as "1.0" (the only one Tribal imports); {found}',
+            Location(str(path), path=at + ".schema_version"),
+        )
     evidence = ["HTTP export envelope: the bundle is under .bundle"] if wrapped else []
     evidence += ["top-level manifest object", f"manifest.schema_version {version!r}"]
     if "entries" in bundle:
         evidence.append("top-level entries array")
-    return Detection(
-        NAME, str(version) if isinstance(version, str) else repr(version), evidence, {"wrapped": wrapped, "header": header_of(bundle)}
-    )
+    return Detection(NAME, version, evidence, {"wrapped": wrapped, "header": header_of(bundle)})
 
 
 def read_bundle(path: Path, detection: Detection, local_tz: str = "UTC") -> Bundle:
@@ -167,7 +174,11 @@ def sniff_stream(path: Path) -> Detection | None:
                 first = raw.lstrip(BOM).strip()
                 break
         else:
-            return None
+            if path.suffix.lower() != ".jsonl":
+                return None
+            # what ``convert --to tribal-jsonl`` writes for a bundle without memories: the stream
+            # is the only JSON Lines format that is a single file
+            return Detection(JSONL_NAME, "1.0", ["an empty JSON Lines file (*.jsonl): a stream of no Tribal entries"])
     if not first.startswith(b"{"):
         return None
     try:
