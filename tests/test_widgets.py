@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -356,3 +357,31 @@ def test_a_pace_is_measured_from_the_first_report_on():
     assert (second.rate, second.left) == (100.0, 8.5)  # from then on, the step's own pace
     assert pace.update(1000, 1000).text() == "1000 of 1000 memories (100%), 316.7 memories/s, about 0 s left"
     assert [seconds_text(s) for s in (7.4, 125, 3780)] == ["7 s", "2 min 5 s", "1 h 3 min"]
+
+
+def test_the_merge_notebook_applies_nothing_nobody_decided(tmp_path, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    root = Path(__file__).parent.parent
+    shutil.copytree(root / "examples", tmp_path / "examples")
+    (tmp_path / "notebooks").mkdir()
+    notebook = nbformat.read(root / "notebooks" / "02-merge.ipynb", as_version=4)
+    for cell in notebook.cells:  # as a person opens it to run: the committed outputs do not count
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    monkeypatch.delenv("MEMPORT_REPLAY_DECISIONS", raising=False)  # a person's run, not CI's replay
+    client = NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path / "notebooks")}})
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    ran = [cell for cell in notebook.cells if cell.cell_type == "code" and cell.get("execution_count")]
+    stopped = ran[-1]
+    assert "MergeSelector(plan, MY_DECISIONS)" in ran[-2].source and "saved_decisions(MY_DECISIONS)" in stopped.source
+    error = next(o for o in stopped.outputs if o.output_type == "error")
+    # one line saying what to do, no traceback
+    assert error.ename == "DecisionsNotSavedError" and len(error.traceback) == 1
+    assert "no decisions saved yet in my-decisions.jsonl: decide in the selector above, click Save decisions" in error.traceback[0]
+    with memport.Store(tmp_path / "notebooks" / "out" / "merge" / "memport.db", readonly=True) as store:
+        assert store.native("memories", DEADLINE)["content"] == "Project deadline is 15 July"  # the laptop's, as imported
+        assert store.counts()["memories"] == 59
