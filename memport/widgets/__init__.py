@@ -170,6 +170,9 @@ MERGE_CSS = """<style>
 </style>"""
 
 CHOICE_OPTIONS = ("undecided", "keep", "take", "skip", "fields")
+# a filter's "any" (not None, which a Dropdown shows as no choice at all; not a string, which could
+# be a tag)
+ANY = ("any",)
 FACET_LABELS = {"reason": "reason", "field": "field", "user": "user", "agent": "agent", "tag": "tag", "newer": "newer side"}
 
 
@@ -194,8 +197,12 @@ class MergeSelector(w.VBox):
 
         self.header = w.HTML()
         self.filters = self._filters()
-        self.rule_choice = w.Dropdown(options=["take", "keep", "skip"], value="take", description="decide as")
-        self.rule_newer = w.Checkbox(value=False, description="take only where the incoming one is newer (else keep)")
+        self.rule_choice = w.Dropdown(
+            options=["take", "keep", "skip"], value="take", description="decide as", layout=w.Layout(width="180px")
+        )
+        self.rule_newer = w.Checkbox(
+            value=False, description="take only where the incoming one is newer (else keep)", indent=False, layout=w.Layout(width="auto")
+        )
         self.apply_rule = w.Button(description="Decide all matching", tooltip="every conflict the filters match, on every page")
         self.apply_rule.layout.width = "auto"
         self.apply_rule.on_click(lambda _: self._rule())
@@ -240,6 +247,15 @@ class MergeSelector(w.VBox):
             ]
         )
         self.add_class("memport-merge")
+        # names for the parts a person reads (and a browser test finds)
+        for part, name in (
+            (self.header, "header"),
+            (self.paging, "paging"),
+            (self.counts, "counts"),
+            (self.preview, "preview"),
+            (self.message, "message"),
+        ):
+            part.add_class(f"memport-merge-{name}")
         self._show()
 
     @property
@@ -254,8 +270,8 @@ class MergeSelector(w.VBox):
         wide = w.Layout(width="auto")
         fields: dict[str, w.Widget] = {}
         for facet, values in self.review.options().items():
-            options = [("any", None)] + [(f"{mask_text(str(value))} ({n})", value) for value, n in values]
-            fields[facet] = w.Dropdown(options=options, value=None, description=FACET_LABELS[facet], layout=wide)
+            options = [("any", ANY)] + [(f"{mask_text(str(value))} ({n})", value) for value, n in values]
+            fields[facet] = w.Dropdown(options=options, value=ANY, description=FACET_LABELS[facet], layout=wide)
         fields["text"] = w.Text(placeholder="text contains...", description="search", continuous_update=False, layout=wide)
         fields["status"] = w.Dropdown(options=list(STATUSES), value="all", description="show", layout=wide)
         fields["sort"] = w.Dropdown(options=list(SORTS), value="bundle order", description="sort by", layout=wide)
@@ -267,7 +283,8 @@ class MergeSelector(w.VBox):
         if self._syncing:
             return
         for name, box in self.filters.items():
-            setattr(self.query, name, box.value.strip() if name == "text" else box.value)
+            value = box.value.strip() if name == "text" else box.value
+            setattr(self.query, name, None if value is ANY else value)
         self.query.page = 0
         self._show()
 
@@ -415,9 +432,9 @@ class MergeSelector(w.VBox):
                 if box is None:
                     continue
                 values = dict(offered.get(facet, []))
-                if box.value is not None and box.value not in values:
+                if box.value is not ANY and box.value not in values:
                     values[box.value] = 0
-                box.options = [("any", None)] + [(f"{mask_text(str(value))} ({n})", value) for value, n in values.items()]
+                box.options = [("any", ANY)] + [(f"{mask_text(str(value))} ({n})", value) for value, n in values.items()]
         finally:
             self._syncing = False
 
@@ -494,7 +511,7 @@ class ReembedProgress(w.VBox):
 
     def __init__(self, store_path: str | Path, model: Any = "all-MiniLM-L6-v2", batch_size: int = 64, *, clock: Any = None):
         self.store_path, self.model, self.batch_size, self.clock = Path(store_path), model, batch_size, clock
-        self.bar = w.IntProgress(value=0, min=0, max=1, description="re-embedding")
+        self.bar = w.IntProgress(value=0, min=0, max=1, description="re-embedding", style={"description_width": "initial"})
         self.label = w.Label("not started: click Start")
         self.start = w.Button(description="Start", button_style="primary")
         self.cancel = w.Button(description="Cancel", disabled=True)
@@ -504,6 +521,7 @@ class ReembedProgress(w.VBox):
         self.thread: threading.Thread | None = None
         self.report: Any = None
         self.readings: list[Any] = []  # every progress report of the current run, as shown
+        self.label.add_class("memport-reembed-status")
         super().__init__([w.HBox([self.start, self.cancel]), self.bar, self.label])
 
     def _cancel(self) -> None:
@@ -539,8 +557,7 @@ class ReembedProgress(w.VBox):
                     on_progress=self._progress,
                 )
                 done = self.readings[-1].done if self.readings else 0
-                rate = f", {r.encoded / r.seconds:.1f} encoded/s" if r.encoded and r.seconds else ""
-                took = f"in {seconds_text(r.seconds)}{rate}"
+                took = f"in {seconds_text(r.seconds)}"
                 if r.cancelled:
                     self.label.value = (
                         f"cancelled after {done} of {r.total} memories ({r.encoded} encoded, {r.unchanged} unchanged) {took}: "
