@@ -158,6 +158,24 @@ def test_after_apply_the_applied_conflicts_are_no_longer_offered(merge):
     assert [json.loads(line)["uid"] for line in selector.path.read_text().splitlines()] == sorted([DEADLINE, COFFEE, merged])
 
 
+def test_the_selector_applies_the_plans_vectors_and_clear(tmp_path):
+    # the selector applies the plan it was given, as the plan says (its own import dropped both)
+    store = memport.Store(tmp_path / "s.db")
+    memport.import_bundle(write_tribal(tmp_path / "a.json", tribal_bundle([dict(TRIBAL_ENTRY, embedding=None)])), store)
+    incoming = write_tribal(tmp_path / "b.json", tribal_bundle([dict(TRIBAL_ENTRY, content="Alice prefers Go")]))
+    kept = MergeSelector(memport.plan(incoming, store, strategy="manual", vectors="keep"), tmp_path / "d.jsonl")
+    kept.choices[f"tribal:memories:{TRIBAL_ENTRY['id']}"].value = "take"
+    kept.preview_button.click()
+    kept.apply.click()
+    assert kept.result["updated"] == 1 and store.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 1
+    cleared = MergeSelector(memport.plan(incoming, store, strategy="manual", clear=True), tmp_path / "d.jsonl")
+    assert cleared.review.counts()["conflicts"] == 0  # planned against the store as if emptied
+    cleared.preview_button.click()
+    cleared.apply.click()
+    assert cleared.result["inserted"] == 1 and cleared.result["backup"] is not None  # emptied after a backup
+    assert Path(cleared.result["backup"]).exists()
+
+
 def test_the_buttons_work_from_the_thread_a_kernel_runs_them_on(merge):
     # ipykernel 7 may run a widget's callbacks on a thread of their own (a subshell's), not the one
     # whose cell opened the store: seen in JupyterLab as Apply doing nothing, a sqlite3

@@ -4,10 +4,12 @@
   has (:func:`memport.explore.choices`), paging and sideways scrolling (:func:`memport.explore.browse`);
 * :class:`ValidationView`: problems grouped by code, errors first; choosing one shows its record
   whole, the failing path marked (:func:`memport.explore.record_view`);
-* :class:`MergeSelector`: one row per conflict with a side-by-side field diff, per-record and
-  per-field choices, bulk rules, live counts (:meth:`memport.Plan.preview`), "Save decisions"
-  (:func:`memport.save_decisions`) and "Apply" (a dry run first, then the import);
-* :class:`ReembedProgress`: re-embedding with a progress bar, time left and a cancel button.
+* :class:`MergeSelector`: every conflict of a plan, paged, filtered and sorted, each with both
+  sides' fields and times; per-record and per-field choices, rules, decided/undecided counts,
+  "Save decisions", "Preview" (the real dry run) and "Apply" (what was previewed): the logic is
+  :class:`memport.planning.Review`; :func:`saved_decisions` stops a notebook until some are saved;
+* :class:`ReembedProgress`: re-embedding in the background with a bar, the rate and time left
+  per batch (:class:`memport.progress.Pace`) and Cancel, which keeps the finished batches.
 
 Everything shown passes :mod:`memport.masking` (secrets and personal data masked; ``reveal=True``
 shows them in clear) and HTML escaping. Each widget is an ``ipywidgets.VBox``; display it as the
