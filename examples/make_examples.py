@@ -279,18 +279,35 @@ def doclea(path: Path) -> None:
     path.write_bytes(json.dumps(bundle, ensure_ascii=False, indent=2).encode("utf-8"))
 
 
+# the people and facts of the diverged examples: every fact of every person was edited on one
+# machine or the other, so that a person merging them pages through more than 50 conflicts
+PEOPLE = ("Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace")
+FACTS = (
+    ("birthday", "3 March", "4 March", ["family"]),
+    ("phone", "Pixel 7", "Pixel 8", ["devices"]),
+    ("allergy", "peanuts", "peanuts and sesame", ["health"]),
+    ("team", "platform", "data", ["work"]),
+    ("home town", "Leeds", "York", ["personal"]),
+    ("favourite food", "ramen", "dumplings", ["personal"]),
+    ("next trip", "Lisbon in May", "Porto in June", ["travel"]),
+    ("desk", "3rd floor, window", "4th floor, corner", ["work"]),
+)
+
+
 def diverged(folder: Path) -> None:
-    """Two exports of one Tribal memory that diverged on two machines, and the decisions a person
-    made about their differences (replayed by notebooks/02-merge.ipynb when nobody is there)."""
+    """Two exports of one Tribal memory that diverged on two machines (the laptop's and the
+    desktop's), and the decisions a person made about their differences (replayed by
+    notebooks/02-merge.ipynb when told to). 58 conflicts: most edited later on the desktop, some
+    later on the laptop, some at the same second, some only in their tags or confidence."""
     import tempfile
 
     import memport
 
     folder.mkdir(exist_ok=True)
 
-    def entry(n: int, content: str, updated: str, tags: list[str], instance: str) -> dict:
+    def entry(n: int, content: str, updated: str, tags: list[str], instance: str, confidence: float = 1.0) -> dict:
         return {
-            "id": f"7d3e2a10-0000-4000-8000-00000000000{n}",
+            "id": f"7d3e2a10-0000-4000-8000-{n:012d}",
             "content": content,
             "embedding": None,
             "source_instance": instance,
@@ -299,7 +316,7 @@ def diverged(folder: Path) -> None:
             "updated_at": updated,
             "tags": tags,
             "context": None,
-            "confidence": 1.0,
+            "confidence": confidence,
             "supersedes": None,
             "related_to": [],
         }
@@ -326,18 +343,45 @@ def diverged(folder: Path) -> None:
         entry(3, "Favourite coffee: espresso", "2025-06-03T08:00:00+00:00", ["personal"], "desktop"),
         entry(4, "Dentist appointment on 3 July", "2025-06-11T12:00:00+00:00", ["personal"], "desktop"),
     ]
+    n = 4
+    for p, person in enumerate(PEOPLE):
+        for f, (fact, old, new, tags) in enumerate(FACTS):
+            n += 1
+            day = 2 + (p * len(FACTS) + f) % 27
+            first = f"2025-06-{day:02d}T{8 + f:02d}:{5 * p:02d}:00+00:00"
+            later = f"2025-06-{day + 1:02d}T{8 + f:02d}:{5 * p:02d}:00+00:00"
+            earlier = f"2025-06-{day:02d}T07:{5 * p:02d}:00+00:00"
+            laptop.append(entry(n, f"{person}'s {fact}: {old}", first, tags, "laptop"))
+            if (p + f) % 9 == 4:  # edited on the laptop after the desktop's copy was made
+                desktop.append(entry(n, f"{person}'s {fact}: {new}", earlier, tags, "desktop"))
+            elif (p + f) % 13 == 6:  # both edited within the same second: neither is newer
+                desktop.append(entry(n, f"{person}'s {fact}: {new}", first, tags, "desktop"))
+            elif (p + f) % 11 == 3:  # only tagged anew on the desktop
+                desktop.append(entry(n, f"{person}'s {fact}: {old}", later, [*tags, "checked"], "laptop"))
+            elif (p + f) % 7 == 5:  # only its confidence lowered on the desktop
+                desktop.append(entry(n, f"{person}'s {fact}: {old}", later, tags, "laptop", confidence=0.5))
+            else:  # edited later on the desktop
+                desktop.append(entry(n, f"{person}'s {fact}: {new}", later, tags, "desktop"))
     (folder / "laptop.json").write_text(json.dumps(bundle(laptop)))
     (folder / "desktop.json").write_text(json.dumps(bundle(desktop)))
     with tempfile.TemporaryDirectory() as tmp:
         with memport.Store(Path(tmp) / "merge.db") as store:
             memport.import_bundle(folder / "laptop.json", store)
             plan = memport.plan(folder / "desktop.json", store, strategy="manual")
-            # the person took the newer deadline and kept the laptop's coffee
-            choices = {
-                "tribal:memories:7d3e2a10-0000-4000-8000-000000000002": "take",
-                "tribal:memories:7d3e2a10-0000-4000-8000-000000000003": "keep",
-            }
-            memport.save_decisions([plan.decide(uid, choice) for uid, choice in choices.items()], folder / "decisions.jsonl")
+            # the person took the newer deadline and kept the laptop's coffee; for the rest, took
+            # the newer side, and where neither is newer took the desktop's text with the laptop's
+            # other fields
+            made = {d.uid: d for d in plan.rule("take", newer=True)}
+            for uid, choice in (
+                ("tribal:memories:7d3e2a10-0000-4000-8000-000000000002", "take"),
+                ("tribal:memories:7d3e2a10-0000-4000-8000-000000000003", "keep"),
+            ):
+                made[uid] = plan.decide(uid, choice)
+            for detail in plan.details(plan.conflicts()):
+                if detail["incoming_updated"] == detail["stored_updated"]:
+                    picks = {key: "take" if key == "content" else "keep" for key in detail["diff"]}
+                    made[detail["uid"]] = plan.decide(detail["uid"], "fields", picks)
+            memport.save_decisions(made.values(), folder / "decisions.jsonl")
 
 
 if __name__ == "__main__":

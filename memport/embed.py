@@ -577,7 +577,8 @@ def parity(
 ) -> Any:
     """How much the top-k results of each query agree between two fingerprints' vectors:
     overlap = |top-k before ∩ top-k after| / k, per query and on average (a DataFrame, mean in
-    ``.attrs["mean_overlap"]``). ``models`` maps a fingerprint to the model to embed queries with,
+    ``.attrs["mean_overlap"]``); ``changed`` marks the queries whose top k are not the same memories
+    (in any order), and ``.attrs["explained"]`` says in one line what the figure means. ``models`` maps a fingerprint to the model to embed queries with,
     when the name recorded in the fingerprint is not loadable as is.
 
     For a migration, ``other`` is the store holding the ``after`` vectors (the migrated bundle
@@ -601,7 +602,21 @@ def parity(
         encoded = embedder.encode(list(queries), 32) if queries else []
         tops[side] = [[uids[i] for i in _top(matrix, q, k)] if uids else [] for q in encoded]
     first, second = tops["before"], tops["after"]
-    rows = [{"query": q, "overlap": len(set(a) & set(b)) / k, "before": a, "after": b} for q, a, b in zip(queries, first, second)]
-    frame = pd.DataFrame(rows, columns=["query", "overlap", "before", "after"])
+    rows = [
+        {"query": q, "overlap": len(set(a) & set(b)) / k, "changed": set(a) != set(b), "before": a, "after": b}
+        for q, a, b in zip(queries, first, second)
+    ]
+    frame = pd.DataFrame(rows, columns=["query", "overlap", "changed", "before", "after"])
     frame.attrs["mean_overlap"] = float(frame["overlap"].mean()) if rows else 0.0
+    frame.attrs["k"] = k
+    frame.attrs["explained"] = explain_parity(frame.attrs["mean_overlap"], k, int(frame["changed"].sum()), len(rows))
     return frame
+
+
+def explain_parity(mean: float, k: int, changed: int, queries: int) -> str:
+    """What a parity figure means, in one line: the share of each query's top-k found both before
+    and after, averaged (1.00: search finds the same memories; 0.00: none in common)."""
+    return (
+        f"retrieval parity {mean:.2f}: on average {mean:.0%} of the top {k} memories a query found before, it finds after "
+        f"(1.00: the same memories; 0.00: none in common); {changed} of {queries} queries found other memories"
+    )

@@ -130,3 +130,60 @@ def open_read(path: Path | str, start: int = 0, end: int | None = None) -> IO[by
     path = Path(path)
     size = max((end if end is not None else path.stat().st_size) - start, 0)
     return io.BufferedReader(_Counted(path, bar(size, path.name, unit="B", scale=True), size), buffer_size=BUFFER)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Where a step is: ``done`` of ``total`` units, its rate (units per second; None before a
+    rate can be measured) and the seconds left at that rate (None when unknown)."""
+
+    done: int
+    total: int
+    rate: float | None
+    left: float | None
+
+    def text(self, unit: str = "memories") -> str:
+        """``120 of 500 memories (24%), 35.2 memories/s, about 11 s left``."""
+        share = f" ({self.done / self.total:.0%})" if self.total else ""
+        said = f"{self.done} of {self.total} {unit}{share}"
+        if self.rate is not None:
+            said += f", {self.rate:.1f} {unit}/s"
+        if self.left is not None:
+            said += f", about {seconds_text(self.left)} left"
+        return said
+
+
+class Pace:
+    """The rate and time left of a step that reports how far it is, e.g. re-embedding's
+    ``on_progress(done, total)`` after each batch. The rate is measured from the first report on:
+    what ran before it is not the step's pace (measured on a busy 2-core machine: 7.6 s to load the
+    model, then 0.2 s a batch of two memories), so the first report has no rate yet. ``clock`` is
+    injectable."""
+
+    def __init__(self, clock: Any = None):
+        import time
+
+        self.clock = clock or time.perf_counter
+        self._first: tuple[float, int] | None = None
+
+    def update(self, done: int, total: int) -> Reading:
+        now = self.clock()
+        rate = None
+        if self._first is None:
+            self._first = (now, done)
+        else:
+            since, base = self._first
+            elapsed, moved = now - since, done - base
+            rate = moved / elapsed if elapsed > 0 and moved > 0 else None
+        left = 0.0 if done >= total else (total - done) / rate if rate else None
+        return Reading(done, total, rate, left)
+
+
+def seconds_text(seconds: float) -> str:
+    """``7 s``, ``2 min 5 s``, ``1 h 3 min``: a duration as a person reads it."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"

@@ -218,3 +218,23 @@ def read_only(tmp_path):
     yield mount
     for where in reversed(mounted):
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+# screenshots of the real-browser tests: kept (not committed: .gitignore), and named at the end of
+# the run so that a person can look at them
+ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
+_artifacts_used: list[str] = []
+
+
+@pytest.fixture
+def artifacts(request) -> Path:
+    """The folder a test keeps its screenshots in (test-artifacts/ at the top of the checkout)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    _artifacts_used.append(request.node.name)
+    return ARTIFACTS
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _artifacts_used:
+        shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))
+        terminalreporter.write_line(f"screenshots of {', '.join(_artifacts_used)} kept in {ARTIFACTS}: {', '.join(shots)}")

@@ -166,10 +166,23 @@ def test_parity_between_fingerprints(tmp_path, model, make_stand_in):
     before = memport.reembed(store, model, progress=False).fingerprint
     frame = memport.parity(store, ["pets", "software", "food"], k=3, before=before, after=before, models={before: model})
     assert frame["overlap"].tolist() == [1.0, 1.0, 1.0] and frame.attrs["mean_overlap"] == 1.0
+    assert frame["changed"].tolist() == [False, False, False]
+    assert frame.attrs["explained"].startswith("retrieval parity 1.00: on average 100% of the top 3 memories")
+    assert frame.attrs["explained"].endswith("0 of 3 queries found other memories")
     stand_in = make_stand_in("other", 384)
     after = memport.reembed(store, stand_in, progress=False).fingerprint
     mixed = memport.parity(store, ["pets"], k=3, before=before, after=after, models={before: model, after: stand_in})
     assert 0.0 <= mixed.attrs["mean_overlap"] <= 1.0 and len(mixed["before"][0]) == 3
+    assert mixed["changed"][0] == (set(mixed["before"][0]) != set(mixed["after"][0]))
+
+
+def test_a_parity_figure_is_said_rounded_with_what_it_means():
+    # the figure the migrate notebook printed as 0.6666666666666666
+    line = embed.explain_parity(2 / 3, 2, 2, 3)
+    assert line == (
+        "retrieval parity 0.67: on average 67% of the top 2 memories a query found before, it finds after "
+        "(1.00: the same memories; 0.00: none in common); 2 of 3 queries found other memories"
+    )
 
 
 def test_incoming_vectors_auto_keep_drop(tmp_path, make_stand_in):

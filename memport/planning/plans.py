@@ -171,7 +171,8 @@ class Plan:
 
     def details(self, rows: list[Row] | None = None) -> list[dict[str, Any]]:
         """For records that differ from the store: both sides, the native fields that differ, the
-        incoming record's tags and both update times (what a merge decision is made on)."""
+        incoming record's tags, user and agent (None where its format has none) and both update
+        times (what a merge decision is made on)."""
         chosen = [r for r in (self._notable if rows is None else rows) if r.existing_hash is not None]
         incoming = {position: value for position, (value, _) in self._incoming(chosen).items()}
         tz = zone(self.local_tz)
@@ -191,6 +192,8 @@ class Plan:
                     "incoming": new,
                     "diff": field_diff(old, new) if old is not None else {},
                     "tags": (item.tags or []) if item else [],
+                    "user_id": item.user_id if item else None,
+                    "agent_name": item.agent_name if item else None,
                     "incoming_updated": item.updated_at if item else None,
                     "stored_updated": self.store.updated_at(r.kind, r.uid),
                 }
@@ -217,26 +220,11 @@ class Plan:
         return decisions
 
     def preview(self, decisions: dict[str, Decision]) -> dict[str, Any]:
-        """The accounting this plan would have with ``decisions`` (live counts for a merge UI); a
-        dry run with them confirms it."""
-        counts = Counter(self.counts)
-        for row in self._notable:
-            decision = decisions.get(row.uid)
-            if decision is None or row.action != "conflict" or row.existing_hash is None:
-                continue
-            counts["conflict"] -= 1
-            # per-field picks that all keep the stored values change nothing (see Evaluator.decide)
-            takes = decision.choice == "take" or (decision.choice == "fields" and "take" in (decision.fields or {}).values())
-            counts["update" if takes else "skip"] += 1
-        return {
-            "inserted": counts["insert"],
-            "updated": counts["update"],
-            "unchanged": counts["unchanged"],
-            "skipped": counts["skip"],
-            "conflicts": counts["conflict"],
-            "invalid": counts["invalid"],
-            "total": self.total,
-        }
+        """The accounting applying ``decisions`` (on top of this plan's strategy) would give: the
+        same dry run again (:meth:`replan`), so that duplicates inside the bundle, merged fields and
+        every other case count as the real run counts them (a tally of the decisions alone said
+        "updated 2" where the import updated one record and found its duplicate unchanged)."""
+        return self.replan(decisions, strategy=self.strategy).summary()
 
     def to_frame(self) -> Any:
         """The notable rows (all but plain inserts and unchanged records) with their field diffs and

@@ -225,10 +225,10 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     a -wal file (so nobody is writing it), an immutable open."""
     uri = "file:" + quote(str(path.absolute()))
     if _writable(path):
-        conn = sqlite3.connect(uri + "?mode=rw", uri=True, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(uri + "?mode=rw", uri=True, isolation_level=None, timeout=30, check_same_thread=False)
         conn.execute("PRAGMA query_only=1")
         return conn
-    conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30, check_same_thread=False)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return conn
@@ -237,7 +237,7 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
         wal = path.with_name(path.name + "-wal")
         if wal.exists() and wal.stat().st_size:
             raise
-    return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+    return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None, check_same_thread=False)
 
 
 def _prepare_file(path: Path) -> None:
@@ -289,8 +289,10 @@ class Store:
             else:
                 if not memory:
                     _prepare_file(self.path)
-                # autocommit mode: memport opens its own transactions (BEGIN IMMEDIATE) around writes
-                conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+                # autocommit mode: memport opens its own transactions (BEGIN IMMEDIATE) around writes.
+                # Any thread may use the connection (one at a time): ipykernel 7 runs a notebook
+                # widget's callbacks on a thread other than the cell's that opened the store
+                conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.DatabaseError as err:
             if is_disk_full(err):
@@ -327,7 +329,7 @@ class Store:
             raise StoreError("is a SQLite database, but not a memport store", Location(str(self.path)))
         if self.readonly and version < SCHEMA_VERSION:
             # migrated in memory: the file stays as it is
-            copy = sqlite3.connect(":memory:", isolation_level=None)
+            copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             self.conn.backup(copy)
             self.conn.close()
             self.conn, self.readonly = copy, False

@@ -4,10 +4,12 @@
   has (:func:`memport.explore.choices`), paging and sideways scrolling (:func:`memport.explore.browse`);
 * :class:`ValidationView`: problems grouped by code, errors first; choosing one shows its record
   whole, the failing path marked (:func:`memport.explore.record_view`);
-* :class:`MergeSelector`: one row per conflict with a side-by-side field diff, per-record and
-  per-field choices, bulk rules, live counts (:meth:`memport.Plan.preview`), "Save decisions"
-  (:func:`memport.save_decisions`) and "Apply" (a dry run first, then the import);
-* :class:`ReembedProgress`: re-embedding with a progress bar, time left and a cancel button.
+* :class:`MergeSelector`: every conflict of a plan, paged, filtered and sorted, each with both
+  sides' fields and times; per-record and per-field choices, rules, decided/undecided counts,
+  "Save decisions", "Preview" (the real dry run) and "Apply" (what was previewed): the logic is
+  :class:`memport.planning.Review`; :func:`saved_decisions` stops a notebook until some are saved;
+* :class:`ReembedProgress`: re-embedding in the background with a bar, the rate and time left
+  per batch (:class:`memport.progress.Pace`) and Cancel, which keeps the finished batches.
 
 Everything shown passes :mod:`memport.masking` (secrets and personal data masked; ``reveal=True``
 shows them in clear) and HTML escaping. Each widget is an ``ipywidgets.VBox``; display it as the
@@ -17,18 +19,18 @@ last expression of a cell.
 from __future__ import annotations
 
 import html
-import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
+from ..errors import MemportError
 from ..explore import View, browse, choices, date_column, problem_groups, problem_label, record_view, table_html, text_columns
-from ..masking import mask_text, mask_uid, mask_value
+from ..masking import mask_text, mask_uid
 from ..model import KINDS
-from ..planning import Decision, Plan, save_decisions
+from ..planning import Plan, StalePlanError, load_decisions
+from ..planning.review import NEWER, SORTS, STATUSES, Conflict, Query, Review, shown_value
 
 # a Select lists at most this many problems of one code (the report has them all)
 MAX_LISTED = 500
@@ -151,129 +153,404 @@ class ValidationView(w.VBox):
         self.record.value = f"<p><b>{html.escape(problem.severity)}</b> {message}</p>" + record_view(problem, reveal=self.reveal).to_html()
 
 
+# how a choice looks once made: each its own colour and bold white text, so that the chosen one
+# stands out from the grey of the others (ToggleButtons alone only darken it a shade); a decided
+# conflict gets a green bar on its left, an undecided one an amber bar
+MERGE_CSS = """<style>
+.memport-merge .widget-toggle-button.mod-active { color: #fff; font-weight: bold; box-shadow: none; }
+.memport-merge .widget-toggle-button.mod-active[data-value="undecided"] { background: #b26a00; }
+.memport-merge .widget-toggle-button.mod-active[data-value="keep"] { background: #1565c0; }
+.memport-merge .widget-toggle-button.mod-active[data-value="take"] { background: #2e7d32; }
+.memport-merge .widget-toggle-button.mod-active[data-value="skip"] { background: #546e7a; }
+.memport-merge .widget-toggle-button.mod-active[data-value="fields"] { background: #6a1b9a; }
+.memport-merge .memport-conflict { border-left: 6px solid #f0a30a; padding-left: 8px; margin: 6px 0; }
+.memport-merge .memport-conflict.memport-decided { border-left-color: #2e7d32; }
+.memport-merge .memport-conflict table { border-collapse: collapse; }
+.memport-merge .memport-conflict td, .memport-merge .memport-conflict th {
+  border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; }
+.memport-merge .memport-newer { background: #e8f5e9; }
+</style>"""
+
+CHOICE_OPTIONS = ("undecided", "keep", "take", "skip", "fields")
+# a filter's "any" (not None, which a Dropdown shows as no choice at all; not a string, which could
+# be a tag)
+ANY = ("any",)
+FACET_LABELS = {"reason": "reason", "field": "field", "user": "user", "agent": "agent", "tag": "tag", "newer": "newer side"}
+
+
 class MergeSelector(w.VBox):
-    """Choose what happens to each record that differs from the store, save, and apply."""
+    """Decide the records that differ from the store, page by page; save the decisions; preview
+    them (the real dry run) and apply what was previewed. The logic is :class:`memport.planning.Review`.
+
+    Decisions already saved in ``decisions_path`` are loaded (those that still fit their records)."""
 
     def __init__(self, plan: Plan, decisions_path: str | Path, page_size: int = 20):
         self.plan = plan
         self.path = Path(decisions_path)
-        self.details = plan.details(plan.conflicts())
-        self.decisions: dict[str, Decision] = {}
+        loaded = load_decisions(self.path) if self.path.exists() else None
+        self.review = Review(plan, loaded)
+        self.query = Query(size=page_size)
         self.choices: dict[str, w.ToggleButtons] = {}
         self.field_boxes: dict[str, dict[str, w.Checkbox]] = {}
-        self.counts = w.HTML()
-        self.message = w.HTML()
-        self.rows = w.VBox([self._row(d) for d in self.details[:page_size]])
-        self.rule_tag = w.Text(placeholder="tag (empty: all)", description="tagged")
-        self.rule_choice = w.Dropdown(options=["take", "keep", "skip"], value="take", description="choose")
-        self.rule_newer = w.Checkbox(value=False, description="only where the incoming one is newer")
-        self.apply_rule = w.Button(description="Apply rule")
-        self.save = w.Button(description="Save decisions", button_style="info")
-        self.apply = w.Button(description="Apply", button_style="warning")
+        self._rows: dict[str, w.VBox] = {}
+        self._states: dict[str, w.HTML] = {}
+        self._syncing = False
+        self.result: dict[str, Any] | None = None
+
+        self.header = w.HTML()
+        self.filters = self._filters()
+        self.rule_choice = w.Dropdown(
+            options=["take", "keep", "skip"], value="take", description="decide as", layout=w.Layout(width="180px")
+        )
+        self.rule_newer = w.Checkbox(
+            value=False, description="take only where the incoming one is newer (else keep)", indent=False, layout=w.Layout(width="auto")
+        )
+        self.apply_rule = w.Button(description="Decide all matching", tooltip="every conflict the filters match, on every page")
+        self.apply_rule.layout.width = "auto"
         self.apply_rule.on_click(lambda _: self._rule())
+        self.paging = w.Label()
+        self.pagers = [w.Button(description=name) for name in ("previous", "next", "previous", "next")]
+        for button, step in zip(self.pagers, (-1, 1, -1, 1)):
+            button.on_click(lambda _, step=step: self._move(step))
+        self.rows = w.VBox()
+        self.counts = w.HTML()
+        self.save = w.Button(description="Save decisions", button_style="info")
+        self.preview_button = w.Button(description="Preview", button_style="primary", tooltip="the dry run of the decisions as they stand")
+        self.apply = w.Button(
+            description="Apply", button_style="warning", disabled=True, tooltip="enabled by a preview of the decisions as they stand"
+        )
         self.save.on_click(lambda _: self._save())
+        self.preview_button.on_click(lambda _: self._preview())
         self.apply.on_click(lambda _: self._apply())
-        rules = w.HBox([self.rule_tag, self.rule_choice, self.rule_newer, self.apply_rule])
-        shown = f"{min(page_size, len(self.details))} of {len(self.details)} conflicts shown"
+        self.preview = w.HTML()
+        self.message = w.HTML()
+        if loaded is not None:
+            left = len(self.review.not_taken)
+            note = f"; {left} no longer fit their records (decide them again)" if left else ""
+            self.message.value = f"loaded {len(self.review.decisions)} decision(s) from {html.escape(str(self.path))}{note}"
+        for box in self.filters.values():
+            box.style.description_width = "initial"
+            box.observe(lambda _: self._filtered(), names="value")
+        rule = w.HBox(
+            [w.HTML("<b>rule</b>:&nbsp;"), self.rule_choice, self.rule_newer, self.apply_rule], layout=w.Layout(flex_flow="row wrap")
+        )
         super().__init__(
             [
-                w.HTML(f"<b>{len(self.details)} record(s) differ from the store</b> ({shown})"),
-                rules,
+                w.HTML(MERGE_CSS),
+                self.header,
+                w.HBox(list(self.filters.values()), layout=w.Layout(flex_flow="row wrap")),
+                rule,
+                w.HBox([*self.pagers[:2], self.paging]),
                 self.rows,
-                self.counts,
-                w.HBox([self.save, self.apply]),
+                w.HBox([*self.pagers[2:], self.counts]),
+                w.HBox([self.save, self.preview_button, self.apply]),
+                self.preview,
                 self.message,
             ]
         )
+        self.add_class("memport-merge")
+        # names for the parts a person reads (and a browser test finds)
+        for part, name in (
+            (self.header, "header"),
+            (self.paging, "paging"),
+            (self.counts, "counts"),
+            (self.preview, "preview"),
+            (self.message, "message"),
+        ):
+            part.add_class(f"memport-merge-{name}")
+        self._show()
+
+    @property
+    def previous(self) -> w.Button:
+        return self.pagers[0]
+
+    @property
+    def following(self) -> w.Button:
+        return self.pagers[1]
+
+    def _filters(self) -> dict[str, w.Widget]:
+        wide = w.Layout(width="auto")
+        fields: dict[str, w.Widget] = {}
+        for facet, values in self.review.options().items():
+            options = [("any", ANY)] + [(f"{mask_text(str(value))} ({n})", value) for value, n in values]
+            fields[facet] = w.Dropdown(options=options, value=ANY, description=FACET_LABELS[facet], layout=wide)
+        fields["text"] = w.Text(placeholder="text contains...", description="search", continuous_update=False, layout=wide)
+        fields["status"] = w.Dropdown(options=list(STATUSES), value="all", description="show", layout=wide)
+        fields["sort"] = w.Dropdown(options=list(SORTS), value="bundle order", description="sort by", layout=wide)
+        return fields
+
+    # --- showing -------------------------------------------------------------------------------
+
+    def _filtered(self) -> None:
+        if self._syncing:
+            return
+        for name, box in self.filters.items():
+            value = box.value.strip() if name == "text" else box.value
+            setattr(self.query, name, None if value is ANY else value)
+        self.query.page = 0
+        self._show()
+
+    def _move(self, step: int) -> None:
+        _, matched = self.review.select(self.query)
+        last = max(0, (matched - 1) // self.query.size)
+        self.query.page = min(last, max(0, self.query.page + step))
+        self._show()
+
+    def _show(self) -> None:
+        page, matched = self.review.select(self.query)
+        pages = max(1, -(-matched // self.query.size))
+        start = self.query.page * self.query.size
+        shown = f"conflicts {start + 1}-{start + len(page)} of {matched}" if page else f"none of {matched}"
+        self.paging.value = f"{shown} matching (page {self.query.page + 1} of {pages})"
+        for n, button in enumerate(self.pagers):
+            button.disabled = self.query.page == 0 if n % 2 == 0 else self.query.page + 1 >= pages
+        self.rows.children = [self._row(c) for c in page]
         self._update()
 
-    def _row(self, detail: dict[str, Any]) -> w.VBox:
-        uid = detail["uid"]
-        rows = "".join(
-            f"<tr><td>{html.escape(mask_text(k))}</td><td>{html.escape(_shown(k, old))}</td><td>{html.escape(_shown(k, new))}</td></tr>"
-            for k, (old, new) in detail["diff"].items()
-        )
-        diff = w.HTML(f"<b>{html.escape(mask_uid(uid))}</b><table><tr><th>field</th><th>stored</th><th>incoming</th></tr>{rows}</table>")
-        choice = self.choices[uid] = w.ToggleButtons(options=["undecided", "keep", "take", "skip", "fields"], value="undecided")
-        boxes = self.field_boxes[uid] = {k: w.Checkbox(value=False, description=f"take {mask_text(k)}") for k in detail["diff"]}
+    def _row(self, conflict: Conflict) -> w.VBox:
+        uid = conflict.uid
+        if uid in self._rows:
+            self._sync(uid)
+            return self._rows[uid]
+        choice = self.choices[uid] = w.ToggleButtons(options=list(CHOICE_OPTIONS), value=self.review.choice(uid))
+        choice.style.button_width = "auto"
+        state = self._states[uid] = w.HTML()
+        picks = self.review.picks(uid)
+        boxes = self.field_boxes[uid] = {
+            k: w.Checkbox(value=picks.get(k) == "take", description=f"take {mask_text(k)}", indent=False) for k in conflict.diff
+        }
         choice.observe(lambda _: self._changed(uid), names="value")
         for box in boxes.values():
             box.observe(lambda _: self._changed(uid), names="value")
-        return w.VBox([diff, choice, w.HBox(list(boxes.values()))])
+        fields = w.HBox(list(boxes.values()), layout=w.Layout(flex_flow="row wrap"))
+        row = self._rows[uid] = w.VBox([w.HTML(_conflict_html(conflict)), w.HBox([choice, state]), fields])
+        row.add_class("memport-conflict")
+        row.fields = fields
+        self._sync(uid)
+        return row
+
+    def _sync(self, uid: str) -> None:
+        """Show a conflict's decision as the review holds it (after a rule, a load, an apply)."""
+        value = self.review.choice(uid)
+        self._syncing = True
+        try:
+            self.choices[uid].value = value
+            picks = self.review.picks(uid)
+            for key, box in self.field_boxes[uid].items():
+                box.value = picks.get(key) == "take"
+        finally:
+            self._syncing = False
+        row = self._rows[uid]
+        row.fields.layout.display = None if value == "fields" else "none"  # per-field picks only for "fields"
+        if value == "undecided":
+            row.remove_class("memport-decided")
+            self._states[uid].value = "<span style='color:#b26a00'>&nbsp;undecided</span>"
+        else:
+            row.add_class("memport-decided")
+            self._states[uid].value = f"<b style='color:#2e7d32'>&nbsp;decided: {html.escape(value)}</b>"
+
+    def _update(self) -> None:
+        counts = self.review.counts()
+        applied = f", {counts['applied']} applied before" if counts["applied"] else ""
+        self.header.value = (
+            f"<b>{counts['conflicts']} record(s) differ from the store</b>: {counts['decided']} decided, "
+            f"{counts['undecided']} undecided{applied}"
+        )
+        self.counts.value = f"&nbsp;<b>decided {counts['decided']}</b> of {counts['conflicts']}, <b>undecided {counts['undecided']}</b>"
+        self.apply.disabled = not self.review.ready
+        if not self.review.ready and self.review.result is None and self.preview.value.startswith("<b>Preview"):
+            self.preview.value = "<i>the decisions changed since the preview: Preview again, then Apply</i>"
+
+    # --- deciding ------------------------------------------------------------------------------
 
     def _changed(self, uid: str) -> None:
+        if self._syncing:
+            return
         value = self.choices[uid].value
-        if value == "undecided":
-            self.decisions.pop(uid, None)
-        elif value == "fields":
-            picks = {k: ("take" if box.value else "keep") for k, box in self.field_boxes[uid].items()}
-            self.decisions[uid] = self.plan.decide(uid, "fields", picks)
-        else:
-            self.decisions[uid] = self.plan.decide(uid, value)
+        picks = {k: ("take" if box.value else "keep") for k, box in self.field_boxes[uid].items()}
+        self.review.choose(uid, value, picks if value == "fields" else None)
+        self._sync(uid)
         self._update()
 
     def _rule(self) -> None:
-        tag = self.rule_tag.value.strip() or None
-        for decision in self.plan.rule(self.rule_choice.value, tag=tag, newer=self.rule_newer.value, details=self.details):
-            self.decisions[decision.uid] = decision
-            if decision.uid in self.choices:
-                self.choices[decision.uid].value = decision.choice
+        made = self.review.rule(self.rule_choice.value, newer=self.rule_newer.value, among=self.review.matching(self.query))
+        for uid in self._rows:
+            self._sync(uid)
+        self.message.value = f"decided {made} conflict(s) by the rule"
         self._update()
 
-    def _update(self) -> None:
-        summary = self.plan.preview(self.decisions)
-        self.counts.value = "resulting plan: " + ", ".join(f"{k} {v}" for k, v in summary.items())
-
     def _save(self) -> None:
-        save_decisions(self.decisions.values(), self.path)
-        self.message.value = f"saved {len(self.decisions)} decision(s) to {html.escape(str(self.path))}"
+        try:
+            saved = self.review.save(self.path)
+        except (MemportError, OSError) as err:
+            self.message.value = f"<b>not saved</b>: {html.escape(mask_text(str(err)))}"
+            return
+        self.message.value = f"saved {saved} decision(s) to {html.escape(str(self.path))}"
+
+    def _preview(self) -> None:
+        try:
+            summary = self.review.preview()
+        except MemportError as err:  # a decision whose records changed since, say: said, not a traceback
+            self.preview.value = f"<b>no preview</b>: {html.escape(mask_text(str(err)))}"
+            self._update()
+            return
+        self.preview.value = "<b>Preview</b> (the dry run of the decisions as they stand; Apply does exactly this): " + _accounting(summary)
+        self.message.value = ""
+        self._update()
 
     def _apply(self) -> None:
-        dry = self.plan.replan(self.decisions)
-        summary = dry.summary()
-        self.message.value = "dry run: " + ", ".join(f"{k} {v}" for k, v in summary.items() if k not in ("dry_run", "backup"))
-        result = dry.apply()
+        before = len(self.review.applied)
+        try:
+            result = self.review.apply()
+        except StalePlanError as err:
+            self.message.value = (
+                f"<b style='color:#c62828'>nothing applied</b>: the store changed since the preview ({html.escape(mask_text(str(err)))})"
+            )
+            self.apply.disabled = True
+            return
+        except MemportError as err:
+            self.message.value = f"<b style='color:#c62828'>nothing applied</b>: {html.escape(mask_text(str(err)))}"
+            self._update()
+            return
         self.result = result
-        self.message.value += "<br>applied: " + ", ".join(f"{k} {v}" for k, v in result.items() if k not in ("dry_run",))
+        self.preview.value = ""
+        now = len(self.review.applied) - before
+        self.message.value = (
+            f"<b style='color:#2e7d32'>applied</b>: {_accounting(result)}, as previewed; "
+            f"{now} decided conflict(s) applied ({len(self.review.applied)} in all), {len(self.review.conflicts)} left to decide"
+        )
+        self._refresh_options()
+        self.query.page = 0
+        self._show()
+
+    def _refresh_options(self) -> None:
+        """The filters' values and counts for the conflicts still offered (a value none has is
+        left as the only other choice while chosen, so that the selection stays what it was)."""
+        offered = self.review.options()
+        self._syncing = True
+        try:
+            for facet in FACET_LABELS:
+                box = self.filters.get(facet)
+                if box is None:
+                    continue
+                values = dict(offered.get(facet, []))
+                if box.value is not ANY and box.value not in values:
+                    values[box.value] = 0
+                box.options = [("any", ANY)] + [(f"{mask_text(str(value))} ({n})", value) for value, n in values.items()]
+        finally:
+            self._syncing = False
 
 
-def _shown(key: str, value: Any) -> str:
-    """One side of a field diff as text: JSON, masked (the whole value under a secret's name)."""
-    return json.dumps(mask_value({key: value})[mask_text(key)], ensure_ascii=False)
+def _conflict_html(conflict: Conflict) -> str:
+    """A conflict as a person reads it: uid, why it is a conflict, both times with the newer side
+    said and its column marked, its tags, and the fields that differ side by side (masked, escaped)."""
+    newer = conflict.newer
+    heads = ["field", "stored" + (" (newer)" if newer == "stored" else ""), "incoming" + (" (newer)" if newer == "incoming" else "")]
+    marked = {"stored": 1, "incoming": 2}.get(newer or "")
+
+    def row(values: list[str], tag: str = "td") -> str:
+        return (
+            "<tr>" + "".join(f"<{tag}{' class=memport-newer' if i == marked else ''}>{v}</{tag}>" for i, v in enumerate(values)) + "</tr>"
+        )
+
+    lines = "".join(
+        row([html.escape(mask_text(k)), html.escape(shown_value(k, old)), html.escape(shown_value(k, new))])
+        for k, (old, new) in conflict.diff.items()
+    )
+    times = (
+        f"stored updated {html.escape(_when(conflict.stored_updated))}, incoming updated "
+        f"{html.escape(_when(conflict.incoming_updated))}: <b>{html.escape(NEWER[newer])}</b>"
+    )
+    owner = ", ".join(
+        f"{name} {html.escape(mask_text(value))}" for name, value in (("user", conflict.user), ("agent", conflict.agent)) if value
+    )
+    tags = ", ".join(html.escape(mask_text(t)) for t in conflict.tags)
+    about = "; ".join(part for part in (owner, f"tags {tags}" if tags else "") if part)
+    return (
+        f"<b>{html.escape(mask_uid(conflict.uid))}</b> <i>({html.escape(conflict.reason)})</i><br>{times}"
+        + (f"<br>{about}" if about else "")
+        + f"<table>{row(heads, 'th')}{lines}</table>"
+    )
+
+
+def _accounting(summary: dict[str, Any]) -> str:
+    keys = ("inserted", "updated", "unchanged", "skipped", "conflicts", "invalid", "total")
+    return ", ".join(f"{k} {summary[k]}" for k in keys)
+
+
+def _when(text: str | None) -> str:
+    """A stored UTC time as a person reads it: 2025-06-10 16:00:00 UTC ("no time" without one)."""
+    if not text:
+        return "no time"
+    return text.replace("T", " ").removesuffix("Z").removesuffix(".000000") + " UTC"
+
+
+class DecisionsNotSavedError(MemportError):
+    """A notebook reached the cells that apply decisions before a person saved any."""
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the message says it all
+        return [f"{type(self).__name__}: {self}"]
+
+
+def saved_decisions(path: str | Path) -> Path:
+    """``path`` when a decisions file is there; otherwise stop the notebook with one line
+    (:class:`DecisionsNotSavedError`; Run All stops at it), so that the cells after a MergeSelector
+    never apply decisions nobody made."""
+    path = Path(path)
+    if not path.exists():
+        raise DecisionsNotSavedError(
+            f"no decisions saved yet in {path}: decide in the selector above, click Save decisions, "
+            "then run the cells below (Run > Run Selected Cell and All Below)"
+        )
+    return path
 
 
 class ReembedProgress(w.VBox):
-    """Re-embed a store in the background, with a progress bar, time left and a cancel button."""
+    """Re-embed a store in the background: a bar, the rate (memories/s) and the time left, updated
+    after every batch (:func:`memport.reembed` commits each batch before it reports), and Cancel,
+    which stops before the next batch and keeps those finished (Start resumes from there)."""
 
-    def __init__(self, store_path: str | Path, model: Any = "all-MiniLM-L6-v2", batch_size: int = 64):
-        self.store_path, self.model, self.batch_size = Path(store_path), model, batch_size
-        self.bar = w.IntProgress(value=0, min=0, max=1, description="re-embedding")
-        self.label = w.Label("not started")
-        self.start = w.Button(description="Start")
+    def __init__(self, store_path: str | Path, model: Any = "all-MiniLM-L6-v2", batch_size: int = 64, *, clock: Any = None):
+        self.store_path, self.model, self.batch_size, self.clock = Path(store_path), model, batch_size, clock
+        self.bar = w.IntProgress(value=0, min=0, max=1, description="re-embedding", style={"description_width": "initial"})
+        self.label = w.Label("not started: click Start")
+        self.start = w.Button(description="Start", button_style="primary")
         self.cancel = w.Button(description="Cancel", disabled=True)
         self.start.on_click(lambda _: self.run())
-        self.cancel.on_click(lambda _: self.stop.set())
+        self.cancel.on_click(lambda _: self._cancel())
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self.report: Any = None
+        self.readings: list[Any] = []  # every progress report of the current run, as shown
+        self.label.add_class("memport-reembed-status")
         super().__init__([w.HBox([self.start, self.cancel]), self.bar, self.label])
 
+    def _cancel(self) -> None:
+        self.stop.set()
+        self.cancel.disabled = True
+        self.label.value = "cancelling: the batch being encoded finishes and is kept"
+
     def _progress(self, done: int, total: int) -> None:
+        reading = self._pace.update(done, total)
+        self.readings.append(reading)
         self.bar.max, self.bar.value = max(total, 1), done
-        elapsed = time.perf_counter() - self._started
-        left = elapsed / done * (total - done) if done else 0.0
-        self.label.value = f"{done} of {total} records, about {left:.0f} s left"
+        self.label.value = reading.text()
 
     def run(self, background: bool = True) -> None:
+        """Re-embed (in a thread unless ``background`` is False); :meth:`wait` for the report."""
         from ..embed import reembed
+        from ..progress import Pace, seconds_text
 
         self.stop.clear()
+        self.readings = []
         self.start.disabled, self.cancel.disabled = True, False
-        self._started = time.perf_counter()
+        self.label.value = "starting: loading the model"
+        self._pace = Pace(self.clock)
 
         def work() -> None:
             try:
-                self.report = reembed(
+                self.report = r = reembed(
                     self.store_path,
                     self.model,
                     batch_size=self.batch_size,
@@ -281,10 +558,18 @@ class ReembedProgress(w.VBox):
                     should_stop=self.stop.is_set,
                     on_progress=self._progress,
                 )
-                r = self.report
-                self.label.value = ("cancelled: " if r.cancelled else "done: ") + f"{r.encoded} encoded, {r.unchanged} unchanged"
+                done = self.readings[-1].done if self.readings else 0
+                took = f"in {seconds_text(r.seconds)}"
+                if r.cancelled:
+                    self.label.value = (
+                        f"cancelled after {done} of {r.total} memories ({r.encoded} encoded, {r.unchanged} unchanged) {took}: "
+                        "the finished batches are kept; Start goes on from there"
+                    )
+                else:
+                    self.bar.max, self.bar.value = max(r.total, 1), r.total
+                    self.label.value = f"done: {r.total} memories, {r.encoded} encoded, {r.unchanged} unchanged, {took}"
             except Exception as err:  # shown in place, never a traceback in the notebook
-                self.label.value = f"failed: {err}"
+                self.label.value = f"failed: {mask_text(str(err))}"
             finally:
                 self.start.disabled, self.cancel.disabled = False, True
 
@@ -293,3 +578,9 @@ class ReembedProgress(w.VBox):
             self.thread.start()
         else:
             work()
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """The report of the run, once it ended (None if it failed)."""
+        if self.thread is not None:
+            self.thread.join(timeout)
+        return self.report
