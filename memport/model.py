@@ -14,6 +14,8 @@ Nothing is lost on a same-format round trip because every record keeps, besides 
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -206,6 +208,50 @@ KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending", "me
 # Codecs: the one table per native record kind that both the reader and the writer use.
 
 
+def construct(cls: type[Any], **values: Any) -> Any:
+    """``cls.model_construct(**values)`` for trusted values, without its per-field cost: pydantic
+    fills each missing field through ``FieldInfo.get_default``, which inspects the default
+    factory's signature on every call (converting 40k memories: 8.9 of 19.2 s in model_construct).
+    The same instance: the fields in their order, ``model_fields_set`` the given ones."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = _plan(cls)
+    if not plan:  # a model with aliases, a post-init or a root: pydantic's own way
+        return cls.model_construct(**values)
+    filled = {
+        name: values[name] if name in values else (factory() if factory is not None else default)
+        for name, default, factory in plan
+        if default is not _REQUIRED or name in values
+    }
+    instance = cls.__new__(cls)
+    object.__setattr__(instance, "__dict__", filled)
+    object.__setattr__(instance, "__pydantic_fields_set__", {name for name in values if name in filled})
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance
+
+
+_PLANS: dict[type, tuple[tuple[str, Any, Any], ...]] = {}
+_REQUIRED = object()  # a field without a default: set only when given (as model_construct does)
+
+
+def _plan(cls: type[Any]) -> tuple[tuple[str, Any, Any], ...]:
+    """(name, default, factory) of each field, or () when :func:`construct` cannot stand in for
+    model_construct (aliases, a post-init, a root model, extra fields kept)."""
+    if cls.__pydantic_root_model__ or cls.__pydantic_post_init__ or cls.model_config.get("extra") == "allow":
+        return ()
+    plan = []
+    for name, info in cls.__pydantic_fields__.items():
+        if info.alias is not None or info.validation_alias is not None:
+            return ()
+        factory = info.default_factory
+        default = _REQUIRED if info.is_required() else info.default
+        if factory is None and isinstance(default, (list, dict, set)):  # pydantic copies those
+            factory = functools.partial(copy.deepcopy, default)
+        plan.append((name, default, factory))
+    return tuple(plan)
+
+
 class Unfit(Exception):
     """A native value does not fit the canonical field; it is kept verbatim in ``extra``."""
 
@@ -265,7 +311,7 @@ class Codec:
                 values[field.attr] = field.decode(raw, context)
             except Unfit:
                 extra[key] = raw
-        record = self.model.model_construct(**values)
+        record = construct(self.model, **values)
         record.extra = extra
         record.layout = self._intern(tuple(obj))
         record.origin = self.format

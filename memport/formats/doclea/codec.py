@@ -21,6 +21,7 @@ from ...model import (
     Relation,
     Timestamp,
     Unfit,
+    construct,
     integer,
     number,
     raw_timestamp,
@@ -54,7 +55,7 @@ def _epoch(milliseconds: bool):
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise Unfit
         utc, dialect = parse_epoch(raw, milliseconds=milliseconds)
-        return Timestamp.model_construct(raw=raw, utc=utc, dialect=dialect)
+        return construct(Timestamp, raw=raw, utc=utc, dialect=dialect)
 
     return decode
 

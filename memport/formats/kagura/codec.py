@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from ...model import Codec, Field, Memory, Node, Relation, Timestamp, Unfit, raw_timestamp, text
+from ...model import Codec, Field, Memory, Node, Relation, Timestamp, Unfit, construct, raw_timestamp, text
 from ...timestamps import KAGURA_LOCAL_ISO, SQLITE_UTC, is_sqlite_local, parse_text
 
 NAME = "kagura"
@@ -30,7 +30,7 @@ def _timestamp(naive: str):
         if not isinstance(raw, str):
             raise Unfit
         utc, dialect = parse_text(raw, naive=naive, local_tz=ctx.tz)
-        return Timestamp.model_construct(raw=raw, utc=utc, dialect=dialect)
+        return construct(Timestamp, raw=raw, utc=utc, dialect=dialect)
 
     return decode
 

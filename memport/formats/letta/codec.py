@@ -19,7 +19,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ...model import Codec, Document, Field, Memory, Message, Timestamp, Unfit, raw_timestamp, text, text_list
+from ...model import Codec, Document, Field, Memory, Message, Timestamp, Unfit, construct, raw_timestamp, text, text_list
 from ...timestamps import ISO_AWARE, ISO_NAIVE_UTC, UNPARSED, parse_epoch
 
 NAME = "letta"
@@ -83,7 +83,7 @@ def timestamp(raw: Any, _ctx: Any = None) -> Timestamp | None:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
         raise Unfit
     utc, dialect = parse_time(raw)
-    return Timestamp.model_construct(raw=raw, utc=utc, dialect=dialect)
+    return construct(Timestamp, raw=raw, utc=utc, dialect=dialect)
 
 
 # Letta validates agent names with re.match(r"^[\w '\-]+$") (letta.md §4)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ...model import Codec, Embedding, EmbeddingModel, Field, Memory, Timestamp, Unfit, number, raw_timestamp, text, text_list
+from ...model import Codec, Embedding, EmbeddingModel, Field, Memory, Timestamp, Unfit, construct, number, raw_timestamp, text, text_list
 from ...timestamps import ISO_NAIVE_UTC, parse_text
 
 NAME = "tribal"
@@ -51,14 +51,14 @@ def timestamp(raw: Any, _ctx: Any = None) -> Timestamp:
     if not isinstance(raw, str):
         raise Unfit
     utc, dialect = parse_text(raw, naive=ISO_NAIVE_UTC)
-    return Timestamp.model_construct(raw=raw, utc=utc, dialect=dialect)
+    return construct(Timestamp, raw=raw, utc=utc, dialect=dialect)
 
 
 def vector(raw: Any, ctx: Context) -> Embedding | None:
     if raw is None:
         return None
     if isinstance(raw, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw):
-        return Embedding.model_construct(vector=raw, model=ctx.model, dimensions=ctx.dimensions)
+        return construct(Embedding, vector=raw, model=ctx.model, dimensions=ctx.dimensions)
     raise Unfit
 
 
