@@ -302,8 +302,30 @@ def js_number(text: str) -> str:
     return f"{prefix}{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
 
 
+# With indent=2 every number stands alone on its line (after a key, or as an array element). orjson
+# writes a float's shortest digits, as JavaScript does, but an integral one with ".0" (JavaScript:
+# none) and large or small ones in exponent form (JavaScript switches at other magnitudes): a line
+# with such a number is written by the exact writer
+_FLOAT_LINE = re.compile(r'^ *(?:"(?:[^"\\]|\\.)*": )?-?[0-9]+(?:\.[0-9]*)?(?:[eE]|(?<=\.0)(?:,?$))', re.MULTILINE)
+
+
 def dumps_js(value: Any) -> str:
-    """``JSON.stringify(value, null, 2)``: what Doclea writes (no trailing newline)."""
+    """``JSON.stringify(value, null, 2)``: what Doclea writes (no trailing newline).
+
+    orjson writes exactly that for a value without lone surrogates and integers beyond 64 bits (it
+    refuses those) and whose floats it prints as JavaScript does (:data:`_FLOAT_LINE`): several times
+    faster than the standard library's indenting encoder, which is pure Python (validating 200k
+    Doclea memories spent 15.7 of 22 s here)."""
+    try:
+        fast = orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        fast = None
+    if fast is not None and not _FLOAT_LINE.search(fast):
+        return fast
+    return _dumps_js(value)
+
+
+def _dumps_js(value: Any) -> str:
     text = json.dumps(_js_integral(value), ensure_ascii=False, indent=2, allow_nan=True)
     if "NaN" in text or "Infinity" in text:
         text = _non_finite_to_null(value)

@@ -8,7 +8,10 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from native import DOCLEA_MEMORY, DOCLEA_RELATION, doclea_bundle, write_doclea
+from strategies import json_any
 
 import memport
 from memport.jsonio import dumps_js
@@ -288,3 +291,13 @@ def test_a_non_string_tag_is_a_warning_as_a_non_list_is(tmp_path):
             src = write_doclea(tmp_path / "d.json", doclea_bundle(memories=[dict(DOCLEA_MEMORY, **{field: odd})]))
             report = memport.validate(src)
             assert report.errors == [] and [p.code for p in report.warnings] == ["doclea.memory.string-list"], (field, odd)
+
+
+@given(json_any | st.lists(st.floats(), max_size=4) | st.dictionaries(st.text(max_size=3), st.floats(), max_size=3))
+@settings(max_examples=500, deadline=None)
+def test_the_fast_json_stringify_is_the_exact_one(value):
+    """dumps_js takes orjson's indented output where it is JSON.stringify's (no floats, no lone
+    surrogates, integers within 64 bits) and the exact writer otherwise: the same text either way."""
+    from memport.jsonio import _dumps_js
+
+    assert dumps_js(value) == _dumps_js(value)

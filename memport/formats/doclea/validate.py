@@ -9,6 +9,7 @@ from typing import Any
 
 from ...errors import MalformedInputError
 from ...jsonio import BOM, dumps_js, needs_reference
+from ...keys import key64
 from ...problems import Problem, quote
 from ...schemas import schema_set
 from .. import Detection
@@ -108,7 +109,9 @@ class _Checks:
     def __init__(self, schemas: Any, file: str):
         self.schemas, self.file = schemas, file
         self.found: dict[str, list[Problem]] = {section: [] for section in SECTIONS}
-        self.ids: dict[str, dict[str, int]] = {}
+        # each array's ids by their 64-bit key -> the first index (a million memories: ints, not
+        # strings; two ids of one key among a million: about one chance in 3e7)
+        self.ids: dict[str, dict[int, int]] = {}
         self.counts: dict[str, int] = {}  # records of each array, once it ended
         self.ends: dict[str, list[tuple[int, str, str]]] = {"memoryRelations": [], "crossLayerRelations": []}
         self.contents: dict[Any, Any] = {}  # document id -> its text
@@ -122,12 +125,13 @@ class _Checks:
         seen = self.ids.setdefault(section, {})
         ident = item.get("id") if isinstance(item, dict) else None
         if isinstance(ident, str):
-            if ident in seen:
+            key = _key(ident)
+            if key in seen:
                 found.append(
                     Problem(
                         f"doclea.{schema}.duplicate-id",
                         "error",
-                        f"id {quote(ident)} already used by {section}[{seen[ident]}]: Doclea's importer skips (or overwrites with) the later copy",
+                        f"id {quote(ident)} already used by {section}[{seen[key]}]: Doclea's importer skips (or overwrites with) the later copy",
                         file,
                         None,
                         index,
@@ -135,7 +139,7 @@ class _Checks:
                     )
                 )
             else:
-                seen[ident] = index
+                seen[key] = index
         if not isinstance(item, dict):
             return
         if section == "memoryRelations":
@@ -161,7 +165,7 @@ class _Checks:
             ("crossLayerRelations", "doclea.cross-layer-relation.dangling"),
         ):
             for index, key, target in self.ends[section]:
-                if target not in memories:
+                if _key(target) not in memories:
                     out.append(
                         Problem(
                             code,
@@ -178,13 +182,17 @@ class _Checks:
         return out
 
 
+def _key(ident: str) -> int:
+    return key64(ident.encode("utf-8", "surrogatepass"))
+
+
 def _chunk_problems(
-    file: str, index: int, doc_id: Any, start: Any, end: Any, text: Any, documents: dict[str, int], contents: dict[Any, Any]
+    file: str, index: int, doc_id: Any, start: Any, end: Any, text: Any, documents: dict[int, int], contents: dict[Any, Any]
 ) -> list[Problem]:
     """A chunk's reference to its document and its offsets (UTF-16 code units) into the document's text."""
     out = []
     where = f"$.data.chunks[{index}]"
-    if isinstance(doc_id, str) and doc_id not in documents:
+    if isinstance(doc_id, str) and _key(doc_id) not in documents:
         out.append(
             Problem(
                 "doclea.chunk.dangling",
