@@ -194,8 +194,10 @@ _LOADED: dict[tuple[str, str | None], SentenceTransformerEmbedder] = {}
 
 
 def load_embedder(model: str = DEFAULT_MODEL, device: str | None = None) -> SentenceTransformerEmbedder:
-    """A loaded model, kept for reuse within the process (loading takes seconds)."""
-    key = (model, device)
+    """A loaded model, kept for reuse within the process by name and device (loading takes
+    seconds; a search after the first encodes its query only): the packaged model under either of
+    its names is one."""
+    key = (DEFAULT_MODEL if model in _PACKAGED else model, device)
     if key not in _LOADED:
         _LOADED[key] = SentenceTransformerEmbedder(model, device)
     return _LOADED[key]
@@ -523,42 +525,48 @@ def truncation(target: Store | Any, model: str | Embedder = DEFAULT_MODEL, *, te
 
 
 def _vectors(store: Store, fid: str) -> tuple[list[str], np.ndarray]:
+    """The uids (sorted) and vectors (one row each) of one fingerprint."""
     uids, blobs = store.vectors(fid)
     if not uids:
         return [], np.zeros((0, 0), dtype=np.float32)
-    return uids, np.vstack([np.frombuffer(blob, dtype=np.float32) for blob in blobs])
+    return uids, np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(uids), -1)
+
+
+def _scores(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each row with ``query`` (0 for a zero vector)."""
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+    return matrix @ query / np.where(norms == 0, 1.0, norms)
 
 
 def _top(matrix: np.ndarray, query: np.ndarray, k: int) -> list[int]:
-    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-    scores = matrix @ query / np.where(norms == 0, 1.0, norms)
+    scores = _scores(matrix, query)
     # ties broken by position, so results are deterministic
     return list(np.lexsort((np.arange(len(scores)), -scores))[:k])
 
 
-def search(store: Store, query: str, k: int = 5, *, model: str | Embedder | None = None) -> list[dict[str, Any]]:
-    """The k memories closest to ``query`` under the store's current embedding model (cosine)."""
-    fid = store.setting("embedding_fingerprint")
-    if fid is None:
-        raise EmbeddingError("the store has no vectors yet; run memport reembed first")
-    details = store.fingerprint(fid) or {}
-    embedder = model if model is not None and not isinstance(model, str) else load_embedder(model or _loadable_name(details))
+def nearest(
+    store: Store, fid: str, embedder: Embedder, query: str, k: int, *, allowed: set[str] | None = None, min_score: float | None = None
+) -> list[tuple[str, float]]:
+    """(uid, cosine similarity) of the ``k`` vectors of fingerprint ``fid`` closest to ``query``
+    as ``embedder`` encodes it, best first (ties in the order of uids): of the records in
+    ``allowed`` (None: all), at least ``min_score``."""
     if fingerprint_id(embedder.fingerprint) != fid:
         raise EmbeddingError(f"the store's vectors come from another fingerprint ({fid}) than the query model's; vectors never mix")
     uids, matrix = _vectors(store, fid)
     if not uids:
         return []
-    vector = embedder.encode([query], 1)[0]
-    result = []
-    for index in _top(matrix, vector, k):
-        uid = uids[index]
-        title, content = store.memory_text(uid)
-        score = float(matrix[index] @ vector / ((np.linalg.norm(matrix[index]) * np.linalg.norm(vector)) or 1.0))
-        result.append({"uid": uid, "score": round(score, 6), "title": title, "content": content})
-    return result
+    if allowed is not None:
+        chosen = np.fromiter((i for i, uid in enumerate(uids) if uid in allowed), dtype=np.int64)
+        uids, matrix = [uids[i] for i in chosen], matrix[chosen]
+        if not uids:
+            return []
+    scores = _scores(matrix, embedder.encode([query], 1)[0])
+    order = np.lexsort((np.arange(len(scores)), -scores))[:k]
+    return [(uids[i], round(float(scores[i]), 6)) for i in order if min_score is None or scores[i] >= min_score]
 
 
-def _loadable_name(details: dict[str, Any]) -> str:
+def loadable_name(details: dict[str, Any]) -> str:
+    """The model name a fingerprint's details name, as :func:`load_embedder` loads it."""
     name = details.get("model") or DEFAULT_MODEL
     return DEFAULT_MODEL if name == "sentence-transformers/all-MiniLM-L6-v2" else name
 
@@ -590,7 +598,7 @@ def parity(
         details = where.fingerprint(fid)
         if details is None:
             raise EmbeddingError(f"unknown fingerprint {fid!r} in this store")
-        chosen = (models or {}).get(fid) or _loadable_name(details)
+        chosen = (models or {}).get(fid) or loadable_name(details)
         embedder = load_embedder(chosen) if isinstance(chosen, str) else chosen
         if fingerprint_id(embedder.fingerprint) != fid:
             raise EmbeddingError(f"model {embedder.name!r} does not have fingerprint {fid}; pass the right one in models=")
