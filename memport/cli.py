@@ -959,7 +959,34 @@ def search(
     for row in rows:
         text = row["snippet"] if by_text else row["content"]
         shown = mask_text((f"{row['title']}: " if row["title"] else "") + (text or ""))
-        say(f"{row['score']:.3f}  {mask_uid(row['uid'])}  {shorten(one_line(shown), 160)}")
+        say(f"{row['score']:.3g}  {mask_uid(row['uid'])}  {shorten(one_line(shown), 160)}")
+
+
+@cli.command(name="datasette-metadata")
+@click.option(
+    "--db",
+    "db_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The store the metadata is for (Datasette names it after its file).",
+)
+@click.option("-o", "--output", default=STDIO, show_default=True, help="Where to write the metadata (- is standard output).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file (kept as a backup).")
+def datasette_metadata(db_path: str, output: str, overwrite: bool) -> None:
+    """Write Datasette's metadata for the store: what every table, view and column holds, labels for
+    links, facets, hidden plumbing and canned queries. Then: datasette STORE --metadata FILE."""
+    from .store.datasette import database_name, metadata
+
+    data = (json.dumps(metadata(database_name(db_path)), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    if output == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    check_output(Path(output), overwrite=overwrite)
+    backup = atomic_write_bytes(Path(output), data, overwrite=overwrite, keep_backup=True)
+    say(f"wrote {output}: datasette {db_path} --metadata {output}")
+    if backup is not None:
+        say(f"previous file kept at {backup}")
 
 
 # Parquet datasets and fleets ------------------------------------------------------------------

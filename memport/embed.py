@@ -562,7 +562,8 @@ def nearest(
             return []
     scores = _scores(matrix, embedder.encode([query], 1)[0])
     order = np.lexsort((np.arange(len(scores)), -scores))[:k]
-    return [(uids[i], round(float(scores[i]), 6)) for i in order if min_score is None or scores[i] >= min_score]
+    found = [(uids[i], round(float(scores[i]), 6)) for i in order]  # as shown: to 6 decimals
+    return [(uid, score) for uid, score in found if min_score is None or score >= min_score]
 
 
 def loadable_name(details: dict[str, Any]) -> str:

@@ -619,7 +619,7 @@ class Store:
                 user,
                 agent,
                 created,
-                round(score, 6),
+                score,
                 _spans(marked_title, title, "title") + _spans(marked_content, content, "content"),
             )
             for uid, origin, title, content, user, agent, created, score, marked_title, marked_content in rows

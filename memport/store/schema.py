@@ -73,6 +73,7 @@ TABLES: dict[str, dict[str, str]] = {
         "updated_at": "UTC, as created_at",
         **_RUN,
         **_KEYS,
+        "label": "its title, else the first 60 characters of its text (generated: what links to it show)",
     },
     "messages": {
         "uid": "`<origin>:messages:<identity>` (Letta: the agent, the time, the role and a hash of the text)",
@@ -83,6 +84,7 @@ TABLES: dict[str, dict[str, str]] = {
         "created_at": "UTC, as in memories",
         **_RUN,
         **_KEYS,
+        "label": "the first 60 characters of its text (generated: what links to it show)",
     },
     "relations": {
         "uid": "`<origin>:relations:<identity>`",
@@ -202,14 +204,6 @@ FOREIGN_KEYS: dict[str, dict[str, str]] = {
 }
 for _table, _links in LINKS.items():
     FOREIGN_KEYS[_table].update({column: f"{table}(uid)" for column, (_, table) in _links.items()})
-# columns SQLite computes (generated, not stored): table -> column -> expression
-GENERATED: dict[str, dict[str, str]] = {
-    "embeddings": {
-        # a uid is <origin>:<kind>:<identity>, and an origin holds no colon
-        "memory": "CASE WHEN substr(memory_uid, instr(memory_uid, ':'), 10) = ':memories:' THEN memory_uid END",
-        "message": "CASE WHEN substr(memory_uid, instr(memory_uid, ':'), 10) = ':messages:' THEN memory_uid END",
-    }
-}
 INTEGER_COLUMNS = {"uid_key", "content_key", "run_id", "line_key"}
 
 # The views (since schema version 7; migration 7 holds their SQL): each record kind with the columns
@@ -218,7 +212,7 @@ INTEGER_COLUMNS = {"uid_key", "content_key", "run_id", "line_key"}
 VIEWS: dict[str, str] = {
     "memories_view": "every memory: whose, what, its tags and times, how many vectors it has, the run that wrote it",
     "messages_view": "every message of an agent's conversation (type as role)",
-    "relations_view": "every relation, with the records at its ends named (a memory's title or the start of its text, a node's name or id) and their uids",
+    "relations_view": "every relation, with the records at its ends named (a memory's label, a node's name or id) and their uids",
     "nodes_view": "every node of a graph, with how many relations touch it",
     "documents_view": "every document, with how many chunks it has",
     "chunks_view": "every chunk, with the title and uid of its document",
@@ -426,8 +420,10 @@ def _migrate_7(db: Any) -> None:
     times = "created_at TEXT, updated_at TEXT"
     kind_of = "substr(memory_uid, instr(memory_uid, ':'), 10)"  # ':<kind>:' (an origin holds no colon)
     tables = {
-        "memories": f"{record}, user_id TEXT, agent_name TEXT, scope TEXT, type TEXT, title TEXT, content TEXT, tags TEXT, {times}, {tail}",
-        "messages": f"{record}, agent_name TEXT, type TEXT, content TEXT, created_at TEXT, {tail}",
+        "memories": f"{record}, user_id TEXT, agent_name TEXT, scope TEXT, type TEXT, title TEXT, content TEXT, tags TEXT, {times}, {tail}, "
+        "label TEXT GENERATED ALWAYS AS (coalesce(title, substr(content, 1, 60))) VIRTUAL",
+        "messages": f"{record}, agent_name TEXT, type TEXT, content TEXT, created_at TEXT, {tail}, "
+        "label TEXT GENERATED ALWAYS AS (substr(content, 1, 60)) VIRTUAL",
         "relations": f"{record}, {generic}, source_memory TEXT REFERENCES memories(uid), target_memory TEXT REFERENCES memories(uid), "
         f"source_node TEXT REFERENCES nodes(uid), target_node TEXT REFERENCES nodes(uid), {times}, {tail}",
         "nodes": f"{record}, {generic}, {times}, {tail}",
@@ -459,14 +455,13 @@ def _migrate_7(db: Any) -> None:
         "idx_embeddings_memory": "embeddings(memory) WHERE memory IS NOT NULL",
         "idx_embeddings_message": "embeddings(message) WHERE message IS NOT NULL",
     }
-    label = "coalesce({m}.title, substr({m}.content, 1, 80))"
     views = {
         "memories_view": "SELECT uid, origin, source_id, user_id, agent_name, scope, type, title, content, tags, created_at, updated_at, "
         "(SELECT count(*) FROM embeddings e WHERE e.memory = memories.uid) AS vectors, run_id, problems FROM memories",
         "messages_view": "SELECT uid, origin, source_id, agent_name, type AS role, content, created_at, "
         "(SELECT count(*) FROM embeddings e WHERE e.message = messages.uid) AS vectors, run_id, problems FROM messages",
-        "relations_view": f"SELECT r.uid, r.origin, r.type, r.source, coalesce({label.format(m='sm')}, sn.title, sn.source_id) AS source_label, "
-        f"r.target, coalesce({label.format(m='tm')}, tn.title, tn.source_id) AS target_label, "
+        "relations_view": "SELECT r.uid, r.origin, r.type, r.source, coalesce(sm.label, sn.title, sn.source_id) AS source_label, "
+        "r.target, coalesce(tm.label, tn.title, tn.source_id) AS target_label, "
         "coalesce(r.source_memory, r.source_node) AS source_uid, coalesce(r.target_memory, r.target_node) AS target_uid, "
         "r.created_at, r.run_id, r.problems FROM relations r "
         "LEFT JOIN memories sm ON sm.uid = r.source_memory LEFT JOIN memories tm ON tm.uid = r.target_memory "
@@ -587,7 +582,7 @@ def columns_of(conn: Any, name: str) -> list[tuple[str, str, bool, bool]]:
 
 
 def schema_markdown() -> str:
-    """docs/store.md, generated from :data:`TABLES`, :data:`FOREIGN_KEYS`, :data:`GENERATED` and
+    """docs/store.md, generated from :data:`TABLES`, :data:`FOREIGN_KEYS` and
     :data:`VIEWS`, with the types and view columns of a store the migrations build."""
     conn = built()
     lines = [
