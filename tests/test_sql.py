@@ -179,9 +179,24 @@ def test_a_migrated_store_plans_and_exports_its_bundles_as_before(v6, tmp_path, 
 def test_a_migrated_store_erases_a_user_with_the_relations_that_name_them(v6):
     with memport.Store(v6) as store:
         removed = store.erase_user("user_alice")["removed"]
-        assert removed["relations"] == 3 and removed["nodes"] >= 1
+        # her Kagura memories and vectors, her three edges (found by their ends, spelled anew) and the
+        # four nodes only they name
+        assert (removed["memories"], removed["embeddings"], removed["relations"], removed["nodes"]) == (5, 5, 3, 4)
         assert rows(store, "SELECT origin, count(*) FROM relations GROUP BY origin") == [("doclea", 3)]
-        assert rows(store, "SELECT count(*) FROM nodes WHERE source_id = 'user_alice'") == [(0,)]
+        assert rows(store, "SELECT count(*) FROM nodes") == [(0,)]
+
+
+def test_what_someone_added_to_a_version_6_store_by_hand_survives_its_migration(v6):
+    added = sqlite3.connect(v6)
+    added.execute("ALTER TABLE memories ADD COLUMN my_note TEXT")
+    added.execute("UPDATE memories SET my_note = 'mine' WHERE origin = 'tribal'")
+    added.execute("CREATE INDEX my_index ON memories(my_note)")
+    added.execute("CREATE VIEW my_view AS SELECT uid, my_note FROM memories WHERE my_note IS NOT NULL")
+    added.commit()
+    added.close()
+    with memport.Store(v6) as store:
+        assert [note for _, note in rows(store, "SELECT * FROM my_view")] == ["mine", "mine"]
+        assert rows(store, "SELECT type FROM sqlite_master WHERE name = 'my_index'") == [("index",)]
 
 
 def test_a_version_6_store_opened_read_only_is_migrated_in_memory_only(v6):
@@ -340,6 +355,19 @@ def test_search_by_meaning_with_filters_and_a_minimum_score(people, stand_in):
     floor = everything["score"].iloc[2]
     assert titles(memport.search(people, "python", k=10, model=stand_in, min_score=floor)) == titles(everything)[:3]
     assert memport.search(people, "python", model=stand_in, filters=memport.Filters(tags=["nothing"])).empty
+
+
+def test_a_search_sees_what_was_written_since_by_this_store_or_another(people, stand_in, tmp_path):
+    memport.reembed(people, stand_in, progress=False)
+    before = memport.search(people, "tofu", k=10, model=stand_in)
+    with memport.Store(people.path) as other:  # another connection to the same file
+        memport.import_bundle(write_kagura(tmp_path / "more", [dict(KAGURA_PERSISTENT, key="new", value="tofu")], metadata=None), other)
+        memport.reembed(other, stand_in, progress=False)
+    after = memport.search(people, "tofu", k=10, model=stand_in)
+    assert len(after) == len(before) + 1 and titles(after)[0] == "new"  # the same text as the query: similarity 1
+    with people.transaction():
+        people.conn.execute("DELETE FROM embeddings WHERE memory_uid LIKE '%\"new\"]'")
+    assert titles(memport.search(people, "tofu", k=10, model=stand_in)) == titles(before)
 
 
 def test_messages_are_found_by_meaning_and_filtered_by_agent(tmp_path, stand_in):

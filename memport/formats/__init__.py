@@ -143,7 +143,9 @@ class FormatPlugin:
     Records: ``identity(kind, native)`` is what makes a record the same record in this format (with
     the family and kind, its uid); ``index`` what the store's columns hold; ``schema_for`` the schema
     that validates one record, ``schema_value`` what of it that schema sees; ``end`` how this
-    format's relations name a record; ``references`` which names a record holds that must resolve;
+    format's relations name a record (as its ``source_id`` is spelled, :func:`spelled`);
+    ``references`` which names a record holds that must resolve (and the identity of the record
+    each names, where the name tells it: the store links the rows by it);
     ``user_ends`` how relations name a user; ``names_user`` whether a record belongs to a user or
     names one beyond the store's ``user_id`` column (what erasing a user removes and exporting one
     writes, with the records that reference those); ``embed_text`` the text embedded for a memory;

@@ -11,9 +11,12 @@ This package is the only place that speaks SQL: the rest of memport calls :class
 and hands it named rows (:class:`MemoryRow`, :class:`RecordRow`, :class:`MessageRow`, :class:`VectorRow`). The tables are
 in :mod:`memport.store.schema` (and docs/store.md, generated from it).
 
-The file opens as-is in sqlite-utils and Datasette (``datasette memport.db``); ``memories_fts`` is
-an FTS5 index on title and content kept current by triggers. The schema version is SQLite's
-``user_version``; opening an older store migrates it in one transaction.
+The file opens as-is in sqlite-utils and Datasette (``datasette memport.db``, with the metadata of
+:mod:`memport.store.datasette`): rows refer to rows by foreign keys (never enforced: a reference
+that names nothing stored is kept), and a view of each record kind leaves out the native JSON and
+the keys. ``memories_fts`` is an FTS5 index on title and content kept current by triggers
+(:meth:`Store.search_text`). The schema version is SQLite's ``user_version``; opening an older
+store migrates it, one transaction per version.
 
 Writes happen in one transaction (WAL mode, so readers keep reading meanwhile); destructive
 operations first copy the whole file with SQLite's backup API to ``<store>.bak-<UTC time>``: under a
@@ -464,6 +467,11 @@ class Store:
     def generation(self) -> int:
         """Changes whenever memport writes to the store (each write records a run)."""
         return self.conn.execute("SELECT coalesce(max(run_id), 0) FROM import_runs").fetchone()[0]
+
+    def changes(self) -> tuple[int, int]:
+        """Changes whenever anything is written to the store, by this store object or by anyone else
+        (re-embedding records no run): what is read from it may be kept until then."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes
 
     def state(self, kind: str) -> dict[int, int]:
         """uid_key -> content_key of every record of ``kind``: one index scan, so that a plan looks

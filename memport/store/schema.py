@@ -21,11 +21,6 @@ FIRST_KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending
 KINDS = (*FIRST_KINDS, "messages")
 # the record tables whose text re-embedding reads (the embeddings table names them by uid)
 EMBEDDED = ("memories", "messages")
-# the record kinds whose columns other than the uid and source id are computed again by migrations:
-# those of memories may depend on the zone an import read naive local times in (Kagura's), which a
-# store does not record; messages carry the context their file gave them
-INDEXED_AGAIN = ("relations", "nodes", "documents", "chunks", "pending")
-
 # Links (since schema version 7): columns that hold the uid of the record a reference names (a
 # FOREIGN KEY), by table: column -> (the referring end, as ``Reference.end`` says, and the table
 # of the record it names). Each format says which records its references name
@@ -397,9 +392,11 @@ def _migrate_7(db: Any) -> None:
       ``formats.spelled``): composite identities as compact JSON (Doclea's relations were
       ``["memory", "V1St..."]``, Kagura's edges ``["edge","user_alice",...]``), a relation's ends
       as the source ids of the records they name (Kagura's were JSON text, ``"user_alice"``). Every
-      record's uid, uid key and source id is computed again by its format, and so are the columns
-      of the kinds other than memories and messages (:data:`INDEXED_AGAIN`); what is keyed by a uid
-      follows it: vectors, and the uids decided in import runs. Content keys, line keys, the runs'
+      record's uid, uid key and source id is computed again by its format, and so are the other
+      columns of the kinds other than memories and messages (``again``: those of memories may
+      depend on the zone an import read naive local times in, which a store does not record, and
+      their columns did not change); what is keyed by a uid follows it: vectors, and the uids
+      decided in import runs. Content keys, line keys, the runs'
       contents and layouts do not depend on a uid (Letta's layouts hold identities, whose spelling
       is unchanged), nor does the embedding cache (keyed by text). A record whose new uid another
       record keeps, or would get too, keeps its own.
@@ -482,12 +479,18 @@ def _migrate_7(db: Any) -> None:
         "AND tbl_name IN (SELECT value FROM json_each(?)))) ORDER BY rowid",
         [json.dumps(list(tables))],
     ).fetchall()
-    for kind, name, _ in kept:
-        if kind == "view":
+    for what, name, _ in kept:
+        if what == "view":
             conn.execute(f"DROP VIEW [{name}]")
     for table, columns in tables.items():
-        old = {row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")}
-        conn.execute(f"CREATE TABLE memport_new ({columns})")
+        old = [row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")]
+        conn.execute(f"CREATE TEMP TABLE memport_columns ({columns})")
+        known = {row[1] for row in conn.execute("PRAGMA temp.table_xinfo(memport_columns)")}
+        conn.execute("DROP TABLE temp.memport_columns")
+        # a column someone added by hand stays, after memport's (before a table's key constraint)
+        extra = "".join(f"[{name}], " for name in old if name not in known)
+        definition = columns.replace(", PRIMARY KEY", f", {extra}PRIMARY KEY") if ", PRIMARY KEY (" in columns else columns + ", " + extra
+        conn.execute(f"CREATE TABLE memport_new ({definition.rstrip(', ')})")
         names = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(memport_new)") if row[1] in old)  # (not the generated)
         conn.execute(f"INSERT INTO memport_new (rowid, {names}) SELECT rowid, {names} FROM [{table}] ORDER BY rowid")
         conn.execute(f"DROP TABLE [{table}]")
@@ -530,7 +533,8 @@ def _migrate_7(db: Any) -> None:
                 break
             for old in clash:
                 del moving[old]
-                del changes[old]["uid"], changes[old]["uid_key"]
+                changes[old].pop("uid")
+                changes[old].pop("uid_key", None)
         # through a name of their own first, out of one another's way (records, then their vectors)
         aside = {old: f"\x00memport-7:{kind}:{number}" for number, old in enumerate(moving)}
         for old, temporary in aside.items():
@@ -549,16 +553,17 @@ def _migrate_7(db: Any) -> None:
             decided = [renamed.get(uid, uid) if isinstance(uid, str) else uid for uid in decided]
             conn.execute("UPDATE import_runs SET decisions = ? WHERE run_id = ?", [json.dumps(decided, sort_keys=True), run_id])
 
-    for kind, _, sql in kept:
-        if kind != "view":
+    for what, _, sql in kept:
+        if what != "view":
             conn.execute(sql)
     for name, index in indexes.items():
         conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {index}")
+    theirs = {name for what, name, _ in kept if what == "view"}  # a view of that name someone made stays theirs
     for name, sql in views.items():
-        if not any(kind == "view" and found == name for kind, found, _ in kept):
+        if name not in theirs:
             conn.execute(f"CREATE VIEW {name} AS {sql}")
-    for kind, _, sql in kept:
-        if kind == "view":
+    for what, _, sql in kept:
+        if what == "view":
             conn.execute(sql)
 
 
