@@ -72,6 +72,7 @@ __all__ = [
     "reembed",
     "save_decisions",
     "search",
+    "search_text",
     "to_parquet",
     "truncation",
     "validate",
@@ -82,10 +83,14 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> object:
     # the embedding functions load numpy and, when used, torch: only import them on first use
-    if name in ("parity", "reembed", "search", "truncation"):
+    if name in ("parity", "reembed", "truncation"):
         from . import embed
 
         return getattr(embed, name)
+    if name in ("search", "search_text"):
+        from . import searching
+
+        return getattr(searching, name)
     if name == "export":
         from .exporter import export
 

@@ -952,20 +952,83 @@ def reembed(db_path: str, model: str, batch_size: int, device: str | None, as_js
 @cli.command()
 @click.argument("query")
 @click.option("--db", "db_path", required=True, type=click.Path(exists=True, dir_okay=False), help="The store file (read, never written).")
+@click.option("--text", "by_text", is_flag=True, help="Keyword search (full-text index) instead of search by meaning.")
+@click.option("--fts", "syntax", is_flag=True, help='With --text: QUERY is FTS5 query syntax (OR, NOT, "a phrase", NEAR, title:word).')
 @click.option("-k", "k", default=5, show_default=True, type=click.IntRange(1), help="How many results.")
+@click.option("--min-score", type=float, help="Search by meaning: leave out results less similar than this (cosine, -1 to 1).")
+@click.option("--model", help="Search by meaning: the model to encode QUERY with (default: the one the store's vectors come from).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), help="Search by meaning: where to run the model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def search(query: str, db_path: str, k: int, as_json: bool) -> None:
-    """The memories closest in meaning to QUERY, under the store's embedding model."""
-    from .embed import search as run
+@_filter_options
+def search(
+    query: str,
+    db_path: str,
+    by_text: bool,
+    syntax: bool,
+    k: int,
+    min_score: float | None,
+    model: str | None,
+    device: str | None,
+    as_json: bool,
+    **kwargs: Any,
+) -> None:
+    """The memories (and messages) closest in meaning to QUERY under the store's embedding model,
+    or with --text those whose title or content hold its words (a word ending in * as a prefix).
 
+    One line per result: score, uid, title and text (--text: a snippet around the match), masked
+    as every display is; --json prints them whole.
+    """
+    from .masking import mask_text, mask_uid, shorten
+    from .searching import records, search_text
+    from .searching import search as by_meaning
+
+    filters = _filters(kwargs)
+    if by_text and (min_score is not None or model or device):
+        raise click.UsageError("--min-score, --model and --device are for search by meaning, not --text")
+    if syntax and not by_text:
+        raise click.UsageError("--fts goes with --text (FTS5 syntax is the full-text index's)")
     with Store(db_path, readonly=True) as store:
-        results = run(store, query, k)
+        if by_text:
+            found = search_text(store, query, k, filters=filters, syntax=syntax)
+        else:
+            found = by_meaning(store, query, k, filters=filters, min_score=min_score, model=model, device=device)
+    rows = records(found)
     if as_json:
-        emit_json(results)
+        emit_json(rows)
         return
-    for hit in results:
-        text = one_line((hit["title"] + ": " if hit["title"] else "") + (hit["content"] or ""))
-        say(f"{hit['score']:.3f}  {hit['uid']}  {text[:100]}")
+    if not rows:
+        say("no results", err=True)
+    for row in rows:
+        text = row["snippet"] if by_text else row["content"]
+        shown = mask_text((f"{row['title']}: " if row["title"] else "") + (text or ""))
+        say(f"{row['score']:.3g}  {mask_uid(row['uid'])}  {shorten(one_line(shown), 160)}")
+
+
+@cli.command(name="datasette-metadata")
+@click.option(
+    "--db",
+    "db_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The store the metadata is for (Datasette names it after its file).",
+)
+@click.option("-o", "--output", default=STDIO, show_default=True, help="Where to write the metadata (- is standard output).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file (kept as a backup).")
+def datasette_metadata(db_path: str, output: str, overwrite: bool) -> None:
+    """Write Datasette's metadata for the store: what every table, view and column holds, labels for
+    links, facets, hidden plumbing and canned queries. Then: datasette STORE --metadata FILE."""
+    from .store.datasette import database_name, metadata
+
+    data = (json.dumps(metadata(database_name(db_path)), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    if output == STDIO:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    check_output(Path(output), overwrite=overwrite)
+    backup = atomic_write_bytes(Path(output), data, overwrite=overwrite, keep_backup=True)
+    say(f"wrote {output}: datasette {db_path} --metadata {output}")
+    if backup is not None:
+        say(f"previous file kept at {backup}")
 
 
 # Parquet datasets and fleets ------------------------------------------------------------------

@@ -191,6 +191,9 @@ class Finding:
     kind: str
     start: int
     end: int
+    # the whole match, with what made it a secret ("my password is ", a key's name): wider than
+    # start..end where the rule needs that context
+    context: tuple[int, int] = (0, 0)
 
 
 def _span(rule: Rule, m: re.Match[str]) -> tuple[int, int] | None:
@@ -229,7 +232,7 @@ def _findings(text: str) -> list[Finding]:
             if rule.accept is not None and not rule.accept(text[start:end]):
                 continue
             taken.append((start, end))
-            found.append(Finding(rule.kind, start, end))
+            found.append(Finding(rule.kind, start, end, (min(start, m.start()), max(end, m.end()))))
     found.sort(key=lambda f: f.start)
     return found
 
@@ -278,6 +281,55 @@ def find_sensitive(text: str) -> list[tuple[str, str]]:
         out += [(f.kind, mask(text[f.start : f.end], f.kind)) for f in found]
         text = _masked_once(text, found)
     return out
+
+
+def sensitive_spans(text: str) -> list[tuple[int, int]]:
+    """Where in ``text`` masking hides something, with what made it a secret (``my password is
+    hunter2``, not only ``hunter2``): (start, end) spans of ``text`` itself, in order, those that
+    overlap merged. Every pass of :func:`mask_text` counts (a secret found once its neighbour is
+    masked, too). A part of ``text`` cut only outside these spans hides, masked, what the whole text
+    hides (search snippets are cut so)."""
+    spans: list[tuple[int, int]] = []
+    # the tokens earlier passes put in the text: (start, end) there, and (start, end) in ``text``
+    tokens: list[tuple[int, int, int, int]] = []
+    current = text
+
+    def original(at: int, end: bool = False) -> int:
+        """A position of ``current`` in ``text``; inside a token, where its secret starts (or ends)."""
+        for start, stop, raw_start, raw_stop in tokens:
+            if start < at < stop:
+                return raw_stop if end else raw_start
+        return at + sum((raw_stop - raw_start) - (stop - start) for start, stop, raw_start, raw_stop in tokens if stop <= at)
+
+    for _ in range(MAX_PASSES):
+        found = _findings(current)
+        if not found:
+            break
+        placed: list[tuple[int, int, int, int]] = []
+        delta = 0  # how much longer the text is now than before this pass, so far
+        old = iter(tokens)
+        pending = next(old, None)
+        for f in found:
+            while pending is not None and pending[1] <= f.start:
+                placed.append((pending[0] + delta, pending[1] + delta, pending[2], pending[3]))
+                pending = next(old, None)
+            raw = (original(f.start), original(f.end, True))
+            spans.append((original(f.context[0]), original(f.context[1], True)))
+            shown = len(mask(current[f.start : f.end], f.kind))
+            placed.append((f.start + delta, f.start + delta + shown, *raw))
+            delta += shown - (f.end - f.start)
+        while pending is not None:
+            placed.append((pending[0] + delta, pending[1] + delta, pending[2], pending[3]))
+            pending = next(old, None)
+        current = _masked_once(current, found)
+        tokens = placed
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def mask_text(text: str, *, reveal: bool = False) -> str:

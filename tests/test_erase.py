@@ -105,7 +105,7 @@ def test_erase_leaves_nothing_of_the_user_in_the_tables_or_the_file(tmp_path, st
         assert store.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == bob_vectors == 2
         cached = {r[0] for r in store.conn.execute("SELECT text_sha256 FROM embedding_cache")}
         assert cached == {r[0] for r in store.conn.execute("SELECT text_sha256 FROM embeddings")}
-        assert store.search("xyzzy") == [] and [r["title"] for r in store.search("Tofu")] == ["bob_pet"]
+        assert store.search_text("xyzzy") == [] and [r.title for r in store.search_text("Tofu")] == ["bob_pet"]
         runs = store.conn.execute("SELECT operation, source, finished_at, counts, backup FROM import_runs ORDER BY run_id").fetchall()
     assert "[erased]" in runs[0][1]  # the import from Alice's folder: its source redacted, and says so
     operation, _, finished, counts, backup = runs[-1]

@@ -421,8 +421,9 @@ def test_reembedding_reads_block_and_message_text(store, stand_in):
     assert not any("I should note it in memory" in t for t in texts)
     assert store.conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 9
     found = memport.search(store, "Congratulations, Chad! That's wonderful news.", k=1, model=stand_in)
-    assert found[0]["uid"].startswith("letta:messages:") and found[0]["title"] is None
-    assert found[0]["content"] == "Congratulations, Chad! That's wonderful news."
+    (hit,) = found.reveal().to_dict("records")
+    assert hit["uid"].startswith("letta:messages:") and hit["kind"] == "messages" and hit["title"] is None
+    assert hit["content"] == "Congratulations, Chad! That's wonderful news."
     assert memport.reembed(store, stand_in, progress=False).unchanged == 9
 
 
@@ -468,7 +469,7 @@ def test_a_store_of_schema_version_5_gains_messages_and_new_identities(tmp_path)
     db.conn.commit()
     db.close()
     with memport.Store(path) as s:
-        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == store_schema.SCHEMA_VERSION == 6
+        assert s.conn.execute("PRAGMA user_version").fetchone()[0] == store_schema.SCHEMA_VERSION
         assert s.counts()["messages"] == 0
         assert [row[0] for row in s.conn.execute("SELECT uid FROM memories")] == ['letta:memories:[[],"notes"]']
 

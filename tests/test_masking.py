@@ -19,6 +19,7 @@ from memport.masking import (
     mask_value,
     masked,
     may_hold_secret,
+    sensitive_spans,
     shorten,
 )
 from memport.problems import json_path, quote
@@ -143,6 +144,21 @@ def test_uids_keep_format_and_kind_and_mask_the_identity():
     assert mask_uid(uid) == 'kagura:memories:["persistent","[masked: email, 17 chars]","global","password=[masked: password, 14 chars]"]'
     assert mask_uid("tribal:memories:7d3e2a10-0000-4000-8000-000000000002") == "tribal:memories:7d3e2a10-0000-4000-8000-000000000002"
     assert mask_uid(uid, reveal=True) == uid
+
+
+def test_a_text_cut_outside_its_sensitive_spans_hides_what_the_whole_text_hides():
+    # every kind, and a secret only found once its neighbour is masked (the api key before the block)
+    texts = [f"note: {text} end" for _, text, _ in CASES] + [f"x sk-abc12345XYZ{PRIVATE_KEY} and bob@example.com"]
+    parts = [secret for _, _, secrets in CASES for secret in secrets] + ["abc12345XYZ", "bob@example.com"]
+    for text in texts:
+        spans = sensitive_spans(text)
+        assert spans and all(a < b for a, b in spans), text
+        hidden = [part for part in parts if part in text and part not in mask_text(text)]
+        for cut in range(len(text) + 1):
+            if any(a < cut < b for a, b in spans):
+                continue
+            shown = mask_text(text[:cut]) + "|" + mask_text(text[cut:])
+            assert not [part for part in hidden if part in shown], (text, cut)
 
 
 def test_shorten_never_cuts_a_masked_token():

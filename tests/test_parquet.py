@@ -122,9 +122,14 @@ def test_without_the_adbc_driver_a_store_gives_the_same_tables(tmp_path, src, st
             assert pq.read_table(a).equals(pq.read_table(b)), (table, a)
 
 
-def test_a_store_exported_to_parquet_and_imported_exports_the_same_bytes(tmp_path, src, stand_in):
+@pytest.mark.parametrize("bulk", [False, True], ids=["row-by-row", "bulk"])
+def test_a_store_exported_to_parquet_and_imported_exports_the_same_bytes(tmp_path, src, stand_in, monkeypatch, bulk):
+    """... as a small import, and as a large one (indexes built once at the end: Store.bulk_load)."""
+    from memport.parquet import load
+
     original = filled_store(tmp_path / "a.db", src, stand_in)
     to_parquet(original, tmp_path / "ds")
+    monkeypatch.setattr(load, "BULK_RECORDS", 0 if bulk else 10**9)
     copy = memport.Store(tmp_path / "b.db")
     result = import_parquet(tmp_path / "ds", copy)
     assert (result["inserted"], result["total"], result["vectors"], result["needs_reembedding"]) == (18, 18, 9, 0)

@@ -67,7 +67,7 @@ def test_store_file_schema_and_sqlite_utils(tmp_path, store):
     db = sqlite_utils.Database(tmp_path / "memport.db")  # opens as-is in sqlite-utils
     assert {"memories", "relations", "nodes", "embeddings", "import_runs", "memories_fts"} <= set(db.table_names())
     assert db["memories"].count == 2
-    assert [r["title"] for r in store.search("Python")] == ["favourite_language"]
+    assert [r.title for r in store.search_text("Python")] == ["favourite_language"]
 
 
 def test_refuses_what_is_not_a_memport_store(tmp_path):
@@ -97,7 +97,7 @@ def test_an_older_store_is_migrated_and_its_records_still_recognised(tmp_path):
     db.execute("PRAGMA user_version = 2")
     db.execute("ATTACH DATABASE ? AS now", [str(tmp_path / "now.db")])
     for kind in store_module.FIRST_KINDS:  # the same records in a store of schema version 2
-        names = ", ".join(c for c in store_module.TABLES[kind] if c not in ("line_key", "problems"))
+        names = ", ".join(db[kind].columns_dict)  # the columns of version 2
         db.execute(f"INSERT INTO main.{kind} ({names}) SELECT {names} FROM now.{kind}")
         # with the content keys of version 2, which still covered Kagura's exported_at
         for rowid, native in db.execute(f"SELECT rowid, native FROM main.{kind}").fetchall():
@@ -528,14 +528,14 @@ def test_a_bulk_import_rebuilds_the_text_index_and_keeps_its_triggers(tmp_path, 
     with memport.Store(tmp_path / "bulk.db") as s:
         memport.import_bundle(big_kagura(tmp_path / "big", 500), s)
         assert s.conn.execute("SELECT count(*) FROM memories_fts").fetchone()[0] == 500
-        assert [r["title"] for r in s.search("k42")] == ["k42"]
+        assert [r.title for r in s.search_text("k42")] == ["k42"]
         triggers = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
         assert len(triggers) == 3  # recreated: later small imports keep the index current row by row
         monkeypatch.setattr(planning, "BULK_RECORDS", 10**9)
         memport.import_bundle(
             write_kagura(tmp_path / "one", [dict(KAGURA_PERSISTENT, key="zebra", value="unique words here")], metadata=None), s
         )
-        assert [r["title"] for r in s.search("zebra")] == ["zebra"]
+        assert [r.title for r in s.search_text("zebra")] == ["zebra"]
 
 
 @pytest.mark.parametrize("method", ["preloaded state", "line keys", "line keys and preloaded state"])
@@ -833,6 +833,6 @@ def test_the_store_schema_documentation_is_generated_from_the_code():
     from memport.store.schema import TABLES, schema_markdown
 
     assert (Path(__file__).parent.parent / "docs" / "store.md").read_text() == schema_markdown()
-    with memport.Store(":memory:") as store:  # and says what a store really has
+    with memport.Store(":memory:") as store:  # and says what a store really has (generated columns too)
         for table, columns in TABLES.items():
-            assert [row[1] for row in store.conn.execute(f"PRAGMA table_info({table})")] == list(columns), table
+            assert [row[1] for row in store.conn.execute(f"PRAGMA table_xinfo({table})")] == list(columns), table

@@ -91,11 +91,14 @@ class Indexed:
 @dataclass(frozen=True, slots=True)
 class Reference:
     """A reference from one record to another of its bundle, which an audit checks resolves:
-    ``ref`` names a record of ``kind`` as that record's ``end()`` spells it."""
+    ``ref`` names a record of ``kind`` as that record's ``end()`` spells it. ``identity`` is that
+    record's identity, where the reference alone tells it (its uid is then
+    ``<origin>:<kind>:<identity>``): the store links the two rows by it (a foreign key)."""
 
     end: str  # which part of the referring record: "source", "target", "document", ...
     kind: str
     ref: str
+    identity: str | None = None
 
 
 @dataclass
@@ -169,7 +172,9 @@ class FormatPlugin:
     Records: ``identity(kind, native)`` is what makes a record the same record in this format (with
     the family and kind, its uid); ``index`` what the store's columns hold; ``schema_for`` the schema
     that validates one record, ``schema_value`` what of it that schema sees; ``end`` how this
-    format's relations name a record; ``references`` which names a record holds that must resolve;
+    format's relations name a record (as its ``source_id`` is spelled, :func:`spelled`);
+    ``references`` which names a record holds that must resolve (and the identity of the record
+    each names, where the name tells it: the store links the rows by it);
     ``user_ends`` how relations name a user; ``names_user`` whether a record belongs to a user or
     names one beyond the store's ``user_id`` column (what erasing a user removes and exporting one
     writes, with the records that reference those); ``embed_text`` the text embedded for a memory;
@@ -285,9 +290,10 @@ class FormatPlugin:
         raise NotImplementedError
 
     def source_id(self, kind: str, native: Any) -> str | None:
-        """The record's own id in its format (the store's ``source_id`` column), as text."""
+        """The record's own id in its format (the store's ``source_id`` column), as text
+        (:func:`spelled`)."""
         ident = native.get("id") if isinstance(native, dict) else None
-        return ident if isinstance(ident, str) or ident is None else json.dumps(ident)
+        return None if ident is None else spelled(ident)
 
     def schema_for(self, kind: str, native: Any) -> str | None:
         """The schema (a file name under schemas/<family>/<version>/) of one record, or None."""
@@ -299,7 +305,10 @@ class FormatPlugin:
         return native
 
     def end(self, kind: str, native: Any) -> str | None:
-        """How this format's relations name the record (as ``Indexed.source``/``target`` hold it)."""
+        """How this format's relations name the record (as ``Indexed.source``/``target`` hold it),
+        spelled as the record's ``source_id`` is (:func:`spelled`), so that SQL joins a relation's
+        ends to the records they name alike in every format (``relations.target =
+        memories.source_id`` within one origin)."""
         ident = native.get("id") if isinstance(native, dict) else None
         return ident if isinstance(ident, str) else None
 
@@ -386,6 +395,16 @@ class FormatPlugin:
         """Which of the fields only this format has (``View.native_only``) hold its own defaults:
         a target short of room carries nothing for them."""
         return frozenset()
+
+
+def spelled(value: Any) -> str:
+    """How memport writes a name a record has or gives as text (identities, source ids, relation
+    ends), the same for every format so that SQL joins them: a string as it is, any other JSON value
+    as compact JSON with its Unicode as is (``42``, ``["memory","V1St..."]``). A string that reads
+    as another value's JSON (the id ``"42"`` beside the id ``42``) is spelled alike."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def render(value: Any) -> str:

@@ -93,7 +93,7 @@ def import_parquet(
         if clear:
             store.clear()
         large = manifest.rows("memories") >= BULK_RECORDS and manifest.rows("memories") >= store.counts()["memories"]
-        with store.bulk_text_index() if large else contextlib.nullcontext():
+        with store.bulk_load() if large else contextlib.nullcontext():
             for source in found:
                 summaries[source.origin] = _import_origin(source, store, options, backup, kept, written)
         conflicts = sum(s["conflicts"] for s in summaries.values())

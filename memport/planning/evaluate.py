@@ -30,7 +30,7 @@ from ..formats import Indexed, NativeRecord
 from ..jsonio import needs_reference
 from ..keys import content_key, fingerprint_id, hex_key, storable, uid_key, volatile_member
 from ..schemas import schema_set
-from ..store.schema import EMBEDDED
+from ..store.schema import EMBEDDED, LINKS
 from ..timestamps import zone
 from .decisions import Decision, StaleDecisionError, merge_fields, refusal, unknown_fields
 from .source import Source
@@ -367,7 +367,8 @@ class Evaluator:
         if self.strategy == "newer":
             self.updated[ukey] = item.updated_at if item is not None else None
         if self.writer is not None:
-            self.writer.record(kind, uid, ukey, ckey, value, exact, item, raw, self.plugin.source_id(kind, value), problems)
+            references = self.plugin.references(kind, value) if kind in LINKS else None
+            self.writer.record(kind, uid, ukey, ckey, value, exact, item, raw, self.plugin.source_id(kind, value), problems, references)
 
 
 class EmptyStore:

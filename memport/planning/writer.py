@@ -13,9 +13,10 @@ from typing import Any
 
 import orjson
 
-from ..formats import Indexed
+from ..formats import Indexed, Reference
 from ..keys import line_key, line_seed, native_text, storable, text_sha256
 from ..store import MemoryRow, MessageRow, RecordRow, Store, VectorRow, contents_term
+from ..store.schema import LINKS
 
 BATCH = 2000  # rows written at once
 _TEXTS = ("user_id", "agent_name", "scope", "type", "title", "content", "created_at", "updated_at", "source", "target")
@@ -55,7 +56,10 @@ class StoreWriter:
         raw: bytes | None,
         source_id: str | None,
         problems: list[str],
+        references: list[Reference] | None = None,
     ) -> None:
+        """Buffer the row of one accepted record; ``references`` (its format's, for a kind whose
+        table has link columns) become the uids its links hold."""
         text = native_text(value, exact)
         noted = json.dumps(problems) if problems else None
         if exact:  # may hold lone surrogates, which SQLite's text cannot: the native JSON keeps them
@@ -107,8 +111,37 @@ class StoreWriter:
                 noted,
             )
         else:
-            row = RecordRow(uid, ukey, self.origin, source_id, item.type, item.source, item.target, text, ckey, self.run, lkey, noted)
+            row = RecordRow(
+                uid,
+                ukey,
+                self.origin,
+                source_id,
+                item.type,
+                item.source,
+                item.target,
+                text,
+                ckey,
+                self.run,
+                lkey,
+                noted,
+                title=item.title,
+                content=item.content,
+                created_at=item.created_at,
+                updated_at=item.updated_at,
+                links=self.links(kind, references) if references else None,
+            )
         self.add(kind, row)
+
+    def links(self, kind: str, references: list[Reference]) -> dict[str, str] | None:
+        """The link columns of a record of ``kind``: the uid each reference names (its identity,
+        where the format tells it), in the column for its end and the kind it names."""
+        columns = {named: column for column, named in LINKS.get(kind, {}).items()}
+        found = {}
+        for ref in references:
+            column = columns.get((ref.end, ref.kind))
+            if column is not None and ref.identity is not None:
+                found[column] = storable(f"{self.origin}:{ref.kind}:{ref.identity}")
+        return found or None
 
     def add(self, kind: str, row: MemoryRow | RecordRow) -> None:
         """A row to write (built here, or by a worker process: see planning.large)."""

@@ -11,9 +11,12 @@ This package is the only place that speaks SQL: the rest of memport calls :class
 and hands it named rows (:class:`MemoryRow`, :class:`RecordRow`, :class:`MessageRow`, :class:`VectorRow`). The tables are
 in :mod:`memport.store.schema` (and docs/store.md, generated from it).
 
-The file opens as-is in sqlite-utils and Datasette (``datasette memport.db``); ``memories_fts`` is
-an FTS5 index on title and content kept current by triggers. The schema version is SQLite's
-``user_version``; opening an older store migrates it in one transaction.
+The file opens as-is in sqlite-utils and Datasette (``datasette memport.db``, with the metadata of
+:mod:`memport.store.datasette`): rows refer to rows by foreign keys (never enforced: a reference
+that names nothing stored is kept), and a view of each record kind leaves out the native JSON and
+the keys. ``memories_fts`` is an FTS5 index on title and content kept current by triggers
+(:meth:`Store.search_text`). The schema version is SQLite's ``user_version``; opening an older
+store migrates it, one transaction per version.
 
 Writes happen in one transaction (WAL mode, so readers keep reading meanwhile); destructive
 operations first copy the whole file with SQLite's backup API to ``<store>.bak-<UTC time>``: under a
@@ -40,7 +43,7 @@ from urllib.parse import quote
 
 from ..errors import Location, MemportError
 from ..outputs import backup_name, disk_full, is_disk_full, output_mode, remove_temporary, staged_file, sweep_stale
-from .schema import EMBEDDED, INTEGER_COLUMNS, KINDS, MIGRATIONS, SCHEMA_VERSION
+from .schema import EMBEDDED, INTEGER_COLUMNS, KINDS, LINKS, MIGRATIONS, SCHEMA_VERSION
 
 # the page cache of a bulk load, in KiB (negative: SQLite's unit for it): the indexes built at the
 # end sort their keys in it rather than in temporary files
@@ -103,6 +106,13 @@ class RecordRow:
     run_id: int
     line_key: int | None
     problems: str | None = None  # a JSON array of codes
+    title: str | None = None
+    content: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    # the uids of the records its references name, by link column (schema.LINKS: which of them its
+    # table has); None: none
+    links: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -136,9 +146,20 @@ class VectorRow:
 
 
 def _insert(table: str, row_type: type) -> tuple[str, Any]:
-    """The INSERT statement of a named row type, and a function giving a row's values in order."""
-    names = [f.name for f in fields(row_type)]
-    return f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", attrgetter(*names)
+    """The INSERT statement of a named row type, and a function giving a row's values in order
+    (a record row's links: those of the link columns its table has, in order)."""
+    names = [f.name for f in fields(row_type) if f.name != "links"]
+    linked = list(LINKS.get(table, {}))
+    statement = f"INSERT OR REPLACE INTO {table} ({', '.join(names + linked)}) VALUES ({', '.join('?' * len(names + linked))})"
+    values = attrgetter(*names)
+    if not linked:
+        return statement, values
+
+    def with_links(row: Any) -> tuple[Any, ...]:
+        links = row.links or {}
+        return (*values(row), *(links.get(column) for column in linked))
+
+    return statement, with_links
 
 
 # what Store.table_rows reads of each kind, in order (rowid last: the store's order)
@@ -168,25 +189,97 @@ _VECTOR_INSERT = _insert("embeddings", VectorRow)
 _RECORD_INSERTS = {kind: _insert(kind, MessageRow if kind == "messages" else RecordRow) for kind in KINDS[1:]}
 
 
-def filter_sql(filters: Any) -> tuple[str, list[Any]]:
-    """A :class:`memport.Filters` as a WHERE clause on the memories table."""
+def filter_sql(filters: Any, table: str = "memories") -> tuple[str, list[Any]]:
+    """A :class:`memport.Filters` as a WHERE clause on the memories table (or messages: a message
+    has an agent and a creation time, and no user, scope, tags or update time, so a filter on those
+    selects none)."""
     clauses: list[str] = []
     params: list[Any] = []
+    columns = TABLE_FILTERS[table]
     for column, values in (("user_id", filters.users), ("agent_name", filters.agents), ("scope", filters.scopes)):
         if values:
-            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+            if column not in columns:
+                return "0", []
+            clauses.append(f"{table}.{column} IN ({', '.join('?' * len(values))})")
             params += values
     if filters.tags:
-        clauses.append(f"EXISTS (SELECT 1 FROM json_each(memories.tags) WHERE value IN ({', '.join('?' * len(filters.tags))}))")
+        if "tags" not in columns:
+            return "0", []
+        clauses.append(f"EXISTS (SELECT 1 FROM json_each({table}.tags) WHERE value IN ({', '.join('?' * len(filters.tags))}))")
         params += filters.tags
     for column, (low, high) in filters.bounds.items():
+        if (low or high) and column not in columns:
+            return "0", []
         if low:
-            clauses.append(f"{column} >= ?")
+            clauses.append(f"{table}.{column} >= ?")
             params.append(low)
         if high:
-            clauses.append(f"{column} < ?")
+            clauses.append(f"{table}.{column} < ?")
             params.append(high)
     return (" AND ".join(clauses) or "1"), params
+
+
+# the columns filters read, by table
+TABLE_FILTERS = {
+    "memories": frozenset({"user_id", "agent_name", "scope", "tags", "created_at", "updated_at"}),
+    "messages": frozenset({"agent_name", "created_at"}),
+}
+
+
+@dataclass(slots=True)
+class Found:
+    """A memory or message a search found: what a result shows of it. ``matches`` (keyword search):
+    where the query's terms are in its title and content, as (column, start, end) character spans."""
+
+    uid: str
+    kind: str  # memories | messages
+    origin: str
+    title: str | None
+    content: str | None
+    user_id: str | None
+    agent_name: str | None
+    created_at: str | None
+    score: float | None = None
+    matches: list[tuple[str, int, int]] | None = None
+
+
+class SearchSyntaxError(MemportError):
+    """A keyword search in FTS5 query syntax that SQLite cannot parse."""
+
+
+# what FTS5's highlight() puts around a match: private-use characters (a text that holds them
+# itself gets no spans rather than wrong ones)
+_OPEN, _CLOSE = "\ue000", "\ue001"
+
+
+def fts_query(text: str) -> str:
+    """What a person typed, as an FTS5 query that cannot be a syntax error: each word a quoted
+    phrase (all of them must match, in any order); a word ending in ``*`` matches as a prefix."""
+    words = text.split()
+    if not words:
+        raise MemportError("nothing to search for: the query is empty")
+    terms = []
+    for word in words:
+        prefix = word.endswith("*") and len(word) > 1
+        body = word[:-1] if prefix else word
+        terms.append('"' + body.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(terms)
+
+
+def _spans(marked: str | None, text: str | None, column: str) -> list[tuple[str, int, int]]:
+    """The matches FTS5's highlight() marked in a column's text, as (column, start, end) in ``text``."""
+    if marked is None or text is None:
+        return []
+    spans, plain, start = [], [], None
+    for char in marked:
+        if char == _OPEN:
+            start = len(plain)
+        elif char == _CLOSE and start is not None:
+            spans.append((column, start, len(plain)))
+            start = None
+        else:
+            plain.append(char)
+    return spans if "".join(plain) == text else []
 
 
 @contextmanager
@@ -377,6 +470,11 @@ class Store:
         """Changes whenever memport writes to the store (each write records a run)."""
         return self.conn.execute("SELECT coalesce(max(run_id), 0) FROM import_runs").fetchone()[0]
 
+    def changes(self) -> tuple[int, int]:
+        """Changes whenever anything is written to the store, by this store object or by anyone else
+        (re-embedding records no run): what is read from it may be kept until then."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0], self.conn.total_changes
+
     def state(self, kind: str) -> dict[int, int]:
         """uid_key -> content_key of every record of ``kind``: one index scan, so that a plan looks
         records up in a dict rather than with a query each (64-bit keys: a few dozen MB per million)."""
@@ -508,13 +606,60 @@ class Store:
             found.update(row[0] for row in self.conn.execute(f"SELECT DISTINCT origin FROM {kind}"))
         return sorted(found)
 
-    def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """Full-text search on memory titles and content (FTS5 query syntax)."""
+    def search_text(self, query: str, limit: int = 10, filters: Any = None, *, syntax: bool = False) -> list[Found]:
+        """Keyword search (FTS5) on the title and content of the memories that ``filters``
+        select, best first (bm25; ties in the store's order): ``query`` as a person types it (see
+        :func:`fts_query`), or in FTS5's query syntax with ``syntax=True`` (an error in it is a
+        :class:`SearchSyntaxError`). Each result's score is minus its bm25 rank: higher is better."""
+        where, params = filter_sql(filters) if filters is not None else ("1", [])
         sql = (
-            "SELECT m.uid, m.title, m.content FROM memories_fts f JOIN memories m ON m.rowid = f.rowid "
-            "WHERE memories_fts MATCH ? ORDER BY rank LIMIT ?"
+            "SELECT memories.uid, memories.origin, memories.title, memories.content, memories.user_id, memories.agent_name, "
+            f"memories.created_at, -bm25(memories_fts), highlight(memories_fts, 0, '{_OPEN}', '{_CLOSE}'), "
+            f"highlight(memories_fts, 1, '{_OPEN}', '{_CLOSE}') "
+            f"FROM memories_fts JOIN memories ON memories.rowid = memories_fts.rowid WHERE memories_fts MATCH ? AND ({where}) "
+            "ORDER BY bm25(memories_fts), memories.rowid LIMIT ?"
         )
-        return [dict(zip(("uid", "title", "content"), row)) for row in self.conn.execute(sql, [query, limit])]
+        try:
+            rows = self.conn.execute(sql, [query if syntax else fts_query(query), *params, limit]).fetchall()
+        except sqlite3.OperationalError as err:
+            if not syntax:
+                raise
+            raise SearchSyntaxError(f"not a query in FTS5 syntax: {query!r} ({err})") from None
+        return [
+            Found(
+                uid,
+                "memories",
+                origin,
+                title,
+                content,
+                user,
+                agent,
+                created,
+                score,
+                _spans(marked_title, title, "title") + _spans(marked_content, content, "content"),
+            )
+            for uid, origin, title, content, user, agent, created, score, marked_title, marked_content in rows
+        ]
+
+    def found(self, uids: list[str]) -> dict[str, Found]:
+        """uid -> what a search result shows of each memory or message among ``uids``."""
+        found: dict[str, Found] = {}
+        columns = {
+            "memories": "uid, origin, title, content, user_id, agent_name, created_at",
+            "messages": "uid, origin, NULL, content, NULL, agent_name, created_at",
+        }
+        for kind in EMBEDDED:
+            for uid, origin, title, content, user, agent, created in self._rows_where(kind, columns[kind], "uid", uids):
+                found[uid] = Found(uid, kind, origin, title, content, user, agent, created)
+        return found
+
+    def embedded_uids(self, filters: Any) -> set[str]:
+        """The uids of the memories and messages that ``filters`` select."""
+        chosen: set[str] = set()
+        for kind in EMBEDDED:
+            where, params = filter_sql(filters, kind)
+            chosen.update(row[0] for row in self.conn.execute(f"SELECT uid FROM {kind} WHERE ({where})", params))
+        return chosen
 
     def latest_import(self, formats: list[str]) -> dict[str, Any] | None:
         """The header, layout and contents key (see :meth:`contents`) of the latest import of a

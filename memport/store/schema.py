@@ -13,22 +13,50 @@ from typing import Any
 from ..formats import plugins
 from ..jsonio import needs_reference
 from ..keys import content_key, storable, uid_key
+from ..timestamps import UTC
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # the record tables of schema versions 1 to 5, which their migrations build; version 6 adds messages
 FIRST_KINDS = ("memories", "relations", "nodes", "documents", "chunks", "pending")
 KINDS = (*FIRST_KINDS, "messages")
 # the record tables whose text re-embedding reads (the embeddings table names them by uid)
 EMBEDDED = ("memories", "messages")
+# Links (since schema version 7): columns that hold the uid of the record a reference names (a
+# FOREIGN KEY), by table: column -> (the referring end, as ``Reference.end`` says, and the table
+# of the record it names). Each format says which records its references name
+# (``FormatPlugin.references``); a reference that names no stored record keeps its link all the
+# same (memport never enforces foreign keys: nothing is lost, and ``PRAGMA foreign_key_check``
+# lists what does not resolve, as an audit's dangling references do).
+LINKS: dict[str, dict[str, tuple[str, str]]] = {
+    "relations": {
+        "source_memory": ("source", "memories"),
+        "target_memory": ("target", "memories"),
+        "source_node": ("source", "nodes"),
+        "target_node": ("target", "nodes"),
+    },
+    "chunks": {"document": ("document", "documents")},
+}
 
-# What each column of each table holds (docs/store.md). Columns a migration added are listed
-# with it, in the order the migrations add them.
+# What each column of each table holds (docs/store.md), in the table's order: what a reader wants
+# first, the exact native JSON and the keys plans compare by last.
+_KEYS = {
+    "native": "the record's exact native JSON",
+    "uid_key": "64-bit key of the uid (keys.uid_key): what plans look records up by",
+    "content_key": "64-bit key of the native JSON, canonical (keys.content_key): what plans compare records by",
+    "line_key": "64-bit key of the JSON Lines line it came from, if any (keys.line_key)",
+}
+_RUN = {
+    "run_id": "the import run that wrote it (import_runs)",
+    "problems": "the codes of the rules of its own system it breaks (a JSON array; NULL: none): memport keeps it, that system's importer would not",
+}
+_RECORD = {
+    "origin": "the format family the record came from (kagura, tribal, doclea, letta)",
+    "source_id": "the record's own id in its format, spelled as relation ends spell it (a string as it is, another value as compact JSON): Kagura: a memory's key, a node's id; Letta: its file id, numbered anew on every export",
+}
 TABLES: dict[str, dict[str, str]] = {
     "memories": {
-        "uid": "`<origin>:memories:<identity>`: the same record from the same system always gets the same uid",
-        "uid_key": "64-bit key of the uid (keys.uid_key)",
-        "origin": "the format family the record came from (kagura, tribal, doclea, letta)",
-        "source_id": "the record's id in its format (Kagura: its key; Letta: its file id, numbered anew on every export)",
+        "uid": "`<origin>:memories:<identity>`: the same record from the same system always gets the same uid (composite identities are compact JSON arrays, alike for every format)",
+        **_RECORD,
         "user_id": "owner (Kagura)",
         "agent_name": "agent (Kagura; Letta: the user-facing agent listing the block, named without Letta's _copy)",
         "scope": "working or persistent (Kagura)",
@@ -38,32 +66,99 @@ TABLES: dict[str, dict[str, str]] = {
         "tags": "tags as a JSON array",
         "created_at": "UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts",
         "updated_at": "UTC, as created_at",
-        "native": "the record's exact native JSON",
-        "content_key": "64-bit key of the native JSON, canonical (keys.content_key)",
-        "run_id": "the import run that wrote it (import_runs)",
-        "line_key": "64-bit key of the JSON Lines line it came from, if any (keys.line_key)",
-        "problems": "the codes of the rules of its own system it breaks (a JSON array; NULL: none): memport keeps it, that system's importer would not",
+        **_RUN,
+        **_KEYS,
+        "label": "its title, else the first 60 characters of its text (generated: what links to it show)",
+    },
+    "messages": {
+        "uid": "`<origin>:messages:<identity>` (Letta: the agent, the time, the role and a hash of the text)",
+        **_RECORD,
+        "agent_name": "the agent whose conversation holds it (named without Letta's _copy)",
+        "type": "its role (user, assistant, tool, system, ...)",
+        "content": "its text (Letta: the text parts, joined by newlines)",
+        "created_at": "UTC, as in memories",
+        **_RUN,
+        **_KEYS,
+        "label": "the first 60 characters of its text (generated: what links to it show)",
     },
     "relations": {
         "uid": "`<origin>:relations:<identity>`",
-        "uid_key": "as in memories",
-        "origin": "as in memories",
-        "source_id": "the relation's own id, if it has one",
+        **_RECORD,
         "type": "the relation's native type",
-        "source": "the record its source end names, as the format's relations spell it",
-        "target": "the record its target end names",
-        "native": "the exact native JSON",
-        "content_key": "as in memories",
-        "run_id": "as in memories",
-        "line_key": "as in memories",
-        "problems": "as in memories",
+        "title": "(none of the formats' relations has one)",
+        "content": "(none of the formats' relations has one)",
+        "source": "the record its source end names, spelled as that record's source_id (join on origin and source_id)",
+        "target": "the record its target end names, spelled alike",
+        "source_memory": "the memory the source end names (its uid; Doclea)",
+        "target_memory": "the memory the target end names (its uid; Doclea's memory relations)",
+        "source_node": "the node the source end names (its uid; Kagura's edges)",
+        "target_node": "the node the target end names (its uid; Kagura's edges)",
+        "created_at": "UTC (Doclea)",
+        "updated_at": "UTC",
+        **_RUN,
+        **_KEYS,
+    },
+    "nodes": {
+        "uid": "`<origin>:nodes:<identity>` (Kagura's graph)",
+        **_RECORD,
+        "type": "the node's type (Kagura's node_type: user, topic, memory, ...)",
+        "title": "its name, if it has one (Kagura: data.name)",
+        "content": "(none)",
+        "source": "(none: relations name nodes, not nodes relations)",
+        "target": "(none)",
+        "created_at": "(none)",
+        "updated_at": "(none)",
+        **_RUN,
+        **_KEYS,
+    },
+    "documents": {
+        "uid": "`<origin>:documents:<identity>` (Doclea documents, Letta files)",
+        **_RECORD,
+        "type": "(none)",
+        "title": "the document's title (Letta: the file's name)",
+        "content": "its text",
+        "source": "(none)",
+        "target": "(none)",
+        "created_at": "UTC",
+        "updated_at": "UTC",
+        **_RUN,
+        **_KEYS,
+    },
+    "chunks": {
+        "uid": "`<origin>:chunks:<identity>` (Doclea)",
+        **_RECORD,
+        "type": "(none)",
+        "title": "(none)",
+        "content": "its text",
+        "source": "(none)",
+        "target": "(none)",
+        "document": "the document it is a part of (its uid)",
+        "created_at": "(none)",
+        "updated_at": "(none)",
+        **_RUN,
+        **_KEYS,
+    },
+    "pending": {
+        "uid": "`<origin>:pending:<identity>` (Doclea's memories waiting for approval)",
+        **_RECORD,
+        "type": "the type of the memory it would become",
+        "title": "its title",
+        "content": "its text",
+        "source": "(none)",
+        "target": "(none)",
+        "created_at": "UTC: when it was suggested",
+        "updated_at": "(none)",
+        **_RUN,
+        **_KEYS,
     },
     "embeddings": {
-        "memory_uid": "the memory (or message: re-embedding reads both)",
+        "memory_uid": "the memory or message the vector is of (re-embedding reads both)",
         "fingerprint": "what made the vector (fingerprints)",
         "dimensions": "vector length",
         "vector": "float32 little-endian BLOB",
         "text_sha256": "sha256 of the exact text embedded",
+        "memory": "memory_uid when it names a memory (generated: the link to memories)",
+        "message": "memory_uid when it names a message (generated: the link to messages)",
     },
     "fingerprints": {
         "fingerprint": "id: a hash of the details",
@@ -73,7 +168,7 @@ TABLES: dict[str, dict[str, str]] = {
         "created_at": "when first recorded",
     },
     "embedding_cache": {
-        "fingerprint": "what made the vector",
+        "fingerprint": "what made the vector (fingerprints)",
         "text_sha256": "sha256 of the text",
         "tokens": "the text's token count under that model",
         "vector": "float32 BLOB",
@@ -96,31 +191,65 @@ TABLES: dict[str, dict[str, str]] = {
         "contents": "[records, a sum of their content keys]: an export holding exactly these gives the header back as read",
     },
 }
-# nodes, documents, chunks and pending have the columns of relations
-for _kind in ("nodes", "documents", "chunks", "pending"):
-    TABLES[_kind] = {name: TABLES["relations"][name].replace("relations", _kind) for name in TABLES["relations"]}
-# schema version 6: the conversation of an agent (Letta's agents[].messages[])
-TABLES["messages"] = {
-    "uid": "`<origin>:messages:<identity>` (Letta: the agent, the time, the role and a hash of the text)",
-    "uid_key": "as in memories",
-    "origin": "as in memories",
-    "source_id": "the message's id in its file (Letta: message-N, numbered anew on every export)",
-    "agent_name": "the agent whose conversation holds it (named without Letta's _copy)",
-    "type": "its role (user, assistant, tool, system, ...)",
-    "content": "its text (Letta: the text parts, joined by newlines)",
-    "created_at": "UTC, as in memories",
-    "native": "as in memories",
-    "content_key": "as in memories",
-    "run_id": "as in memories",
-    "line_key": "as in memories",
-    "problems": "as in memories",
+# the foreign keys (column -> referenced table and column), by table
+FOREIGN_KEYS: dict[str, dict[str, str]] = {
+    **{kind: {"run_id": "import_runs(run_id)"} for kind in KINDS},
+    "embeddings": {"fingerprint": "fingerprints(fingerprint)", "memory": "memories(uid)", "message": "messages(uid)"},
+    "embedding_cache": {"fingerprint": "fingerprints(fingerprint)"},
+}
+for _table, _links in LINKS.items():
+    FOREIGN_KEYS[_table].update({column: f"{table}(uid)" for column, (_, table) in _links.items()})
+INTEGER_COLUMNS = {"uid_key", "content_key", "run_id", "line_key"}
+
+# The views (since schema version 7; migration 7 holds their SQL): each record kind with the columns
+# a reader wants, relation ends named by what they link to, and neither native JSON nor keys (the
+# record's row in its table has them: one click away in Datasette). name -> what it shows.
+VIEWS: dict[str, str] = {
+    "memories_view": "every memory: whose, what, its tags and times, how many vectors it has, the run that wrote it",
+    "messages_view": "every message of an agent's conversation (type as role)",
+    "relations_view": "every relation, with the records at its ends named (a memory's label, a node's name or id) and their uids",
+    "nodes_view": "every node of a graph, with how many relations touch it",
+    "documents_view": "every document, with how many chunks it has",
+    "chunks_view": "every chunk, with the title and uid of its document",
+    "pending_view": "every memory waiting for approval (Doclea), as it would be stored",
 }
 
-# the columns of schema version 1; later migrations add to them
-_LATER = ("line_key", "problems")
-_MEMORY_COLUMNS_1 = tuple(name for name in TABLES["memories"] if name not in _LATER)
-_OTHER_COLUMNS_1 = tuple(name for name in TABLES["relations"] if name not in _LATER)
-INTEGER_COLUMNS = {"uid_key", "content_key", "run_id", "line_key"}
+# the columns of schema versions 1 and 6: those migrations build exactly these, whatever the
+# tables are today
+_MEMORY_COLUMNS_1 = (
+    "uid",
+    "uid_key",
+    "origin",
+    "source_id",
+    "user_id",
+    "agent_name",
+    "scope",
+    "type",
+    "title",
+    "content",
+    "tags",
+    "created_at",
+    "updated_at",
+    "native",
+    "content_key",
+    "run_id",
+)
+_OTHER_COLUMNS_1 = ("uid", "uid_key", "origin", "source_id", "type", "source", "target", "native", "content_key", "run_id")
+_MESSAGE_COLUMNS_6 = (
+    "uid",
+    "uid_key",
+    "origin",
+    "source_id",
+    "agent_name",
+    "type",
+    "content",
+    "created_at",
+    "native",
+    "content_key",
+    "run_id",
+    "line_key",
+    "problems",
+)
 
 
 def _migrate_1(db: Any) -> None:
@@ -229,7 +358,7 @@ def _migrate_6(db: Any) -> None:
     with messages could store its other records before (a file holding no message): their uids and
     content keys are recomputed under the identity and volatile keys it has now."""
     if not db["messages"].exists():  # (a store put back to an older version by hand has it)
-        db["messages"].create({c: (int if c in INTEGER_COLUMNS else str) for c in TABLES["messages"]}, pk="uid")
+        db["messages"].create({c: (int if c in INTEGER_COLUMNS else str) for c in _MESSAGE_COLUMNS_6}, pk="uid")
         db["messages"].create_index(["uid_key", "content_key"])
         for column in ("agent_name", "created_at"):
             db["messages"].create_index([column])
@@ -256,21 +385,248 @@ def _reidentify(db: Any, found: Any) -> None:
                 db.execute("UPDATE embeddings SET memory_uid = ? WHERE memory_uid = ?", [uid, old])
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6]
+def _migrate_7(db: Any) -> None:
+    """One spelling across origins, links, views (schema version 7).
+
+    * Identities, source ids and relation ends are spelled alike by every format (see
+      ``formats.spelled``): composite identities as compact JSON (Doclea's relations were
+      ``["memory", "V1St..."]``, Kagura's edges ``["edge","user_alice",...]``), a relation's ends
+      as the source ids of the records they name (Kagura's were JSON text, ``"user_alice"``). Every
+      record's uid, uid key and source id is computed again by its format, and so are the other
+      columns of the kinds other than memories and messages (``again``: those of memories may
+      depend on the zone an import read naive local times in, which a store does not record, and
+      their columns did not change); what is keyed by a uid follows it: vectors, and the uids
+      decided in import runs. Content keys, line keys, the runs'
+      contents and layouts do not depend on a uid (Letta's layouts hold identities, whose spelling
+      is unchanged), nor does the embedding cache (keyed by text). A record whose new uid another
+      record keeps, or would get too, keeps its own.
+    * Foreign keys where rows refer to rows: records to their import run, relation ends and chunks to
+      the records they name (:data:`LINKS`: new columns, filled from ``FormatPlugin.references``),
+      vectors to their memory or message (generated columns) and to their fingerprint. SQLite adds
+      them only to a new table: each table is built anew, its rows copied with their rowids (the
+      store's order, and the full-text index's keys), its indexes and triggers made again.
+    * A view of each record kind (:data:`VIEWS`).
+
+    The tables and views it builds are written out here, as version 7 has them."""
+    conn = db.conn
+    record = "uid TEXT PRIMARY KEY, origin TEXT, source_id TEXT"
+    tail = (
+        "run_id INTEGER REFERENCES import_runs(run_id), problems TEXT, native TEXT, uid_key INTEGER, content_key INTEGER, line_key INTEGER"
+    )
+    generic = "type TEXT, title TEXT, content TEXT, source TEXT, target TEXT"
+    times = "created_at TEXT, updated_at TEXT"
+    kind_of = "substr(memory_uid, instr(memory_uid, ':'), 10)"  # ':<kind>:' (an origin holds no colon)
+    tables = {
+        "memories": f"{record}, user_id TEXT, agent_name TEXT, scope TEXT, type TEXT, title TEXT, content TEXT, tags TEXT, {times}, {tail}, "
+        "label TEXT GENERATED ALWAYS AS (coalesce(title, substr(content, 1, 60))) VIRTUAL",
+        "messages": f"{record}, agent_name TEXT, type TEXT, content TEXT, created_at TEXT, {tail}, "
+        "label TEXT GENERATED ALWAYS AS (substr(content, 1, 60)) VIRTUAL",
+        "relations": f"{record}, {generic}, source_memory TEXT REFERENCES memories(uid), target_memory TEXT REFERENCES memories(uid), "
+        f"source_node TEXT REFERENCES nodes(uid), target_node TEXT REFERENCES nodes(uid), {times}, {tail}",
+        "nodes": f"{record}, {generic}, {times}, {tail}",
+        "documents": f"{record}, {generic}, {times}, {tail}",
+        "chunks": f"{record}, {generic}, document TEXT REFERENCES documents(uid), {times}, {tail}",
+        "pending": f"{record}, {generic}, {times}, {tail}",
+        "embeddings": "memory_uid TEXT, fingerprint TEXT REFERENCES fingerprints(fingerprint), dimensions INTEGER, vector BLOB, "
+        f"text_sha256 TEXT, memory TEXT GENERATED ALWAYS AS (CASE WHEN {kind_of} = ':memories:' THEN memory_uid END) VIRTUAL "
+        f"REFERENCES memories(uid), message TEXT GENERATED ALWAYS AS (CASE WHEN {kind_of} = ':messages:' THEN memory_uid END) "
+        "VIRTUAL REFERENCES messages(uid), PRIMARY KEY (memory_uid, fingerprint)",
+        "embedding_cache": "fingerprint TEXT REFERENCES fingerprints(fingerprint), text_sha256 TEXT, tokens INTEGER, vector BLOB, "
+        "PRIMARY KEY (fingerprint, text_sha256)",
+    }
+    links = {
+        "relations": {
+            "source_memory": ("source", "memories"),
+            "target_memory": ("target", "memories"),
+            "source_node": ("source", "nodes"),
+            "target_node": ("target", "nodes"),
+        },
+        "chunks": {"document": ("document", "documents")},
+    }
+    indexes = {
+        "idx_relations_source_memory": "relations(source_memory)",
+        "idx_relations_target_memory": "relations(target_memory)",
+        "idx_relations_source_node": "relations(source_node)",
+        "idx_relations_target_node": "relations(target_node)",
+        "idx_chunks_document": "chunks(document)",
+        "idx_embeddings_memory": "embeddings(memory) WHERE memory IS NOT NULL",
+        "idx_embeddings_message": "embeddings(message) WHERE message IS NOT NULL",
+    }
+    views = {
+        "memories_view": "SELECT uid, origin, source_id, user_id, agent_name, scope, type, title, content, tags, created_at, updated_at, "
+        "(SELECT count(*) FROM embeddings e WHERE e.memory = memories.uid) AS vectors, run_id, problems FROM memories",
+        "messages_view": "SELECT uid, origin, source_id, agent_name, type AS role, content, created_at, "
+        "(SELECT count(*) FROM embeddings e WHERE e.message = messages.uid) AS vectors, run_id, problems FROM messages",
+        "relations_view": "SELECT r.uid, r.origin, r.type, r.source, coalesce(sm.label, sn.title, sn.source_id) AS source_label, "
+        "r.target, coalesce(tm.label, tn.title, tn.source_id) AS target_label, "
+        "coalesce(r.source_memory, r.source_node) AS source_uid, coalesce(r.target_memory, r.target_node) AS target_uid, "
+        "r.created_at, r.run_id, r.problems FROM relations r "
+        "LEFT JOIN memories sm ON sm.uid = r.source_memory LEFT JOIN memories tm ON tm.uid = r.target_memory "
+        "LEFT JOIN nodes sn ON sn.uid = r.source_node LEFT JOIN nodes tn ON tn.uid = r.target_node",
+        "nodes_view": "SELECT uid, origin, source_id, type, title, (SELECT count(*) FROM relations r WHERE r.source_node = nodes.uid) "
+        "+ (SELECT count(*) FROM relations r WHERE r.target_node = nodes.uid) AS relations, run_id, problems FROM nodes",
+        "documents_view": "SELECT uid, origin, source_id, title, content, created_at, updated_at, "
+        "(SELECT count(*) FROM chunks c WHERE c.document = documents.uid) AS chunks, run_id, problems FROM documents",
+        "chunks_view": "SELECT c.uid, c.origin, c.source_id, d.title AS document_title, c.content, c.document AS document_uid, c.run_id, "
+        "c.problems FROM chunks c LEFT JOIN documents d ON d.uid = c.document",
+        "pending_view": "SELECT uid, origin, source_id, type, title, content, created_at, run_id, problems FROM pending",
+    }
+    again = ("relations", "nodes", "documents", "chunks", "pending")
+
+    # the schema's other objects on these tables (indexes, full-text triggers) and the views go, and come back
+    kept = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND (type = 'view' OR (type IN ('index', 'trigger') "
+        "AND tbl_name IN (SELECT value FROM json_each(?)))) ORDER BY rowid",
+        [json.dumps(list(tables))],
+    ).fetchall()
+    for what, name, _ in kept:
+        if what == "view":
+            conn.execute(f"DROP VIEW [{name}]")
+    for table, columns in tables.items():
+        old = [row[1] for row in conn.execute(f"PRAGMA table_info([{table}])")]
+        conn.execute(f"CREATE TEMP TABLE memport_columns ({columns})")
+        known = {row[1] for row in conn.execute("PRAGMA temp.table_xinfo(memport_columns)")}
+        conn.execute("DROP TABLE temp.memport_columns")
+        # a column someone added by hand stays, after memport's (before a table's key constraint)
+        extra = "".join(f"[{name}], " for name in old if name not in known)
+        definition = columns.replace(", PRIMARY KEY", f", {extra}PRIMARY KEY") if ", PRIMARY KEY (" in columns else columns + ", " + extra
+        conn.execute(f"CREATE TABLE memport_new ({definition.rstrip(', ')})")
+        names = ", ".join(row[1] for row in conn.execute("PRAGMA table_info(memport_new)") if row[1] in old)  # (not the generated)
+        conn.execute(f"INSERT INTO memport_new (rowid, {names}) SELECT rowid, {names} FROM [{table}] ORDER BY rowid")
+        conn.execute(f"DROP TABLE [{table}]")
+        conn.execute(f"ALTER TABLE memport_new RENAME TO [{table}]")
+
+    formats = {p.family: p for p in plugins() if p.name == p.family}
+    renamed: dict[str, str] = {}
+    for kind in ("memories", "messages", *again):
+        changes: dict[str, dict[str, Any]] = {}  # uid -> the columns that change
+        rows = conn.execute(f"SELECT * FROM {kind} ORDER BY rowid")
+        names = [d[0] for d in rows.description]
+        for values in rows:
+            row = dict(zip(names, values))
+            found = formats.get(row["origin"])
+            if found is None:
+                continue
+            value = json.loads(row["native"])
+            raw = f"{found.family}:{kind}:{found.identity(kind, value)}"
+            new = {"uid": storable(raw), "uid_key": uid_key(raw), "source_id": storable(found.source_id(kind, value))}
+            if kind in again:
+                item = found.index(kind, value, UTC)
+                for name in ("type", "title", "content", "source", "target", "created_at", "updated_at"):
+                    new[name] = storable(getattr(item, name))
+                named = {(ref.end, ref.kind): ref.identity for ref in found.references(kind, value) if ref.identity is not None}
+                for column, (end, table) in links.get(kind, {}).items():
+                    identity = named.get((end, table))
+                    new[column] = storable(f"{found.family}:{table}:{identity}") if identity is not None else None
+            changed = {name: item for name, item in new.items() if row[name] != item}
+            if changed:
+                changes[row["uid"]] = changed
+        # new uids; one another record keeps, or that two would get, is not taken (both keep theirs)
+        moving = {old: change["uid"] for old, change in changes.items() if "uid" in change}
+        kept_uids = {row[0] for row in conn.execute(f"SELECT uid FROM {kind}")}
+        while True:
+            claims: dict[str, int] = {}
+            for uid in moving.values():
+                claims[uid] = claims.get(uid, 0) + 1
+            clash = [old for old, uid in moving.items() if claims[uid] > 1 or (uid in kept_uids and uid not in moving)]
+            if not clash:
+                break
+            for old in clash:
+                del moving[old]
+                changes[old].pop("uid")
+                changes[old].pop("uid_key", None)
+        # through a name of their own first, out of one another's way (records, then their vectors)
+        aside = {old: f"\x00memport-7:{kind}:{number}" for number, old in enumerate(moving)}
+        for old, temporary in aside.items():
+            conn.execute(f"UPDATE {kind} SET uid = ? WHERE uid = ?", [temporary, old])
+            conn.execute("UPDATE embeddings SET memory_uid = ? WHERE memory_uid = ?", [temporary, old])
+        for old, change in changes.items():
+            if change:
+                where = aside.get(old, old)
+                conn.execute(f"UPDATE {kind} SET {', '.join(f'{name} = ?' for name in change)} WHERE uid = ?", [*change.values(), where])
+                if old in moving:
+                    conn.execute("UPDATE OR REPLACE embeddings SET memory_uid = ? WHERE memory_uid = ?", [moving[old], where])
+        renamed.update(moving)
+    for run_id, text in conn.execute("SELECT run_id, decisions FROM import_runs WHERE decisions IS NOT NULL").fetchall() if renamed else ():
+        decided = json.loads(text)
+        if isinstance(decided, list) and any(isinstance(uid, str) and uid in renamed for uid in decided):
+            decided = [renamed.get(uid, uid) if isinstance(uid, str) else uid for uid in decided]
+            conn.execute("UPDATE import_runs SET decisions = ? WHERE run_id = ?", [json.dumps(decided, sort_keys=True), run_id])
+
+    for what, _, sql in kept:
+        if what != "view":
+            conn.execute(sql)
+    for name, index in indexes.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {index}")
+    theirs = {name for what, name, _ in kept if what == "view"}  # a view of that name someone made stays theirs
+    for name, sql in views.items():
+        if name not in theirs:
+            conn.execute(f"CREATE VIEW {name} AS {sql}")
+    for what, _, sql in kept:
+        if what == "view":
+            conn.execute(sql)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6, _migrate_7]
+
+
+def built() -> Any:
+    """A new, empty store's schema in memory (a sqlite3 connection), as the migrations build it:
+    what the documentation and Datasette's metadata describe."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(memory=True)
+    for migrate in MIGRATIONS:
+        migrate(db)
+    return db.conn
+
+
+def columns_of(conn: Any, name: str) -> list[tuple[str, str, bool, bool]]:
+    """(column, declared type, primary key, generated) of a table or view, in order."""
+    return [(row[1], row[2], bool(row[5]), row[6] in (2, 3)) for row in conn.execute(f"PRAGMA table_xinfo([{name}])")]
 
 
 def schema_markdown() -> str:
-    """docs/store.md, generated from :data:`TABLES`."""
+    """docs/store.md, generated from :data:`TABLES`, :data:`FOREIGN_KEYS` and
+    :data:`VIEWS`, with the types and view columns of a store the migrations build."""
+    conn = built()
     lines = [
         "# The store's tables",
         "",
-        "Generated from `memport/store/schema.py` (`TABLES`); `tests/test_store.py` checks this file is current.",
-        f"Schema version {SCHEMA_VERSION} (SQLite's `user_version`; older stores are migrated on open).",
-        "`memories_fts` is an FTS5 index on the title and content of `memories`.",
+        "Generated from `memport/store/schema.py` (`TABLES`, `FOREIGN_KEYS`, `VIEWS`); `tests/test_store.py` checks this file is current.",
+        f"Schema version {SCHEMA_VERSION} (SQLite's `user_version`; older stores are migrated on open). SQLite 3.31 or newer reads it",
+        "(the vectors' links are generated columns).",
+        "",
+        "`memories_fts` is an FTS5 index on the title and content of `memories` (`memport search --text`).",
+        "Foreign keys say which rows a row refers to (Datasette links them); memport never enforces them, so that a",
+        "reference naming no stored record is kept as it came: `PRAGMA foreign_key_check` lists those.",
+        "Relation ends are spelled as the `source_id` of the records they name, in every format: within an origin,",
+        "`relations.target = memories.source_id` joins a relation to the memory it names.",
         "",
     ]
     for table, columns in TABLES.items():
-        lines += [f"## {table}", "", "| column | holds |", "|---|---|"]
-        lines += [f"| {name} | {what} |" for name, what in columns.items()]
+        declared = {name: (kind, key, generated) for name, kind, key, generated in columns_of(conn, table)}
+        lines += [f"## {table}", "", "| column | type | holds |", "|---|---|---|"]
+        for name, what in columns.items():
+            kind, key, generated = declared[name]
+            notes = [kind or "any"]
+            if key:
+                notes.append("primary key")
+            if name in FOREIGN_KEYS.get(table, {}):
+                notes.append(f"→ {FOREIGN_KEYS[table][name]}")
+            if generated:
+                notes.append("generated")
+            lines.append(f"| {name} | {', '.join(notes)} | {what} |")
         lines.append("")
+    lines += ["# Views", "", "Each record kind as a reader wants it: no native JSON, no keys (its table's row has them).", ""]
+    for view, what in VIEWS.items():
+        lines += [
+            f"## {view}",
+            "",
+            f"{what[0].upper()}{what[1:]}.",
+            "",
+            "Columns: " + ", ".join(f"`{c[0]}`" for c in columns_of(conn, view)) + ".",
+            "",
+        ]
+    conn.close()
     return "\n".join(lines)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from ...bundle import Bundle
 from ...jsonio import needs_reference
 from ...timestamps import parse_epoch, store_text
-from .. import Indexed, NativeBundle, NativeRecord, Reference, Reread, render
+from .. import Indexed, NativeBundle, NativeRecord, Reference, Reread, render, spelled
 from .codec import CHUNK, CROSS_LAYER, DOCUMENT, MEMORY, MEMORY_RELATION, NAME, PENDING, SECTIONS
 from .write import KIND_OF
 
 
 def identity(kind: str, rec: dict[str, Any]) -> str:
-    ident = rec.get("id")
-    found = ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False)
+    """The id (as ``spelled``); a relation's with the table it is a row of."""
+    found = spelled(rec.get("id"))
     if kind == "relations":  # the two relation tables have separate id spaces
-        return json.dumps(["cross" if _cross(rec) else "memory", found], ensure_ascii=False)
+        return spelled(["cross" if _cross(rec) else "memory", found])
     return found
 
 
@@ -49,6 +48,24 @@ def index(kind: str, rec: dict[str, Any]) -> Indexed:
             target=_str(rec.get("code_node_id" if cross else "target_id")),
             created_at=_epoch_text(rec.get("created_at"), not cross),
         )
+    if kind == "documents":
+        return Indexed(
+            found,
+            title=_str(rec.get("title")),
+            content=_str(rec.get("content")),
+            created_at=_epoch_text(rec.get("createdAt"), False),
+            updated_at=_epoch_text(rec.get("updatedAt"), False),
+        )
+    if kind == "pending":  # the memory it would become, and when that was suggested
+        data = rec.get("memoryData")
+        data = data if isinstance(data, dict) else {}
+        return Indexed(
+            found,
+            type=_str(data.get("type")),
+            title=_str(data.get("title")),
+            content=_str(data.get("content")),
+            created_at=_epoch_text(rec.get("suggestedAt"), False),
+        )
     return Indexed(found, title=_str(rec.get("title")), content=_str(rec.get("content")))
 
 
@@ -65,9 +82,9 @@ def references(kind: str, rec: Any) -> list[Reference]:
         return []
     if kind == "relations":
         ends = [("source", rec.get("memory_id"))] if _cross(rec) else [("source", rec.get("source_id")), ("target", rec.get("target_id"))]
-        return [Reference(end, "memories", ref) for end, ref in ends if isinstance(ref, str)]
+        return [Reference(end, "memories", ref, ref) for end, ref in ends if isinstance(ref, str)]
     if kind == "chunks" and isinstance(rec.get("documentId"), str):
-        return [Reference("document", "documents", rec["documentId"])]
+        return [Reference("document", "documents", rec["documentId"], rec["documentId"])]
     return []
 
 

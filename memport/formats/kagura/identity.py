@@ -37,6 +37,11 @@ def identity_bytes(kind: str, rec: dict[str, Any]) -> bytes:
     return _json(["edge", same_number(rec.get("src")), same_number(rec.get("dst"))])
 
 
+def node_identity(node_id: Any) -> str:
+    """The identity of the node an edge names by ``node_id``."""
+    return _json(["node", same_number(node_id)]).decode("utf-8", "surrogatepass")
+
+
 def _json(parts: list[Any]) -> bytes:
     """JSON of the identity parts as UTF-8; orjson where it writes them faithfully (the common case)."""
     try:

@@ -18,9 +18,9 @@ import orjson
 from ...bundle import Bundle
 from ...jsonio import needs_reference
 from ...timestamps import SQLITE_UTC, UTC, parse_text, store_text
-from .. import Indexed, NativeBundle, NativeRecord, Reference, Split, render
+from .. import Indexed, NativeBundle, NativeRecord, Reference, Split, render, spelled
 from .codec import EDGE, FILES, GRAPH, MEMORIES, MEMORY, METADATA, NAME, NODE
-from .identity import identity_bytes, same_number
+from .identity import identity_bytes, node_identity, same_number
 from .read import graph_records
 
 
@@ -41,8 +41,9 @@ def index(kind: str, rec: dict[str, Any], local_tz: tzinfo) -> Indexed:
             updated_at=_store_time(rec.get("updated_at"), local_tz),
         )
     if kind == "nodes":
-        node_type = rec.get("node_type")
-        return Indexed(identity, type=node_type if isinstance(node_type, str) else None)
+        node_type, data = rec.get("node_type"), rec.get("data")
+        name = data.get("name") if isinstance(data, dict) else None  # a topic's name, say
+        return Indexed(identity, type=node_type if isinstance(node_type, str) else None, title=name if isinstance(name, str) else None)
     rel_type = rec.get("rel_type")
     return Indexed(
         identity,
@@ -53,15 +54,19 @@ def index(kind: str, rec: dict[str, Any], local_tz: tzinfo) -> Indexed:
 
 
 def _end(node_id: Any) -> str:
-    """How edges name a node in the store: its id as JSON (ids keep their JSON type)."""
-    return json.dumps(same_number(node_id), ensure_ascii=False)
+    """How edges name a node in the store: as its source id (a string id as it is, another as JSON,
+    1.0 as 1: see ``spelled``), so that an edge's ends join the nodes, and the memories whose key
+    a node's id is, by ``source_id``. (A string id that reads as a number, "42", is spelled as the
+    number 42 is: Kagura tells them apart, the store's columns do not; identities do.)"""
+    return spelled(same_number(node_id))
 
 
 def source_id(rec: Any) -> str | None:
+    """A memory's key, a node's id (spelled as edges name them: ``_end``)."""
     ident = rec.get("id") if isinstance(rec, dict) else None
     if ident is None and isinstance(rec, dict) and "key" in rec:
         ident = rec["key"]
-    return ident if isinstance(ident, str) else (json.dumps(ident) if ident is not None else None)
+    return _end(ident) if ident is not None else None
 
 
 def end(kind: str, rec: Any) -> str | None:
@@ -91,9 +96,11 @@ def names_user(kind: str, rec: Any, user: str) -> bool:
 
 
 def references(kind: str, rec: Any) -> list[Reference]:
+    """An edge names two nodes (which the store links it to by their identities)."""
     if kind != "relations" or not isinstance(rec, dict):
         return []
-    return [Reference("source", "nodes", _end(rec.get("src"))), Reference("target", "nodes", _end(rec.get("dst")))]
+    src, dst = rec.get("src"), rec.get("dst")
+    return [Reference("source", "nodes", _end(src), node_identity(src)), Reference("target", "nodes", _end(dst), node_identity(dst))]
 
 
 def metadata_tags(metadata: Any) -> list[str] | None:

@@ -13,15 +13,14 @@ from ...bundle import Bundle
 from ...jsonio import needs_reference
 from ...model import EmbeddingModel
 from ...timestamps import ISO_NAIVE_UTC, parse_text, store_text
-from .. import Indexed, NativeBundle, NativeRecord, Reference
+from .. import Indexed, NativeBundle, NativeRecord, Reference, spelled
 from .codec import ENTRY, JSONL_NAME, NAME
 from .convert import PROVENANCE_PREFIX
 from .write import stream_model
 
 
 def identity(entry: dict[str, Any]) -> str:
-    ident = entry.get("id")
-    return ident if isinstance(ident, str) else json.dumps(ident, ensure_ascii=False)
+    return spelled(entry.get("id"))
 
 
 def index(kind: str, entry: dict[str, Any]) -> Indexed:
@@ -61,10 +60,11 @@ def references(entry: Any) -> list[Reference]:
     """``supersedes`` and ``related_to`` name other entries by id."""
     if not isinstance(entry, dict):
         return []
-    found = [Reference("supersedes", "memories", entry["supersedes"])] if isinstance(entry.get("supersedes"), str) else []
+    supersedes = entry.get("supersedes")
+    found = [Reference("supersedes", "memories", supersedes, supersedes)] if isinstance(supersedes, str) else []
     related = entry.get("related_to")
     if isinstance(related, list):
-        found += [Reference("related_to", "memories", ref) for ref in related if isinstance(ref, str)]
+        found += [Reference("related_to", "memories", ref, ref) for ref in related if isinstance(ref, str)]
     return found
 
 
